@@ -1,0 +1,151 @@
+# Makefile -- builds the netthreads library, its programs, tests and helpers.
+#
+#   make                      programs into build/plain/bin
+#   make SANITIZER=address,undefined   into build/asan
+#   make SANITIZER=thread     into build/tsan
+#   make check                deps, then every test under all three builds
+#   make demo | bench | install | clean
+#
+# New files need no edits here: src/lib/*.c form the library, each src/bin/X.c is
+# program X, each tests/unit/test_X.c a unit test, each tests/helpers/X.c a helper.
+
+PREFIX    ?= /usr/local
+BINDIR    ?= $(PREFIX)/bin
+MANDIR    ?= $(PREFIX)/share/man
+DESTDIR   ?=
+VERSION   := 0.1.0
+comma     := ,
+
+CC        ?= cc
+OPT       ?= -O2
+WARN      := -Wall -Wextra -Wstrict-prototypes -Wmissing-prototypes -Wshadow \
+             -Wpointer-arith -Wwrite-strings -Wformat=2 -Wundef
+ifeq ($(WERROR),1)
+WARN      += -Werror
+endif
+
+ifeq ($(SANITIZER),)
+VARIANT   := plain
+SANFLAGS  :=
+else ifeq ($(SANITIZER),thread)
+VARIANT   := tsan
+SANFLAGS  := -fsanitize=thread
+else ifeq ($(SANITIZER),address,undefined)
+VARIANT   := asan
+SANFLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+             -fno-omit-frame-pointer
+else
+VARIANT   := $(subst $(comma),-,$(SANITIZER))
+SANFLAGS  := -fsanitize=$(SANITIZER) -fno-omit-frame-pointer
+endif
+
+O         := build/$(VARIANT)
+PKGS      := libcurl libcrypto
+PKGCFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKGLIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lcurl -lcrypto)
+
+CPPFLAGS  += -D_GNU_SOURCE -DNT_VERSION=\"$(VERSION)\" -Isrc/lib $(PKGCFLAGS)
+CFLAGS    += -std=c11 $(OPT) -g -pthread $(WARN) $(SANFLAGS) -MMD -MP
+LDFLAGS   += -pthread $(SANFLAGS)
+LDLIBS    += $(PKGLIBS) -lm
+
+LIB_SRC   := $(sort $(wildcard src/lib/*.c))
+LIB_OBJ   := $(LIB_SRC:src/lib/%.c=$(O)/obj/lib/%.o)
+LIB       := $(O)/libnetthreads.a
+
+BIN_SRC   := $(sort $(wildcard src/bin/*.c))
+BINS      := $(BIN_SRC:src/bin/%.c=$(O)/bin/%)
+
+UNIT_SRC  := $(sort $(wildcard tests/unit/test_*.c))
+UNITS     := $(UNIT_SRC:tests/unit/%.c=$(O)/tests/%)
+
+HELP_SRC  := $(sort $(wildcard tests/helpers/*.c))
+HELPERS   := $(HELP_SRC:tests/helpers/%.c=$(O)/helpers/%)
+
+# Everything in bench/*.c is a benchmark-only program (it may need extra
+# libraries, so it is built only by `make bench`).
+BENCH_SRC := $(sort $(wildcard bench/*.c))
+BENCHES   := $(BENCH_SRC:bench/%.c=$(O)/bench/%)
+
+MANS      := $(sort $(wildcard docs/man/*.1))
+
+.PHONY: all lib tests check check-one demo bench install uninstall clean deps format
+.DEFAULT_GOAL := all
+
+all: $(BINS)
+
+lib: $(LIB)
+
+tests: $(BINS) $(UNITS) $(HELPERS)
+
+$(O)/obj/%.o: src/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(LIB): $(LIB_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(O)/bin/%: $(O)/obj/bin/%.o $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+$(O)/obj/tests/%.o: tests/unit/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(O)/tests/%: $(O)/obj/tests/%.o $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $< $(LIB) -lcmocka $(LDLIBS)
+
+$(O)/obj/helpers/%.o: tests/helpers/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(O)/helpers/%: $(O)/obj/helpers/%.o $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+$(O)/obj/bench/%.o: bench/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(O)/bench/%: $(O)/obj/bench/%.o $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS) $(shell pkg-config --libs libuv 2>/dev/null)
+
+deps:
+	scripts/deps
+
+# One variant: build it and run every test against it.
+check-one: tests
+	tests/run $(O)
+
+# All three variants, one closing line over all of them.
+check: deps
+	scripts/check
+
+demo: deps all
+	scripts/demo
+
+bench: all $(BENCHES)
+	scripts/deps bench
+	bench/run $(O)
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
+	install -m 755 $(BINS) $(DESTDIR)$(BINDIR)
+	install -m 644 $(MANS) $(DESTDIR)$(MANDIR)/man1
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(notdir $(BINS)))
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(MANS)))
+
+format:
+	clang-format -i src/*/*.[ch] tests/*/*.[ch]
+
+clean:
+	rm -rf build
+
+-include $(wildcard $(O)/obj/*/*.d)

@@ -1,0 +1,118 @@
+/* cli.c -- number parsing and the messages every program prints alike. */
+#include <ctype.h>
+#include <errno.h>
+#include <err.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+#ifndef NT_VERSION
+#define NT_VERSION "unknown"
+#endif
+
+
+int
+cli_parse_long(const char *s, long long min, long long max, long long *out)
+{
+	char *end;
+	long long v;
+
+	if (s == NULL)
+		return -EINVAL;
+	while (isspace((unsigned char)*s))
+		s++;
+	if (!isdigit((unsigned char)*s) && *s != '-' && *s != '+')
+		return -EINVAL;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (end == s || *end != '\0')
+		return -EINVAL;
+	if (errno == ERANGE || v < min || v > max)
+		return -ERANGE;
+	*out = v;
+	return 0;
+}
+
+int
+cli_parse_size(const char *s, long long min, long long max, long long *out)
+{
+	char *end;
+	double v, mult = 1;
+
+	if (s == NULL || !isdigit((unsigned char)*s))
+		return -EINVAL;
+	errno = 0;
+	v = strtod(s, &end);
+	if (end == s || errno == ERANGE)
+		return errno == ERANGE ? -ERANGE : -EINVAL;
+	switch (*end) {
+	case '\0':
+		break;
+	case 'k': case 'K':
+		mult = 1024.0;
+		end++;
+		break;
+	case 'm': case 'M':
+		mult = 1024.0 * 1024;
+		end++;
+		break;
+	case 'g': case 'G':
+		mult = 1024.0 * 1024 * 1024;
+		end++;
+		break;
+	default:
+		return -EINVAL;
+	}
+	/* Allow "2MiB", "2MB" and "2M/s" style spellings of the same thing. */
+	if (mult > 1 && (strcmp(end, "iB") == 0 || strcmp(end, "B") == 0 ||
+			 strcmp(end, "/s") == 0 || strcmp(end, "iB/s") == 0 ||
+			 strcmp(end, "B/s") == 0))
+		end += strlen(end);
+	if (*end != '\0')
+		return -EINVAL;
+	v *= mult;
+	if (!isfinite(v) || v < (double)min || v > (double)max)
+		return -ERANGE;
+	*out = (long long)v;
+	return 0;
+}
+
+int
+cli_parse_seconds(const char *s, double max, double *out)
+{
+	char *end;
+	double v;
+
+	if (s == NULL || !(isdigit((unsigned char)*s) || *s == '.'))
+		return -EINVAL;
+	errno = 0;
+	v = strtod(s, &end);
+	if (end == s || *end != '\0')
+		return -EINVAL;
+	if (errno == ERANGE || !isfinite(v) || v < 0 || v > max)
+		return -ERANGE;
+	*out = v;
+	return 0;
+}
+
+void
+cli_bad_value(const char *what, const char *value, int code)
+{
+	fprintf(stderr, "%s: %s: invalid %s: %s\n",
+		program_invocation_short_name, value, what,
+		code == -ERANGE ? "out of range" : "not a number");
+	fprintf(stderr, "Try '%s --help' for more information.\n",
+		program_invocation_short_name);
+	exit(2);
+}
+
+void
+cli_version(void)
+{
+	printf("%s (netthreads) %s\n", program_invocation_short_name,
+	       NT_VERSION);
+	exit(0);
+}

@@ -1,0 +1,34 @@
+/* cli.h -- parsing of command-line values shared by every program. */
+#ifndef NT_CLI_H
+#define NT_CLI_H
+
+/*
+ * Parses a whole decimal integer in [min, max]. Returns 0 and sets *out, or
+ * -EINVAL (not a number, trailing junk, empty) or -ERANGE (outside the
+ * bounds). *out is untouched on failure.
+ */
+int cli_parse_long(const char *s, long long min, long long max, long long *out);
+
+/*
+ * Parses a byte count or rate with an optional binary suffix: "512", "64k",
+ * "2M", "1G" (k = 1024). Same returns as cli_parse_long().
+ */
+int cli_parse_size(const char *s, long long min, long long max, long long *out);
+
+/*
+ * Parses a non-negative decimal number of seconds ("10", "0.5") up to max.
+ * Same returns as cli_parse_long().
+ */
+int cli_parse_seconds(const char *s, double max, double *out);
+
+/*
+ * Prints "PROG: VALUE: why" for a value rejected by a parser above and
+ * exits 2. For use by programs only.
+ */
+void cli_bad_value(const char *what, const char *value, int code)
+	__attribute__((noreturn));
+
+/* Prints "PROG VERSION" to stdout and exits 0. */
+void cli_version(void) __attribute__((noreturn));
+
+#endif

@@ -1,0 +1,65 @@
+# lib.sh -- shared by the integration scripts: TAP output, temporary folders,
+# and servers that are always stopped when the script ends.
+#
+# Scripts run under tests/run, which sets NT_BIN (programs), NT_HELPERS
+# (test helpers), NT_TOP (the source tree) and NT_VALGRIND.
+set -u
+: "${NT_TOP:=$(cd "$(dirname "$0")/../.." && pwd)}"
+: "${NT_BIN:=$NT_TOP/build/plain/bin}"
+: "${NT_HELPERS:=$NT_TOP/build/plain/helpers}"
+: "${NT_VALGRIND:=}"
+export NT_HELPERS
+
+T_N=0
+T_FAIL=0
+T_TMP=$(mktemp -d "${TMPDIR:-/tmp}/nt-test.XXXXXX")
+T_ATEXIT=""
+
+t_cleanup() {
+	eval "$T_ATEXIT"
+	rm -rf "$T_TMP"
+}
+trap t_cleanup EXIT
+trap 'exit 143' TERM INT
+
+# at_exit CMD: runs CMD (a string) when the script ends, last first.
+at_exit() { T_ATEXIT="$1; $T_ATEXIT"; }
+
+ok() { T_N=$((T_N + 1)); echo "ok $T_N - $*"; }
+notok() { T_N=$((T_N + 1)); T_FAIL=$((T_FAIL + 1)); echo "not ok $T_N - $*"; }
+diag() { echo "# $*"; }
+
+# check DESC CMD...: passes when CMD succeeds.
+check() {
+	local desc=$1
+	shift
+	if "$@"; then ok "$desc"; else notok "$desc"; fi
+}
+
+# is GOT WANT DESC: passes when the two strings are equal.
+is() {
+	if [ "$1" = "$2" ]; then
+		ok "$3"
+	else
+		notok "$3"
+		diag "  got: '$1'"
+		diag " want: '$2'"
+	fi
+}
+
+# done_testing: prints the plan and sets the exit status.
+done_testing() {
+	echo "1..$T_N"
+	[ "$T_FAIL" -eq 0 ]
+}
+
+# nginx_start ROOT [SNIPPET]: a private nginx serving ROOT; sets NGINX_PORT.
+nginx_start() {
+	local state
+	state=$(mktemp -d "$T_TMP/nginx.XXXXXX")
+	NGINX_PORT=$("$NT_TOP/scripts/nginx-local" start "$state" "$@") || {
+		diag "nginx did not start"
+		return 1
+	}
+	at_exit "'$NT_TOP/scripts/nginx-local' stop '$state'"
+}
