@@ -39,7 +39,7 @@ VARIANT   := $(subst $(comma),-,$(SANITIZER))
 SANFLAGS  := -fsanitize=$(SANITIZER) -fno-omit-frame-pointer
 endif
 
-O         := build/$(VARIANT)
+O         ?= build/$(VARIANT)
 PKGS      := libcurl libcrypto
 PKGCFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKGLIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lcurl -lcrypto)
@@ -69,7 +69,7 @@ BENCHES   := $(BENCH_SRC:bench/%.c=$(O)/bench/%)
 
 MANS      := $(sort $(wildcard docs/man/*.1))
 
-.PHONY: all lib tests check check-one demo bench install uninstall clean deps format
+.PHONY: all lib tests check check-one demo bench bench-progs install uninstall clean deps format
 .DEFAULT_GOAL := all
 
 all: $(BINS)
@@ -129,9 +129,12 @@ check: deps
 demo: deps all
 	scripts/demo
 
-bench: all $(BENCHES)
+bench:
 	scripts/deps bench
+	$(MAKE) all tests bench-progs
 	bench/run $(O)
+
+bench-progs: $(BENCHES)
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
