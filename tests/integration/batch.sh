@@ -15,6 +15,8 @@ location /conn/ { default_type text/plain; return 200 "\$connection\n"; }
 location /slow/ { limit_rate 200k; }
 location /redir/ { return 302 /f/f1; }
 location /loop/ { return 302 /loop/x; }
+location /busy/ { add_header Retry-After 1 always; return 503; }
+location /rate/ { add_header Retry-After 1 always; return 429; }
 NGX
 # 200 files of varied sizes, some empty, some over the 128 KiB buffer.
 for i in $(seq 1 200); do
@@ -136,6 +138,23 @@ check "redirect followed, saved under the URL's name" cmp -s "$W/f/f1" mixed/r
 check "blanks trimmed" cmp -s "$W/f/f2" mixed/f2
 is "$(ls -A mixed | tr '\n' ' ')" "f1 f2 r " "failed downloads leave nothing behind"
 check "summary counts" grep -q '^3 saved, 2 failed, 3 bad lines of 5 URLs' out.m
+
+# 503 and 429 are retried, and Retry-After (1 s here) outweighs the
+# 0.05 s backoff asked for; without retries they fail at once.
+for kind in busy rate; do
+	echo "$U/$kind/x" >ubusy
+	t0=$EPOCHREALTIME
+	timeout 30 "$D" -i ubusy -d busy --retries 1 --retry-wait 0.05 -q 2>err.b
+	rc=$? t=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { print b - a }')
+	is "$rc" 1 "$kind: still failing after a retry exits 1"
+	check "$kind: Retry-After honoured ($t s >= 1)" awk -v t="$t" 'BEGIN { exit !(t >= 0.95) }'
+	check "$kind: reported with the status" grep -Eq "^download: failed $U/$kind/x: HTTP (503|429)" err.b
+	t0=$EPOCHREALTIME
+	timeout 30 "$D" -i ubusy -d busy --retries 0 -q 2>/dev/null
+	t=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { print b - a }')
+	check "$kind: --retries 0 does not wait ($t s)" awk -v t="$t" 'BEGIN { exit !(t < 0.9) }'
+done
+is "$(ls -A busy | wc -l)" 0 "error pages are never saved"
 
 # 10,000 URLs through -j 32; the thread count never exceeds 1 + 32. The
 # TSan runtime adds one background thread of its own.
