@@ -30,7 +30,8 @@
 #define PROG "download"
 #endif
 
-/* Set by SIGINT; read by every worker through fetch_opts.cancel. */
+/* The signal that stopped the run (SIGINT or SIGTERM), 0 if none; read by
+ * every worker through fetch_opts.cancel. */
 static atomic_int interrupted;
 
 struct out {
@@ -57,10 +58,9 @@ now(void)
 }
 
 static void
-on_sigint(int sig)
+on_signal(int sig)
 {
-	(void)sig;
-	atomic_store(&interrupted, 1);
+	atomic_store(&interrupted, sig);
 }
 
 static void
@@ -333,9 +333,10 @@ main(int argc, char **argv)
 	pthread_mutex_init(&o.mu, NULL);
 
 	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_sigint;
+	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
 	/* A server closing on us must be an error, not a silent death. */
 	signal(SIGPIPE, SIG_IGN);
 
@@ -392,7 +393,7 @@ main(int argc, char **argv)
 		       atomic_load(&interrupted) ? " (interrupted)" : "");
 	}
 	if (atomic_load(&interrupted))
-		status = 130;
+		status = 128 + atomic_load(&interrupted);
 	else if (saved == n && nbad == 0)
 		status = 0;
 	close(dirfd);

@@ -180,28 +180,29 @@ is "$(ls dmany | wc -l)" $many "$many files, one per URL"
 check "thread count peaked at $max (<= $cap) over $samples samples" [ "$max" -le $cap -a "$max" -ge 17 -a "$samples" -ge 5 ]
 is "$(cat dmany/m7.3)" m7 "a numbered copy holds the right body"
 
-# SIGINT: stop, remove partial files, summary, exit 130.
+# SIGINT (and SIGTERM): stop, remove partial files, summary, exit 128+sig.
 for i in 1 2 3 4; do head -c 2000000 /dev/urandom >"$W/slow/s$i"; done
 printf '%s\n' "$U/f/f5" "$U/slow/s1" "$U/slow/s2" "$U/slow/s3" "$U/slow/s4" >uslow
-for p in D TD; do
-	prog=${!p}
-	jobs=
+for c in "D INT 130" "TD INT 130" "TD TERM 143"; do
+	set -- $c
+	p=$1 sig=$2 want=$3 prog=${!1} jobs= d=int$1$2
 	[ "$p" = TD ] && jobs="-j 2"
-	"$prog" -i uslow -d "int$p" $jobs >out.i 2>err.i &
+	"$prog" -i uslow -d "$d" $jobs >out.i 2>err.i &
 	pid=$!
 	for i in $(seq 1 100); do
-		[ -n "$(ls -A "int$p" 2>/dev/null | grep '\.part$')" ] && break
+		[ -n "$(ls -A "$d" 2>/dev/null | grep '\.part$')" ] && break
 		sleep 0.05
 	done
 	sleep 0.3
-	kill -INT $pid
+	kill -$sig $pid
 	for i in $(seq 1 100); do kill -0 $pid 2>/dev/null || break; sleep 0.05; done
 	kill -KILL $pid 2>/dev/null
 	wait $pid
-	is "$?" 130 "$p: SIGINT exits 130"
-	is "$(ls -A "int$p" | grep -c '\.part$')" 0 "$p: partial files removed"
-	check "$p: what was saved is complete" cmp -s "$W/f/f5" "int$p/f5"
-	check "$p: summary says interrupted" grep -q 'interrupted)$' out.i
+	is "$?" $want "$p: SIG$sig exits $want"
+	is "$(ls -A "$d" | grep -c '\.part$')" 0 "$p: SIG$sig: partial files removed"
+	check "$p: SIG$sig: what was saved is complete" cmp -s "$W/f/f5" "$d/f5"
+	is "$(ls -A "$d" | tr '\n' ' ')" "f5 " "$p: SIG$sig: only complete files remain"
+	check "$p: SIG$sig: summary says interrupted" grep -q 'interrupted)$' out.i
 done 2>/dev/null
 
 # Progress line on a terminal: one redrawn line, no per-URL lines.
@@ -215,6 +216,9 @@ is "$(grep -ac '^saved' out.tty)" 200 "-v on a tty: per-URL lines"
 timeout 10 "$D" -i nonexistent -d x 2>err.u
 is "$?" 1 "missing input exits 1"
 check "and names it" grep -q '^download: nonexistent: No such file or directory$' err.u
+timeout 10 "$D" -i "$W" -d x 2>err.u
+is "$?" 1 "a folder as input exits 1"
+check "and says why" grep -q "^download: $W: Is a directory\$" err.u
 echo file >afile
 timeout 10 "$TD" -i urls200 -d afile/sub 2>err.u
 is "$?" 1 "folder that cannot be created exits 1"
