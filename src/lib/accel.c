@@ -59,6 +59,7 @@ struct conn {
 	int64_t got;		/* bytes written by this try */
 	int checked;		/* response validated */
 	int stopped;		/* cut on purpose at its range's end */
+	int paused;		/* held back by --max-speed */
 	double last_data;
 	/* The current response's headers (reset at each status line). */
 	int status;
@@ -96,6 +97,8 @@ struct accel {
 	int stream_done;
 	int fatal;		/* -errno once the download has failed */
 	int kick;		/* something changed: loop again without waiting */
+	double tokens;		/* --max-speed: bytes that may arrive now */
+	double last_refill;
 	double t0;
 };
 
@@ -494,6 +497,16 @@ on_data(char *ptr, size_t size, size_t nmemb, void *arg)
 	if (c->stopped || a->fatal)
 		return 0;
 	c->last_data = now_s();
+	if (a->o->max_speed > 0) {
+		/* A token bucket over all connections: over budget, the
+		 * connection pauses and libcurl hands the same bytes back
+		 * when the loop resumes it. */
+		if (a->tokens <= 0) {
+			c->paused = 1;
+			return CURL_WRITEFUNC_PAUSE;
+		}
+		a->tokens -= (double)n;
+	}
 	if (a->mode == M_RANGES) {
 		const struct accel_range *r = accel_plan_range(a->plan,
 							       c->range);
@@ -531,7 +544,7 @@ conn_start(struct accel *a, struct conn *c, int64_t begin, int64_t end)
 	c->req_end = end;
 	c->pos = begin;
 	c->got = 0;
-	c->checked = c->stopped = 0;
+	c->checked = c->stopped = c->paused = 0;
 	c->fail = F_NONE;
 	c->why[0] = '\0';
 	c->status = 0;
@@ -828,10 +841,43 @@ check_stalls(struct accel *a, double now)
 	for (int i = 0; i < a->nconns; i++) {
 		struct conn *c = &a->conns[i];
 
-		if (!c->busy || now - c->last_data < a->o->timeout)
+		if (!c->busy || c->paused ||
+		    now - c->last_data < a->o->timeout)
 			continue;
 		conn_why(c, F_RETRY, "no data for %g s", a->o->timeout);
 		conn_done(a, c, CURLE_OPERATION_TIMEDOUT);
+	}
+}
+
+/* --max-speed: tops the bucket up and resumes paused connections. */
+static void
+refill(struct accel *a, double now, double *wake)
+{
+	double rate = (double)a->o->max_speed, burst = rate / 20;
+
+	if (rate <= 0)
+		return;
+	if (burst < 16384)
+		burst = 16384;
+	a->tokens += rate * (now - a->last_refill);
+	if (a->tokens > burst)
+		a->tokens = burst;
+	a->last_refill = now;
+	if (a->tokens <= 0) {
+		double t = now - a->tokens / rate;
+
+		if (*wake <= now || t < *wake)
+			*wake = t;
+		return;
+	}
+	for (int i = 0; i < a->nconns; i++) {
+		struct conn *c = &a->conns[i];
+
+		if (c->busy && c->paused) {
+			c->paused = 0;
+			c->last_data = now;
+			curl_easy_pause(c->easy, CURLPAUSE_CONT);
+		}
 	}
 }
 
@@ -919,8 +965,6 @@ finish(struct accel *a)
 static int
 setup_conn(struct accel *a, struct conn *c)
 {
-	long long cap = 0;
-
 	c->a = a;
 	c->range = -1;
 	if ((c->easy = curl_easy_init()) == NULL)
@@ -943,13 +987,6 @@ setup_conn(struct accel *a, struct conn *c)
 			 (long)(a->o->timeout * 1000) + 1);
 	if (a->o->cacert != NULL)
 		curl_easy_setopt(c->easy, CURLOPT_CAINFO, a->o->cacert);
-	if (a->o->max_speed > 0) {
-		/* The cap is shared evenly; a connection idle at the end
-		 * leaves its share unused, which keeps the total under it. */
-		cap = a->o->max_speed / a->nconns;
-		curl_easy_setopt(c->easy, CURLOPT_MAX_RECV_SPEED_LARGE,
-				 (curl_off_t)(cap > 0 ? cap : 1));
-	}
 	return 0;
 }
 
@@ -1038,7 +1075,7 @@ run(struct accel *a)
 	curl_multi_setopt(a->multi, CURLMOPT_MAXCONNECTS, (long)a->nconns);
 	if (o->resume && load_state(a) < 0)
 		return a->fatal;
-	last_save = now_s();
+	last_save = a->last_refill = now_s();
 	while (!a->fatal) {
 		double wake = 0;
 
@@ -1067,6 +1104,7 @@ run(struct accel *a)
 			conn_done(a, c, m->data.result);
 		}
 		now = now_s();
+		refill(a, now, &wake);
 		check_stalls(a, now);
 		if (now - last_report >= PROGRESS_EVERY) {
 			report(a, now);
