@@ -242,8 +242,12 @@ load_text(const char *text)
 	FILE *f = fmemopen((void *)text, strlen(text), "r");
 
 	assert_non_null(f);
+	int e;
+
 	p = accel_plan_load(f, &m, 4096);
+	e = errno;
 	fclose(f);
+	errno = e;
 	return p;
 }
 
