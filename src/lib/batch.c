@@ -269,6 +269,8 @@ batch_run(struct batch *b, const struct batch_run_opts *o)
 	struct fetcher *f = NULL;
 	struct task *tasks = NULL;
 	struct tpool *pool = NULL;
+	size_t pending = 0;
+	unsigned threads;
 	int rc = 0;
 
 	if (o->jobs == 0) {
@@ -281,6 +283,13 @@ batch_run(struct batch *b, const struct batch_run_opts *o)
 				run_one(&r, f, &b->items[i]);
 		goto out;
 	}
+	/* More workers than items would only be idle threads. */
+	for (size_t i = 0; i < b->n; i++)
+		if (b->items[i].state == BATCH_PENDING)
+			pending++;
+	if (pending == 0)
+		goto out;
+	threads = pending < o->jobs ? (unsigned)pending : o->jobs;
 	if ((r.share = fetch_share_new()) == NULL ||
 	    (tasks = calloc(b->n ? b->n : 1, sizeof(*tasks))) == NULL) {
 		rc = -ENOMEM;
@@ -288,10 +297,10 @@ batch_run(struct batch *b, const struct batch_run_opts *o)
 	}
 	{
 		struct tpool_conf conf = {
-			.threads = o->jobs,
+			.threads = threads,
 			/* Enough queued that no worker waits on the feeder,
 			 * little enough that memory stays flat. */
-			.queue = 2 * (size_t)o->jobs,
+			.queue = 2 * (size_t)threads,
 			.task = worker_task,
 			.init = worker_init,
 			.fini = worker_fini,

@@ -59,7 +59,8 @@ struct batch_item *batch_item(struct batch *b, size_t i);
 struct batch_run_opts {
 	unsigned jobs;		/* 0: one at a time in the calling thread;
 				 * else that many worker threads (at most
-				 * TPOOL_MAX_THREADS) */
+				 * TPOOL_MAX_THREADS, and no more than there
+				 * are items to run) */
 	int dirfd;		/* folder the files go to */
 	struct fetch_opts fetch; /* fetch.cancel also stops starting items */
 	batch_item_fn on_start;	/* optional */
