@@ -35,7 +35,7 @@
 static atomic_int interrupted;
 
 struct out {
-	const char *dir;
+	char *dir;		/* DIR as shown in messages; owned */
 	int quiet;
 	int progress;		/* one redrawn status line on stderr */
 	size_t total;
@@ -326,7 +326,11 @@ main(int argc, char **argv)
 		errx(1, "libcurl initialisation failed");
 
 	n = batch_count(b);
-	o.dir = dir;
+	/* "out/" is shown as "out" in "saved URL -> out/NAME". */
+	if ((o.dir = strdup(dir)) == NULL)
+		err(1, "strdup");
+	for (size_t l = strlen(o.dir); l > 1 && o.dir[l - 1] == '/'; l--)
+		o.dir[l - 1] = '\0';
 	o.total = n;
 	o.start = now();
 	o.progress = BATCH_THREADED && !verbose && !o.quiet && isatty(2);
@@ -397,6 +401,7 @@ main(int argc, char **argv)
 	else if (saved == n && nbad == 0)
 		status = 0;
 	close(dirfd);
+	free(o.dir);
 	batch_free(b);
 	fetch_global_cleanup();
 	pthread_mutex_destroy(&o.mu);

@@ -89,6 +89,9 @@ batch_read(struct batch *b, FILE *in, batch_bad_fn bad, void *arg)
 	while (getline(&line, &size, in) >= 0) {
 		lineno++;
 		s = line;
+		/* A byte order mark some editors put before the first line. */
+		if (lineno == 1 && strncmp(s, "\xef\xbb\xbf", 3) == 0)
+			s += 3;
 		while (blank((unsigned char)*s))
 			s++;
 		e = s + strlen(s);

@@ -36,7 +36,7 @@ static void
 test_read(void **state)
 {
 	static const char text[] =
-		"# comment\n"
+		"\xef\xbb\xbf# comment after a byte order mark\n"
 		"\n"
 		"  http://h/a  \r\n"
 		"ftp://h/b\n"
