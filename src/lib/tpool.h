@@ -46,6 +46,7 @@ int tpool_submit(struct tpool *p, void *item);
 
 /*
  * Lets the workers drain the queue, then joins them (each runs its fini).
+ * Called by the thread that owns the pool, not concurrently with itself.
  * Submitting afterwards fails. Returns 0.
  */
 int tpool_finish(struct tpool *p);
