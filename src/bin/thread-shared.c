@@ -120,6 +120,7 @@ main(int argc, char **argv)
 	int c, rc;
 
 	iterations = 1000000;
+	opterr = 0;
 	while ((c = getopt_long(argc, argv, "n:i:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
@@ -139,8 +140,7 @@ main(int argc, char **argv)
 		case 'V':
 			cli_version();
 		default:
-			usage(stderr);
-			return 2;
+			cli_bad_option(argv, "n:i:h");
 		}
 	}
 	if (optind != argc) {
