@@ -251,11 +251,13 @@ on_resume_accept(struct evloop *el, struct evloop_timer *t, void *arg)
 }
 
 /* Out of descriptors: the spare one makes room to accept and close the
- * connection, so it leaves the queue instead of waking us forever. */
+ * connection, so it leaves the queue instead of waking us forever.
+ * Returns 0 when one was shed, 1 when none was pending (Linux reports
+ * EMFILE before it looks at the queue), -1 when accepting is paused. */
 static int
 shed_emfile(struct worker *w)
 {
-	int fd;
+	int fd = -EMFILE;
 
 	if (w->reserve >= 0) {
 		close(w->reserve);
@@ -266,8 +268,8 @@ shed_emfile(struct worker *w)
 			w->shed++;
 		}
 		w->reserve = open("/dev/null", O_RDONLY | O_CLOEXEC);
-		if (w->reserve >= 0)
-			return 0;
+		if (w->reserve >= 0 && fd != -EMFILE && fd != -ENFILE)
+			return fd >= 0 ? 0 : 1;
 	}
 	/* No spare (another worker took it): stop listening a moment. */
 	evloop_set(w->el, w->lfd, 0);
@@ -290,7 +292,7 @@ on_accept(struct evloop *el, int lfd, int events, void *arg)
 		if (fd == -EAGAIN)
 			return;
 		if (fd == -EMFILE || fd == -ENFILE) {
-			if (shed_emfile(w) < 0)
+			if (shed_emfile(w) != 0)
 				return;
 			continue;
 		}
