@@ -3,7 +3,7 @@
 # never reads, resets, connect-close cycles, shedding, workers, SIGTERM.
 # timeout: 300
 . "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/echo-lib.sh"
+. "$(dirname "$0")/echo.lib"
 S=$NT_BIN/echo-server-poll
 B=$NT_BIN/echo-bench
 P=$NT_HELPERS/echo-peer

@@ -1,7 +1,7 @@
 # echo.sh -- the blocking echo-server and echo-client, as a user runs them.
 # timeout: 120
 . "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/echo-lib.sh"
+. "$(dirname "$0")/echo.lib"
 S=$NT_BIN/echo-server
 C=$NT_BIN/echo-client
 P=$NT_HELPERS/echo-peer
