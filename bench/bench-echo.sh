@@ -6,12 +6,14 @@
 # round trip (utime + stime from /proc/PID/stat, whole run including the
 # accepts), and ratios to the libuv reference measured in the same run.
 #
-# Environment: ECHO_SECONDS (timed phase per run, default 3),
+# Each figure is the median of ECHO_REPS runs (default 3), the servers
+# taking turns. Environment: ECHO_SECONDS (timed phase per run, default 2),
 # ECHO_CONNS (default "1 100 1000 10000"), ECHO_SIZES (default "64 16384").
 set -eu
 : "${NT_BIN:?run through bench/run}"
 BB=$NT_BUILD/bench
-SECS=${ECHO_SECONDS:-3}
+SECS=${ECHO_SECONDS:-2}
+REPS=${ECHO_REPS:-3}
 CONNS=${ECHO_CONNS:-1 100 1000 10000}
 SIZES=${ECHO_SIZES:-64 16384}
 SCPU=0
@@ -70,7 +72,7 @@ ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 hwm() { awk '/^VmHWM:/ {printf "%.1f", $2 / 1024}' "/proc/$1/status"; }
 val() { awk -v k="$1" '$1 == k {print $2}' "$tmp/out"; }
 
-echo "echo servers: ${SECS} s per run, server on CPU $SCPU, echo-bench on CPU $CCPU ($(nproc) CPUs)"
+echo "echo servers: median of $REPS runs of ${SECS} s, server on CPU $SCPU, echo-bench on CPU $CCPU ($(nproc) CPUs)"
 # One loopback TCP stream, for the 16 KiB comparison.
 $pin_s "$BB/tcp-stream" sink >"$tmp/sink" &
 sink=$!
@@ -80,45 +82,68 @@ wait $sink
 stream=$(sed -n 's/ MiB\/s$//p' "$tmp/sink")
 echo "one loopback TCP stream, 16 KiB writes: $stream MiB/s"
 echo
+# median: the middle of the numbers on standard input.
+median() { sort -n | awk '{v[NR] = $1} END {if (NR) print v[int((NR + 1) / 2)]; else print "-"}'; }
+
+# run MODE C SIZE: one measurement; appends "rt/s MiB/s p99 stalled errors
+# rss cpu" to $tmp/MODE.
+run() {
+	srv "$1"
+	t0=$(ticks "$spid")
+	$pin_c "$NT_BIN/echo-bench" -s 127.0.0.1 -p "$port" -c "$2" \
+		-l "$3" -d "$SECS" >"$tmp/out" 2>"$tmp/err" || true
+	t1=$(ticks "$spid")
+	rss=$(hwm "$spid")
+	srv_kill
+	rt=$(val round-trips)
+	if [ -z "$rt" ]; then
+		echo "bench-echo: echo-bench failed against $1:" >&2
+		cat "$tmp/err" >&2
+		return 0
+	fi
+	cpu=$(awk -v t=$((t1 - t0)) -v hz="$HZ" -v n="$rt" \
+		'BEGIN{ if (n > 0) printf "%.2f", t / hz * 1e6 / n; else print "-" }')
+	echo "$(val round-trips/s) $(val MiB/s) $(val latency-p99) $(val stalled) $(val errors) $rss $cpu" >>"$tmp/$1"
+}
+
+# col MODE N: the median of column N over the repetitions.
+col() { awk -v n="$2" '{print $n}' "$tmp/$1" | median; }
+
 printf '%-6s %6s %-9s %10s %9s %9s %7s %6s %8s %9s %8s %8s\n' \
 	size conns server "rt/s" "MiB/s" "p99 ms" stalled errors "RSS MiB" "CPU us/rt" "rt/s÷uv" "CPU÷uv"
 for size in $SIZES; do
 	for c in $CONNS; do
-		uvrt=
-		uvcpu=
-		for mode in libuv poll epoll blocking; do
-			# The blocking server serves one client at a time: only
-			# one connection is a meaningful measurement for it.
-			[ $mode = blocking ] && [ "$c" -ne 1 ] && continue
-			srv $mode
-			t0=$(ticks "$spid")
-			$pin_c "$NT_BIN/echo-bench" -s 127.0.0.1 -p "$port" -c "$c" \
-				-l "$size" -d "$SECS" >"$tmp/out" 2>"$tmp/err" || true
-			t1=$(ticks "$spid")
-			rss=$(hwm "$spid")
-			srv_kill
-			rt=$(val round-trips)
-			if [ -z "$rt" ]; then
-				echo "bench-echo: echo-bench failed against $mode:" >&2
-				cat "$tmp/err" >&2
-				continue
-			fi
-			rts=$(val round-trips/s)
-			cpu=$(awk -v t=$((t1 - t0)) -v hz="$HZ" -v n="$rt" \
-				'BEGIN{ if (n > 0) printf "%.2f", t / hz * 1e6 / n; else print "-" }')
-			if [ $mode = libuv ]; then
-				uvrt=$rts
-				uvcpu=$cpu
-			fi
+		modes="libuv poll epoll"
+		# The blocking server serves one client at a time: only one
+		# connection is a meaningful measurement for it.
+		[ "$c" -eq 1 ] && modes="$modes blocking"
+		for m in $modes; do : >"$tmp/$m"; done
+		# Repetitions interleave the servers, so a burst of load from
+		# elsewhere on the machine hits them alike.
+		r=0
+		while [ $r -lt "$REPS" ]; do
+			for m in $modes; do run $m "$c" "$size"; done
+			r=$((r + 1))
+		done
+		uvrt=$(col libuv 1)
+		uvcpu=$(col libuv 7)
+		for m in $modes; do
+			[ -s "$tmp/$m" ] || continue
+			rts=$(col $m 1)
+			cpu=$(col $m 7)
 			rr=$(awk -v a="$rts" -v b="$uvrt" 'BEGIN{ if (b > 0) printf "%.2f", a / b; else print "-" }')
 			cr=$(awk -v a="$cpu" -v b="$uvcpu" 'BEGIN{ if (b > 0 && a != "-") printf "%.2f", a / b; else print "-" }')
+			# Stalled and errors: the worst repetition, not the median.
+			st=$(awk '{print $4}' "$tmp/$m" | sort -n | tail -n 1)
+			er=$(awk '{print $5}' "$tmp/$m" | sort -n | tail -n 1)
 			printf '%-6s %6s %-9s %10.0f %9s %9s %7s %6s %8s %9s %8s %8s\n' \
-				"$size" "$c" "$mode" "$rts" "$(val MiB/s)" "$(val latency-p99)" \
-				"$(val stalled)" "$(val errors)" "$rss" "$cpu" "$rr" "$cr"
+				"$size" "$c" "$m" "$rts" "$(col $m 2)" "$(col $m 3)" \
+				"$st" "$er" "$(col $m 6)" "$cpu" "$rr" "$cr"
 		done
 	done
 done
 echo
 echo "rt/s: verified round trips per second; stalled: connections with no"
 echo "round trip at all; RSS: server peak (VmHWM); CPU us/rt: server user +"
-echo "system time over the whole run, divided by the round trips."
+echo "system time over the whole run, divided by the round trips. Each"
+echo "figure is a median over the repetitions; stalled and errors the worst."

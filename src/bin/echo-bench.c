@@ -194,8 +194,14 @@ on_conn(struct evloop *el, int fd, int events, void *arg)
 		evloop_set(t->el, c->fd, 0);
 		return;
 	}
-	if (!t->timing)
+	if (!t->timing) {
+		/* Closed by the server before timing began: with no
+		 * interest left, a hang-up would otherwise be reported on
+		 * every wait. */
+		if (events & EVLOOP_ERROR)
+			conn_fail(t, c, E_CLOSED);
 		return;
+	}
 	if ((events & EVLOOP_WRITE) && c->sent < (size_t)length) {
 		n = send(c->fd, pattern + c->off + c->sent,
 			 (size_t)length - c->sent, MSG_NOSIGNAL);
