@@ -24,6 +24,14 @@ timeout 30 "$C" -s 127.0.0.1 -p "$SPORT" <"$T_TMP/long" >"$T_TMP/long.out"
 is "$?" 0 "echo-client with 2 MB and 400 kB lines exits 0"
 { cat "$T_TMP/long"; echo; } | cmp -s - "$T_TMP/long.out" && ok "long lines echoed byte for byte" || notok "long lines echoed byte for byte"
 
+# On a terminal (script(1) gives it one): the banner and a prompt per line.
+(sleep 0.3; printf 'hello\n'; sleep 0.3; printf '\n') |
+	timeout 20 script -qec "'$C' -s 127.0.0.1 -p $SPORT" /dev/null | tr -d '\r' >"$T_TMP/tty"
+is "${PIPESTATUS[1]}" 0 "echo-client on a terminal exits 0"
+is "$(head -n 1 "$T_TMP/tty")" "Enter a blank line to stop." "on a terminal it prints the banner"
+is "$(grep -c '^> ' "$T_TMP/tty")" 2 "and a '> ' prompt before each line"
+is "$(grep -c '^hello$' "$T_TMP/tty")" 1 "and the echo of the line"
+
 out=$(printf 'one\n\nnever\n' | timeout 10 "$C" -s 127.0.0.1 -p "$SPORT")
 is "$out" "one" "a blank line stops the client"
 
@@ -34,7 +42,7 @@ out=$(printf 'after reset\n' | timeout 10 "$C" -s 127.0.0.1 -p "$SPORT")
 is "$out" "after reset" "the server serves the next client after resets"
 check "the reset is logged" grep -q 'closed (Connection reset by peer' "$SLOG"
 check "connections are logged opened and closed" \
-	sh -c 'grep -c "connected$" "$1" | grep -qx 7 && grep -c "closed (" "$1" | grep -qx 7' _ "$SLOG"
+	sh -c 'grep -c "connected$" "$1" | grep -qx 8 && grep -c "closed (" "$1" | grep -qx 8' _ "$SLOG"
 
 # One at a time: a second client waits until the first is done.
 ( printf 'first\n'; sleep 1; printf 'first again\n' ) | timeout 10 "$C" -s 127.0.0.1 -p "$SPORT" >"$T_TMP/first" &
