@@ -26,8 +26,10 @@
 
 #if BATCH_THREADED
 #define PROG "threaded-download"
+#define OPTSTRING "i:d:j:vqh"
 #else
 #define PROG "download"
+#define OPTSTRING "i:d:qh"
 #endif
 
 /* The signal that stopped the run (SIGINT or SIGTERM), 0 if none; read by
@@ -236,9 +238,8 @@ main(int argc, char **argv)
 	int c, rc, dirfd = -1, status = 1, verbose = 0;
 
 	memset(&o, 0, sizeof(o));
-	while ((c = getopt_long(argc, argv,
-				BATCH_THREADED ? "i:d:j:vqh" : "i:d:qh", opts,
-				NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, OPTSTRING, opts, NULL)) != -1) {
 		switch (c) {
 		case 'i':
 			input = optarg;
@@ -275,8 +276,7 @@ main(int argc, char **argv)
 		case OPT_VERSION:
 			cli_version();
 		default:
-			usage(stderr);
-			return 2;
+			cli_bad_option(argv, OPTSTRING);
 		}
 	}
 	if (optind != argc) {
