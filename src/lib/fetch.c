@@ -309,6 +309,20 @@ wait_for(const struct fetcher *f, double secs)
 	return -ECANCELED;
 }
 
+/* A fresh hidden name for a temporary entry beside name. */
+static int
+temp_name(const char *name, char *tmp, size_t tmpsize)
+{
+	unsigned int rnd;
+
+	if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
+		rnd = (unsigned)rand() ^ (unsigned)getpid();
+	if ((size_t)snprintf(tmp, tmpsize, ".%s.%08x.part", name, rnd) >=
+	    tmpsize)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
 /*
  * Creates a hidden, unique temporary file next to name. O_EXCL|O_NOFOLLOW
  * mean an existing entry, a symlink above all, is never opened; we simply
@@ -318,14 +332,10 @@ static int
 open_temp(int dirfd, const char *name, char *tmp, size_t tmpsize)
 {
 	for (int i = 0; i < TMP_TRIES; i++) {
-		unsigned int rnd;
-		int fd;
+		int fd, rc;
 
-		if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
-			rnd = (unsigned)rand() ^ (unsigned)getpid();
-		if ((size_t)snprintf(tmp, tmpsize, ".%s.%08x.part", name, rnd) >=
-		    tmpsize)
-			return -ENAMETOOLONG;
+		if ((rc = temp_name(name, tmp, tmpsize)) < 0)
+			return rc;
 		fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL |
 			    O_NOFOLLOW | O_CLOEXEC, 0666);
 		if (fd >= 0)
@@ -334,6 +344,87 @@ open_temp(int dirfd, const char *name, char *tmp, size_t tmpsize)
 			return -errno;
 	}
 	return -EEXIST;
+}
+
+/* Whether /proc/self/fd works, which naming an O_TMPFILE file needs
+ * (linkat with AT_EMPTY_PATH would need CAP_DAC_READ_SEARCH). */
+static int
+proc_fd_ok(void)
+{
+	static atomic_int ok = -1;
+	int v = atomic_load(&ok);
+
+	if (v < 0) {
+		/* NT_FETCH_NAMED_TEMP lets the tests take the fallback path. */
+		const char *e = getenv("NT_FETCH_NAMED_TEMP");
+
+		v = access("/proc/self/fd", X_OK) == 0 &&
+		    (e == NULL || *e == '\0');
+		atomic_store(&ok, v);
+	}
+	return v;
+}
+
+/*
+ * Opens the file a body is written to. First choice: an unnamed file in
+ * the folder (O_TMPFILE). It has no name until it is complete, so nothing
+ * partial is ever visible, not even after SIGKILL, and creating it does
+ * not take the folder's lock, which many workers creating files in one
+ * folder otherwise queue (and spin) on. Where the file system lacks
+ * O_TMPFILE, a named hidden temporary file. tmp is "" for an unnamed
+ * file, else its name. Returns the descriptor or -errno.
+ */
+static int
+temp_open(int dirfd, const char *name, char *tmp, size_t tmpsize)
+{
+	int fd;
+
+	if (proc_fd_ok() &&
+	    (fd = openat(dirfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC,
+			 0666)) >= 0) {
+		tmp[0] = '\0';
+		return fd;
+	}
+	return open_temp(dirfd, name, tmp, tmpsize);
+}
+
+/*
+ * Gives the complete file open as fd its name, replacing in one step
+ * whatever had that name (a symlink is replaced, never followed). On
+ * return tmp names an entry to remove only if the caller made it. Returns
+ * 0 or -errno.
+ */
+static int
+temp_commit(int dirfd, int fd, const char *name, char *tmp, size_t tmpsize)
+{
+	char proc[64];
+	int rc;
+
+	if (tmp[0] != '\0')
+		return renameat(dirfd, tmp, dirfd, name) < 0 ? -errno : 0;
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	if (linkat(AT_FDCWD, proc, dirfd, name, AT_SYMLINK_FOLLOW) == 0)
+		return 0;
+	if (errno != EEXIST)
+		return -errno;
+	/* The name is taken (by an earlier run, or a planted symlink): link
+	 * under a fresh hidden name, then rename that over it. */
+	for (int i = 0; i < TMP_TRIES; i++) {
+		if ((rc = temp_name(name, tmp, tmpsize)) < 0)
+			break;
+		if (linkat(AT_FDCWD, proc, dirfd, tmp, AT_SYMLINK_FOLLOW) < 0) {
+			rc = -errno;
+			if (rc == -EEXIST)
+				continue;
+			break;
+		}
+		rc = renameat(dirfd, tmp, dirfd, name) < 0 ? -errno : 0;
+		if (rc < 0)
+			unlinkat(dirfd, tmp, 0);
+		break;
+	}
+	tmp[0] = '\0';
+	return rc;
 }
 
 int
@@ -382,7 +473,7 @@ fetch_url(struct fetcher *f, const char *url, int dirfd, const char *name,
 		snprintf(r->error, sizeof(r->error), "unsafe file name");
 		return -EINVAL;
 	}
-	if ((fd = open_temp(dirfd, name, tmp, sizeof(tmp))) < 0) {
+	if ((fd = temp_open(dirfd, name, tmp, sizeof(tmp))) < 0) {
 		snprintf(r->error, sizeof(r->error), "temporary file: %s",
 			 strerror(-fd));
 		return fd;
@@ -459,20 +550,22 @@ fetch_url(struct fetcher *f, const char *url, int dirfd, const char *name,
 	f->fd = -1;
 	if (ret == 0) {
 		r->bytes = f->written;
-		if (close(fd) < 0) {
+		if ((ret = temp_commit(dirfd, fd, name, tmp, sizeof(tmp))) < 0) {
+			snprintf(r->error, sizeof(r->error), "naming %s: %s",
+				 name, strerror(-ret));
+		} else if (close(fd) < 0) {
+			/* A late write error (NFS): the file is not whole. */
 			ret = -errno;
 			snprintf(r->error, sizeof(r->error), "writing %s: %s",
 				 name, strerror(errno));
-		} else if (renameat(dirfd, tmp, dirfd, name) < 0) {
-			ret = -errno;
-			snprintf(r->error, sizeof(r->error), "renaming to %s: %s",
-				 name, strerror(errno));
+			unlinkat(dirfd, name, 0);
+			tmp[0] = '\0';
 		}
 		fd = -1;
 	}
 	if (fd >= 0)
 		close(fd);
-	if (ret != 0)
+	if (ret != 0 && tmp[0] != '\0')
 		unlinkat(dirfd, tmp, 0);
 	r->seconds = now() - start;
 	return ret;

@@ -74,14 +74,17 @@ void fetch_free(struct fetcher *f);
 
 /*
  * Downloads url into the file name inside the folder open as dirfd. The
- * body goes to a new hidden temporary file created in that folder with
- * O_EXCL|O_NOFOLLOW (so nothing planted there is followed or reused) and
- * is renamed to name only when complete; whatever was at name before (a
- * file or a symlink, never followed) is replaced. name must be a single
- * path component. Redirects are followed up to max_redirs; a final status
- * other than 2xx is a failure. Connection errors, 5xx and 429 are retried
- * with backoff, honouring Retry-After. On any failure nothing is left in
- * the folder.
+ * body goes to an unnamed file in that folder (O_TMPFILE), linked in as
+ * name only when complete, so no partial file is ever visible, even after
+ * SIGKILL. Where O_TMPFILE or /proc is missing (or NT_FETCH_NAMED_TEMP is
+ * set in the environment), a hidden temporary file created with
+ * O_EXCL|O_NOFOLLOW relative to dirfd and renamed when complete. Either
+ * way nothing planted in the folder is followed or reused, and whatever
+ * was at name before (a file, or a symlink, never followed) is replaced in
+ * one step. name must be a single path component. Redirects are followed
+ * up to max_redirs (http and https only); a final status other than 2xx
+ * is a failure. Connection errors, 5xx and 429 are retried with backoff,
+ * honouring Retry-After. On any failure nothing is left in the folder.
  * Returns 0 when saved; -ECANCELED when stopped through opts.cancel;
  * another -errno on failure (-EIO for HTTP and transfer errors), with
  * r->error saying why. r is always filled.

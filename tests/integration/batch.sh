@@ -44,6 +44,14 @@ is "$(grep -c '^Downloading http' out.d)" 200 "download: a Downloading line per 
 is "$(grep -Ec '^saved http://[^ ]+ -> d200/f[0-9]+ \([0-9]+ bytes, [0-9.]+ s\)$' out.d)" 200 \
 	"download: a saved line per URL"
 check "download: summary line" grep -Eq '^200 saved, 0 failed of 200 URLs; [0-9]+ bytes in [0-9.]+ s$' out.d
+# Again into the same folder: every file replaced in place, nothing added.
+timeout 120 "$D" -i urls200 -d d200 -q
+is "$?" 0 "download again into the same folder exits 0"
+check "the files replaced, none added" same_tree d200
+# The fallback for file systems without O_TMPFILE: named hidden files.
+NT_FETCH_NAMED_TEMP=1 timeout 120 "$TD" -i urls200 -d n200 -j 8 -q
+is "$?" 0 "named temporary files: exit 0"
+check "named temporary files: byte for byte, none left" same_tree n200
 timeout 120 "$TD" -i urls200 -d t200 -j 8 >out.t 2>err.t
 is "$?" 0 "threaded-download -j 8: 200 files exit 0"
 check "threaded-download: 200 files byte for byte" same_tree t200
@@ -183,27 +191,35 @@ is "$(cat dmany/m7.3)" m7 "a numbered copy holds the right body"
 # SIGINT (and SIGTERM): stop, remove partial files, summary, exit 128+sig.
 for i in 1 2 3 4; do head -c 2000000 /dev/urandom >"$W/slow/s$i"; done
 printf '%s\n' "$U/f/f5" "$U/slow/s1" "$U/slow/s2" "$U/slow/s3" "$U/slow/s4" >uslow
-for c in "D INT 130" "TD INT 130" "TD TERM 143"; do
+for c in "D INT 130" "TD INT 130" "TD TERM 143" "TD INT 130 named"; do
 	set -- $c
-	p=$1 sig=$2 want=$3 prog=${!1} jobs= d=int$1$2
+	p=$1 sig=$2 want=$3 prog=${!1} jobs= d=int$1$2${4:-} named=${4:+1}
 	[ "$p" = TD ] && jobs="-j 2"
-	"$prog" -i uslow -d "$d" $jobs >out.i 2>err.i &
+	[ -n "$named" ] && p="$p (named temporary files)"
+	NT_FETCH_NAMED_TEMP=$named "$prog" -i uslow -d "$d" $jobs >out.i 2>err.i &
 	pid=$!
-	for i in $(seq 1 100); do
-		[ -n "$(ls -A "$d" 2>/dev/null | grep '\.part$')" ] && break
-		sleep 0.05
-	done
+	# f5 comes first and fast; then the slow ones are under way.
+	for i in $(seq 1 100); do [ -f "$d/f5" ] && break; sleep 0.05; done
 	sleep 0.3
 	kill -$sig $pid
 	for i in $(seq 1 100); do kill -0 $pid 2>/dev/null || break; sleep 0.05; done
 	kill -KILL $pid 2>/dev/null
 	wait $pid
 	is "$?" $want "$p: SIG$sig exits $want"
-	is "$(ls -A "$d" | grep -c '\.part$')" 0 "$p: SIG$sig: partial files removed"
+	is "$(ls -A "$d" | grep -c '^\.')" 0 "$p: SIG$sig: no partial or temporary files"
 	check "$p: SIG$sig: what was saved is complete" cmp -s "$W/f/f5" "$d/f5"
 	is "$(ls -A "$d" | tr '\n' ' ')" "f5 " "$p: SIG$sig: only complete files remain"
 	check "$p: SIG$sig: summary says interrupted" grep -q 'interrupted)$' out.i
 done 2>/dev/null
+# Even SIGKILL leaves no partial file: bodies are written to unnamed
+# (O_TMPFILE) files that get their name only when complete.
+"$TD" -i uslow -d kill9 -j 4 -q >/dev/null 2>&1 &
+pid=$!
+for i in $(seq 1 100); do [ -f kill9/f5 ] && break; sleep 0.05; done
+sleep 0.3
+kill -KILL $pid
+wait $pid 2>/dev/null
+is "$(ls -A kill9 | tr '\n' ' ')" "f5 " "SIGKILL mid-download: only the complete file is there"
 
 # Progress line on a terminal: one redrawn line, no per-URL lines.
 script -qec "timeout 60 '$TD' -i urls200 -d tty -j 4" /dev/null </dev/null >out.tty 2>&1
