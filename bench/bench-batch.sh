@@ -9,7 +9,8 @@
 # Prints wall time, CPU (user + system), peak RSS and ratios.
 #
 #   BENCH_FULL=1   also the capped 10 MiB set at N = 1 (about 100 s a tool)
-#   BENCH_REPS=K   best of K runs per cell (default 1)
+#   BENCH_REPS=K   best of K runs per cell (default 1; 5 for runs under 1.5 s)
+#   BENCH_CASES="uncapped capped latency"   the cases to run
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 set -u
 top=${NT_TOP:-$(cd "$(dirname "$0")/.." && pwd)}
@@ -56,7 +57,7 @@ dport=$(cat "$tmp/latency.port" 2>/dev/null)
 [ -n "$cport" ] && [ -n "$dport" ] || { echo "bench-batch: fault-httpd did not start" >&2; exit 1; }
 
 # run OUT CMD...: runs CMD in a fresh OUT folder; prints "wall cpu rss_kib"
-# of the fastest of BENCH_REPS runs (3 when a run is under 1.5 s, where
+# of the fastest of BENCH_REPS runs (5 when a run is under 1.5 s, where
 # the shared machine's noise matters most). Wall time is taken by the shell
 # (microseconds); CPU and peak RSS (of the largest process) by GNU time.
 run() {
@@ -75,7 +76,7 @@ run() {
 			'BEGIN { split(a, x, " "); split(b, y, " "); exit !(x[1] < y[1]) }'; then
 			best=$line
 		fi
-		awk -v a="$line" 'BEGIN { exit !(a + 0 < 1.5) }' && [ $want -lt 3 ] && want=3
+		awk -v a="$line" 'BEGIN { exit !(a + 0 < 1.5) }' && [ $want -lt 5 ] && want=5
 	done
 	echo "$best"
 }
@@ -116,7 +117,7 @@ label() {
 echo "# $(date -u +%F) $(nproc) cores; wall s / CPU s (user+sys) / peak RSS MiB;"
 echo "# x best = wall / fastest peer at the same N (below 1.00: faster);"
 echo "# ideal = ceil(files / N) x (file time at the cap, or the 50 ms delay)"
-for cond in uncapped capped latency; do
+for cond in ${BENCH_CASES:-uncapped capped latency}; do
 	case $cond in
 	uncapped) base=http://127.0.0.1:$nport ;;
 	capped) base=http://127.0.0.1:$cport ;;
