@@ -109,8 +109,8 @@ run() {
 }
 
 # col MODE N: the median of column N over the repetitions.
-printf '%-6s %6s %-9s %10s %9s %9s %7s %6s %8s %9s %8s %8s\n' \
-	size conns server "rt/s" "MiB/s" "p99 ms" stalled errors "RSS MiB" "CPU us/rt" "rt/s÷uv" "CPU÷uv"
+col() { awk -v n="$2" '{print $n}' "$tmp/$1" | median; }
+
 # group SIZE C IDLE LABEL: every server mode, REPS times, one row each.
 group() {
 	size=$1 c=$2 idle=$3 label=$4
