@@ -104,6 +104,15 @@ for be in poll epoll; do
 	is "$SRC" 0 "$be: server with -t exits 0"
 done
 
+# Busy clients among many silent ones (echo-bench -i): all served, the
+# silent ones kept open.
+srv_start mostly-idle "$S" --backend poll -b $H -p 0 -q || notok "server for idle crowd starts"
+bench crowd -c 5 -i 300 -n 20 -d 20
+is "$?/$(field round-trips "$T_TMP/crowd.out")" "0/100" "5 busy clients beside 300 silent ones all served"
+check "the 300 silent ones stay connected" grep -q '^idle  *300 (300 connected)$' "$T_TMP/crowd.out"
+srv_stop 10
+check "the server counted all 305 (and echo-bench's address probe)" grep -q 'served 306 clients' "$SLOG"
+
 # The client limit: connections beyond -m are closed at once.
 srv_start limit "$S" --backend epoll -b $H -p 0 -q -m 10 || notok "server with -m starts"
 out=$(timeout 20 "$P" hold $H "$SPORT" 20 5)
