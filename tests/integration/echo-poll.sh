@@ -152,8 +152,8 @@ check "-w 2: both workers served clients ($(grep -o 'workers [0-9+]*' "$SLOG"))"
 # Under valgrind (plain build): a short session and a clean exit.
 if [ -n "$NT_VALGRIND" ]; then
 	srv_start vg $NT_VALGRIND "$S" --backend epoll -b $H -p 0 -t 5 || notok "server under valgrind starts"
-	bench vg -c 20 -n 5 -l 3000 -d 30
-	is "$?" 0 "valgrind: 20 clients served"
+	timeout 120 $NT_VALGRIND "$B" -s $H -p "$SPORT" -c 20 -n 5 -l 3000 -T 2 -d 60 >"$T_TMP/vg.out" 2>&1
+	is "$?/$(field round-trips "$T_TMP/vg.out")" "0/100" "valgrind: 20 clients served, echo-bench clean too"
 	timeout 10 "$P" reset $H "$SPORT" 3
 	srv_stop 30
 	is "$SRC" 0 "valgrind: no error, no leak, exit 0"
