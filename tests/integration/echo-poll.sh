@@ -110,6 +110,15 @@ check "the 300 silent ones stay connected" grep -q '^idle  *300 (300 connected)$
 srv_stop 10
 check "the server counted all 305 (and echo-bench's address probe)" grep -q 'served 306 clients' "$SLOG"
 
+# IPv6, where the machine has ::1.
+if srv_start v6 "$S" --backend epoll -b ::1 -p 0 -q 2>/dev/null; then
+	bench v6 -c 10 -n 5 -d 20 -s ::1
+	is "$?/$(field round-trips "$T_TMP/v6.out")" "0/50" "echo over IPv6 (::1)"
+	srv_stop 10
+else
+	echo "ok - IPv6 echo # SKIP no ::1 on this machine"
+fi
+
 # The client limit: connections beyond -m are closed at once.
 srv_start limit "$S" --backend epoll -b $H -p 0 -q -m 10 || notok "server with -m starts"
 out=$(timeout 20 "$P" hold $H "$SPORT" 20 5)
