@@ -57,7 +57,7 @@ for be in poll epoll; do
 		test $((rss1 - rss0)) -lt 8192
 	p99=$(field latency-p99 "$T_TMP/beside.out")
 	is "$rc/$(field round-trips "$T_TMP/beside.out")" "0/2000" "$be: another client is served while one floods"
-	check "$be: ... with p99 latency ${p99:-?} ms under 200 ms" awk -v p="${p99:-999}" 'BEGIN{exit !(p < 200)}'
+	check "$be: ... with p99 latency ${p99:-?} ms under 500 ms" awk -v p="${p99:-999}" 'BEGIN{exit !(p < 500)}'
 
 	# Abrupt resets, then the server still serves.
 	timeout 30 "$P" reset $H "$SPORT" 50
