@@ -1,0 +1,28 @@
+/* urlname.h -- from a URL to a file name that is safe to create locally. */
+#ifndef NT_URLNAME_H
+#define NT_URLNAME_H
+
+#include <stddef.h>
+
+/* Longest name urlname_from_url() returns, in bytes (room is left for
+ * suffixes such as ".part.state" or ".12345" within NAME_MAX). */
+#define URLNAME_MAX 200
+
+/*
+ * The URL's last path segment, percent-decoded, with query and fragment
+ * dropped, made safe: '/' and '\\' and control characters become '_',
+ * leading dots are removed (no "..", no hidden or dot-only names), the
+ * length is capped at URLNAME_MAX bytes on a UTF-8 character boundary, and
+ * an empty result becomes "index.html". The result never names anything
+ * outside the folder it is created in.
+ * Returns a string the caller frees, or NULL with errno set (ENOMEM).
+ */
+char *urlname_from_url(const char *url);
+
+/*
+ * Whether s is an absolute http:// or https:// URL with a non-empty host
+ * and no whitespace or control characters. Returns 1 or 0.
+ */
+int urlname_is_http(const char *s);
+
+#endif

@@ -1,0 +1,175 @@
+/* fault-httpd.c -- the test HTTP server: httpserv with faults, on port 0.
+ *
+ *   fault-httpd -d ROOT [-r RATE_PER_CONN] [-c MAX_CONNS] [--portfile F]
+ *               [-b ADDR] [--log F] [--no-faults]
+ *
+ * Serves ROOT on ADDR (default 127.0.0.1) on a port the kernel chooses.
+ * Once listening, writes the port to F atomically (F.tmp, then rename),
+ * or to stdout without --portfile. Serves until SIGTERM or SIGINT, then
+ * ends every connection and exits 0. Paths /fault/SPEC/... inject the
+ * faults described in src/lib/httpserv.h. --log F appends one line per
+ * request: "CONN METHOD TARGET STATUS SENT RANGE CUT".
+ */
+#include <err.h>
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "httpserv.h"
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+		"usage: fault-httpd -d ROOT [-r RATE] [-c CONNS] [--portfile F]\n"
+		"                   [-b ADDR] [--log F] [--no-faults]\n"
+		"  -d, --root ROOT    folder to serve\n"
+		"  -r, --rate RATE    pace each connection at RATE bytes/s (64k, 2M)\n"
+		"  -c, --conns N      connections served at once (default 128)\n"
+		"  -b, --bind ADDR    address to listen on (default 127.0.0.1)\n"
+		"      --portfile F   write the port to F once listening\n"
+		"      --log F        append one line per request to F\n"
+		"      --no-faults    serve /fault/ paths as plain files\n");
+}
+
+static void
+log_line(void *arg, const struct httpserv_logent *e)
+{
+	FILE *f = arg;
+
+	/* One fprintf per line: stdio locks the stream for the call. */
+	fprintf(f, "%lu %s %s %d %lld %s %d\n", e->conn, e->method, e->target,
+		e->status, e->sent, e->range ? e->range : "-", e->cut);
+	fflush(f);
+}
+
+static int
+write_portfile(const char *path, int port)
+{
+	char tmp[4096];
+	FILE *f;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	if ((f = fopen(tmp, "w")) == NULL)
+		return -errno;
+	fprintf(f, "%d\n", port);
+	if (fclose(f) != 0 || rename(tmp, path) < 0) {
+		int e = errno;
+		unlink(tmp);
+		return -e;
+	}
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"root", required_argument, NULL, 'd'},
+		{"rate", required_argument, NULL, 'r'},
+		{"conns", required_argument, NULL, 'c'},
+		{"bind", required_argument, NULL, 'b'},
+		{"portfile", required_argument, NULL, 'P'},
+		{"log", required_argument, NULL, 'L'},
+		{"no-faults", no_argument, NULL, 'F'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	struct httpserv_opts o = {.faults = 1};
+	struct httpserv *s;
+	const char *portfile = NULL, *logpath = NULL;
+	FILE *logf = NULL;
+	sigset_t set;
+	long long v;
+	int c, rc, sig;
+
+	while ((c = getopt_long(argc, argv, "d:r:c:b:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			o.root = optarg;
+			break;
+		case 'r':
+			if ((rc = cli_parse_size(optarg, 1, 4000000000LL, &v)) < 0)
+				cli_bad_value("rate", optarg, rc);
+			o.rate = (unsigned long)v;
+			break;
+		case 'c':
+			if ((rc = cli_parse_long(optarg, 1, 100000, &v)) < 0)
+				cli_bad_value("connection count", optarg, rc);
+			o.max_conns = (int)v;
+			break;
+		case 'b':
+			o.host = optarg;
+			break;
+		case 'P':
+			portfile = optarg;
+			break;
+		case 'L':
+			logpath = optarg;
+			break;
+		case 'F':
+			o.faults = 0;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			cli_version();
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc || o.root == NULL) {
+		if (optind != argc)
+			warnx("unexpected argument: %s", argv[optind]);
+		else
+			warnx("-d ROOT is required");
+		usage(stderr);
+		return 2;
+	}
+	if (logpath != NULL) {
+		if ((logf = fopen(logpath, "a")) == NULL)
+			err(1, "%s", logpath);
+		o.log = log_line;
+		o.log_arg = logf;
+	}
+	/* Signals are taken by sigwait below, never by a handler. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if ((s = httpserv_new(&o)) == NULL)
+		err(1, "%s", errno == EADDRNOTAVAIL || errno == EADDRINUSE
+				     ? (o.host ? o.host : "127.0.0.1")
+				     : o.root);
+	if ((rc = httpserv_start(s)) < 0)
+		errx(1, "start: %s", strerror(-rc));
+	if (portfile != NULL) {
+		if ((rc = write_portfile(portfile, httpserv_port(s))) < 0) {
+			httpserv_free(s);
+			errx(1, "%s: %s", portfile, strerror(-rc));
+		}
+	} else {
+		printf("%d\n", httpserv_port(s));
+		fflush(stdout);
+	}
+	do
+		rc = sigwait(&set, &sig);
+	while (rc == EINTR);
+	httpserv_free(s);
+	if (logf != NULL)
+		fclose(logf);
+	return 0;
+}
