@@ -369,6 +369,7 @@ main(int argc, char **argv)
 	long limit;
 	int c, rc, fd, status = 1, started = 0;
 
+	opterr = 0;
 	while ((c = getopt_long(argc, argv, "s:p:c:l:d:T:n:i:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
@@ -412,8 +413,7 @@ main(int argc, char **argv)
 		case 'V':
 			cli_version();
 		default:
-			usage(stderr);
-			return 2;
+			cli_bad_option(argv, "s:p:c:l:d:T:n:i:h");
 		}
 	}
 	if (optind != argc) {
