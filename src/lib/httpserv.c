@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "httpserv.h"
+#include "httpserv_int.h"
 #include "sock.h"
 
 #define REQ_MAX	      8192	/* request head, bytes */
@@ -71,26 +72,6 @@ struct httpserv {
 	int nfaults;
 };
 
-/* The faults one request asks for (see httpserv.h). */
-struct fault {
-	int status, retry;
-	long long cut;		/* -1: none */
-	int cut_rand, rst;
-	unsigned long long seed;
-	double stall;
-	long long stall_at;	/* -1: half the body */
-	int norange, badrange, nohead, chunked, novalidator, close;
-	int change;		/* 0 none, 1 every request, 2 after N */
-	long long change_after;
-	long long redirect;	/* -1: none */
-	unsigned long rate;
-	long long times;	/* -1: always */
-};
-
-struct req {
-	char *method, *target, *range, *if_range, *connection;
-	int minor, host, body;
-};
 
 /* The state of one response being made. */
 struct resp {
@@ -174,7 +155,7 @@ mix64(unsigned long long x)
 	return x ^ (x >> 31);
 }
 
-/* ---- request parsing ---- */
+/* ---- requests ---- */
 
 /* Reads until a whole request head is in buf. Returns its length, 0 when
  * the connection ends (EOF, idle, stop) or -1 when the head is too long. */
@@ -215,343 +196,6 @@ read_head(struct conn *c, char *buf, size_t *have)
 	}
 }
 
-/* Does the comma-separated header value v hold token t? */
-static int
-has_token(const char *v, const char *t)
-{
-	size_t tl = strlen(t);
-
-	while (v != NULL && *v != '\0') {
-		while (*v == ' ' || *v == '\t' || *v == ',')
-			v++;
-		if (strncasecmp(v, t, tl) == 0 &&
-		    (v[tl] == '\0' || v[tl] == ',' || v[tl] == ' ' ||
-		     v[tl] == '\t'))
-			return 1;
-		v = strchr(v, ',');
-	}
-	return 0;
-}
-
-/* Splits the head (NUL-terminated, in place) into r. 0 or -1 if bad. */
-static int
-parse_head(char *head, struct req *r)
-{
-	char *line, *next, *sp;
-
-	memset(r, 0, sizeof(*r));
-	line = head;
-	next = strchr(line, '\n');
-	if (next == NULL)
-		return -1;
-	*next++ = '\0';
-	if (next - line >= 2 && next[-2] == '\r')
-		next[-2] = '\0';
-	/* METHOD SP TARGET SP HTTP/1.x */
-	r->method = line;
-	if ((sp = strchr(line, ' ')) == NULL)
-		return -1;
-	*sp++ = '\0';
-	r->target = sp;
-	if ((sp = strchr(sp, ' ')) == NULL)
-		return -1;
-	*sp++ = '\0';
-	if (strncmp(sp, "HTTP/1.", 7) != 0 || (sp[7] != '0' && sp[7] != '1') ||
-	    sp[8] != '\0' || r->method[0] == '\0' || r->target[0] == '\0')
-		return -1;
-	r->minor = sp[7] - '0';
-	for (const char *m = r->method; *m; m++)
-		if (!isupper((unsigned char)*m))
-			return -1;
-
-	for (line = next; line != NULL && *line != '\0'; line = next) {
-		char *colon, *v, *e;
-
-		next = strchr(line, '\n');
-		if (next != NULL) {
-			*next++ = '\0';
-			if (next - line >= 2 && next[-2] == '\r')
-				next[-2] = '\0';
-		}
-		if (*line == '\0')
-			break;
-		if (*line == ' ' || *line == '\t')
-			return -1; /* obsolete line folding */
-		if ((colon = strchr(line, ':')) == NULL || colon == line)
-			return -1;
-		*colon = '\0';
-		for (const char *k = line; *k; k++)
-			if (*k == ' ' || *k == '\t')
-				return -1;
-		v = colon + 1;
-		while (*v == ' ' || *v == '\t')
-			v++;
-		e = v + strlen(v);
-		while (e > v && (e[-1] == ' ' || e[-1] == '\t'))
-			*--e = '\0';
-		if (strcasecmp(line, "Host") == 0)
-			r->host = 1;
-		else if (strcasecmp(line, "Range") == 0)
-			r->range = v;
-		else if (strcasecmp(line, "If-Range") == 0)
-			r->if_range = v;
-		else if (strcasecmp(line, "Connection") == 0)
-			r->connection = v;
-		else if (strcasecmp(line, "Transfer-Encoding") == 0)
-			r->body = 1;
-		else if (strcasecmp(line, "Content-Length") == 0 &&
-			 strcmp(v, "0") != 0)
-			r->body = 1;
-	}
-	return 0;
-}
-
-/* Parses a decimal count; -1 if it is not one. */
-static long long
-parse_count(const char *p, const char **end)
-{
-	long long v = 0;
-
-	if (!isdigit((unsigned char)*p))
-		return -1;
-	for (; isdigit((unsigned char)*p); p++) {
-		if (v > (LLONG_MAX - 9) / 10)
-			return -1;
-		v = v * 10 + (*p - '0');
-	}
-	*end = p;
-	return v;
-}
-
-enum { RANGE_NONE, RANGE_OK, RANGE_UNSAT };
-
-/*
- * Reads a Range value against a file of size bytes. Anything but one
- * well-formed byte range is ignored (RANGE_NONE: the whole file), as RFC
- * 9110 allows; a well-formed range outside the file is RANGE_UNSAT.
- */
-static int
-parse_range(const char *v, long long size, long long *first, long long *last)
-{
-	const char *p;
-	long long a = -1, b = -1;
-
-	if (strncasecmp(v, "bytes", 5) != 0)
-		return RANGE_NONE;
-	p = v + 5;
-	while (*p == ' ')
-		p++;
-	if (*p++ != '=')
-		return RANGE_NONE;
-	while (*p == ' ')
-		p++;
-	if (strchr(p, ',') != NULL)
-		return RANGE_NONE; /* several ranges: the whole file instead */
-	if (*p == '-') {
-		p++;
-		if ((b = parse_count(p, &p)) < 0)
-			return RANGE_NONE;
-		while (*p == ' ')
-			p++;
-		if (*p != '\0')
-			return RANGE_NONE;
-		if (b == 0 || size == 0)
-			return RANGE_UNSAT;
-		*first = b >= size ? 0 : size - b;
-		*last = size - 1;
-		return RANGE_OK;
-	}
-	if ((a = parse_count(p, &p)) < 0 || *p++ != '-')
-		return RANGE_NONE;
-	if (*p != '\0' && *p != ' ') {
-		if ((b = parse_count(p, &p)) < 0 || b < a)
-			return RANGE_NONE;
-	}
-	while (*p == ' ')
-		p++;
-	if (*p != '\0')
-		return RANGE_NONE;
-	if (a >= size)
-		return RANGE_UNSAT;
-	*first = a;
-	*last = (b < 0 || b >= size) ? size - 1 : b;
-	return RANGE_OK;
-}
-
-/* Decodes %XX escapes of a path into out (size len). 0 or -1 if bad. */
-static int
-path_decode(const char *in, size_t inlen, char *out, size_t len)
-{
-	size_t o = 0;
-
-	for (size_t i = 0; i < inlen; i++) {
-		int ch = (unsigned char)in[i];
-
-		if (ch == '%') {
-			char hex[3] = {0};
-
-			if (i + 2 >= inlen)
-				return -1;
-			hex[0] = in[i + 1];
-			hex[1] = in[i + 2];
-			if (!isxdigit((unsigned char)hex[0]) ||
-			    !isxdigit((unsigned char)hex[1]))
-				return -1;
-			ch = (int)strtol(hex, NULL, 16);
-			i += 2;
-		}
-		if (ch == 0 || o + 1 >= len)
-			return -1;
-		out[o++] = (char)ch;
-	}
-	out[o] = '\0';
-	return 0;
-}
-
-/* Does the decoded path hold a ".." segment? */
-static int
-path_escapes(const char *p)
-{
-	for (const char *seg = p; seg != NULL; seg = strchr(seg, '/')) {
-		if (*seg == '/')
-			seg++;
-		if (seg[0] == '.' && seg[1] == '.' &&
-		    (seg[2] == '/' || seg[2] == '\0'))
-			return 1;
-	}
-	return 0;
-}
-
-/* ---- faults ---- */
-
-static int
-parse_rate(const char *v, unsigned long *out)
-{
-	char *end;
-	double r;
-
-	errno = 0;
-	r = strtod(v, &end);
-	if (end == v || errno != 0 || r <= 0)
-		return -1;
-	if (*end == 'k' || *end == 'K')
-		r *= 1024, end++;
-	else if (*end == 'm' || *end == 'M')
-		r *= 1024.0 * 1024, end++;
-	if (*end != '\0' || r > 4e9)
-		return -1;
-	*out = (unsigned long)r;
-	return 0;
-}
-
-/* No fault at all. */
-static void
-fault_init(struct fault *f)
-{
-	memset(f, 0, sizeof(*f));
-	f->retry = -1;
-	f->cut = -1;
-	f->stall_at = -1;
-	f->redirect = -1;
-	f->times = -1;
-	f->seed = 1;
-}
-
-/* Parses a SPEC (not NUL-terminated: len bytes) into f. 0 or -1. */
-static int
-fault_parse(const char *spec, size_t len, struct fault *f)
-{
-	char buf[512], *item, *save = NULL;
-
-	fault_init(f);
-	if (len == 0 || len >= sizeof(buf))
-		return -1;
-	memcpy(buf, spec, len);
-	buf[len] = '\0';
-	for (item = strtok_r(buf, ",", &save); item != NULL;
-	     item = strtok_r(NULL, ",", &save)) {
-		char *v = strchr(item, '=');
-		const char *end = "";
-		long long n = 0;
-
-		if (v != NULL) {
-			*v++ = '\0';
-			n = parse_count(v, &end);
-		}
-		/* Items whose value is a plain count. */
-#define COUNT_ITEM(name, field)                                              \
-	if (strcmp(item, name) == 0) {                                       \
-		if (v == NULL || n < 0 || *end != '\0')                      \
-			return -1;                                           \
-		field = n;                                                   \
-		continue;                                                    \
-	}
-		COUNT_ITEM("retry", f->retry)
-		COUNT_ITEM("at", f->stall_at)
-		COUNT_ITEM("redirect", f->redirect)
-		COUNT_ITEM("times", f->times)
-#undef COUNT_ITEM
-		if (strcmp(item, "status") == 0) {
-			if (v == NULL || n < 100 || n > 599 || *end != '\0')
-				return -1;
-			f->status = (int)n;
-		} else if (strcmp(item, "cut") == 0) {
-			if (v != NULL && strcmp(v, "rand") == 0)
-				f->cut_rand = 1;
-			else if (v == NULL || n < 0 || *end != '\0')
-				return -1;
-			else
-				f->cut = n;
-		} else if (strcmp(item, "seed") == 0) {
-			if (v == NULL || n < 0 || *end != '\0')
-				return -1;
-			f->seed = (unsigned long long)n;
-		} else if (strcmp(item, "stall") == 0) {
-			char *e;
-
-			if (v == NULL)
-				return -1;
-			f->stall = strtod(v, &e);
-			if (e == v || *e != '\0' || !(f->stall > 0) ||
-			    f->stall > 3600)
-				return -1;
-		} else if (strcmp(item, "change") == 0) {
-			if (v == NULL) {
-				f->change = 1;
-			} else {
-				if (n < 0 || *end != '\0')
-					return -1;
-				f->change = 2;
-				f->change_after = n;
-			}
-		} else if (strcmp(item, "rate") == 0) {
-			if (v == NULL || parse_rate(v, &f->rate) < 0)
-				return -1;
-		} else if (strcmp(item, "id") == 0) {
-			if (v == NULL)
-				return -1;
-		} else if (v != NULL) {
-			return -1;
-		} else if (strcmp(item, "rst") == 0) {
-			f->rst = 1;
-		} else if (strcmp(item, "norange") == 0) {
-			f->norange = 1;
-		} else if (strcmp(item, "badrange") == 0) {
-			f->badrange = 1;
-		} else if (strcmp(item, "nohead") == 0) {
-			f->nohead = 1;
-		} else if (strcmp(item, "chunked") == 0) {
-			f->chunked = 1;
-		} else if (strcmp(item, "novalidator") == 0) {
-			f->novalidator = 1;
-		} else if (strcmp(item, "close") == 0) {
-			f->close = 1;
-		} else {
-			return -1;
-		}
-	}
-	return 0;
-}
 
 /* Counts one more request carrying spec; returns its number (from 1), or
  * 0 when too many distinct specs are being counted. */
@@ -783,32 +427,6 @@ open_beneath(struct httpserv *s, const char *path)
 	return fd < 0 ? -errno : fd;
 }
 
-/* Builds the Location of the next hop of a redirect=N spec. */
-static void
-redirect_location(const char *spec, size_t slen, long long left,
-		  const char *rest, char *out, size_t len)
-{
-	char buf[512], *item, *save = NULL;
-	size_t o = 0;
-
-	memcpy(buf, spec, slen);
-	buf[slen] = '\0';
-	out[0] = '\0';
-	for (item = strtok_r(buf, ",", &save); item != NULL;
-	     item = strtok_r(NULL, ",", &save)) {
-		if (strncmp(item, "redirect=", 9) == 0)
-			continue;
-		o += (size_t)snprintf(out + o, len - o, "%s%s",
-				      o == 0 ? "/fault/" : ",", item);
-		if (o >= len)
-			return;
-	}
-	if (left > 0)
-		o += (size_t)snprintf(out + o, len - o, "%sredirect=%lld",
-				      o == 0 ? "/fault/" : ",", left);
-	if (o < len)
-		snprintf(out + o, len - o, "%s", rest);
-}
 
 static int
 serve(struct conn *c, struct req *r, struct resp *rs)
@@ -827,7 +445,7 @@ serve(struct conn *c, struct req *r, struct resp *rs)
 	unsigned long n = 0;
 	unsigned char xor = 0;
 
-	fault_init(&f);
+	httpserv__fault_init(&f);
 	if (strcmp(r->method, "GET") != 0 && !head_only)
 		return send_simple(c, r, rs, 405, "Allow: GET, HEAD\r\n");
 	if (*p != '/')
@@ -840,13 +458,13 @@ serve(struct conn *c, struct req *r, struct resp *rs)
 		if (end == NULL)
 			return send_simple(c, r, rs, 400, NULL);
 		speclen = (size_t)(end - spec);
-		if (fault_parse(spec, speclen, &f) < 0)
+		if (httpserv__fault_parse(spec, speclen, &f) < 0)
 			return send_simple(c, r, rs, 400, NULL);
 		n = fault_count(s, spec, speclen);
 		if (n == 0)
 			return send_simple(c, r, rs, 500, NULL);
 		if (f.times >= 0 && (long long)n > f.times)
-			fault_init(&f);
+			httpserv__fault_init(&f);
 		plen -= (size_t)(end - p);
 		p = end;
 	}
@@ -855,7 +473,7 @@ serve(struct conn *c, struct req *r, struct resp *rs)
 	if (f.redirect > 0) {
 		char loc[1100];
 
-		redirect_location(spec, speclen, f.redirect - 1, p, loc,
+		httpserv__redirect_location(spec, speclen, f.redirect - 1, p, loc,
 				  sizeof(loc));
 		snprintf(extra, sizeof(extra), "Location: %s\r\n", loc);
 		return send_simple(c, r, rs, 302, extra);
@@ -870,9 +488,9 @@ serve(struct conn *c, struct req *r, struct resp *rs)
 	if (head_only && f.nohead)
 		return send_simple(c, r, rs, 405, "Allow: GET\r\n");
 
-	if (path_decode(p + 1, plen - 1, path, sizeof(path) - 16) < 0)
+	if (httpserv__path_decode(p + 1, plen - 1, path, sizeof(path) - 16) < 0)
 		return send_simple(c, r, rs, 400, NULL);
-	if (path_escapes(path))
+	if (httpserv__path_escapes(path))
 		return send_simple(c, r, rs, 403, NULL);
 	if (path[0] == '\0')
 		strcpy(path, ".");
@@ -932,7 +550,7 @@ serve(struct conn *c, struct req *r, struct resp *rs)
 				ok = strcmp(r->if_range, lastmod) == 0;
 		}
 		if (ok)
-			range = parse_range(r->range, size, &first, &last);
+			range = httpserv__parse_range(r->range, size, &first, &last);
 	}
 	if (range == RANGE_UNSAT) {
 		close(fd);
@@ -1051,16 +669,16 @@ handle(struct conn *c, char *head, long len)
 	int rc;
 
 	head[len] = '\0';
-	if (parse_head(head, &r) < 0 || (r.minor == 1 && !r.host) || r.body) {
+	if (httpserv__parse_head(head, &r) < 0 || (r.minor == 1 && !r.host) || r.body) {
 		/* Unsure where this request ends: answer and close. */
 		rs.keep = 0;
 		rc = send_simple(c, NULL, &rs, 400, NULL);
 	} else {
 		rs.minor = r.minor;
 		if (r.minor == 1)
-			rs.keep = !has_token(r.connection, "close");
+			rs.keep = !httpserv__has_token(r.connection, "close");
 		else
-			rs.keep = has_token(r.connection, "keep-alive");
+			rs.keep = httpserv__has_token(r.connection, "keep-alive");
 		rc = serve(c, &r, &rs);
 	}
 	c->cut = rs.cut;
