@@ -2,7 +2,63 @@
 #ifndef NT_HTTPSERV_INT_H
 #define NT_HTTPSERV_INT_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
+
+#include "httpserv.h"
+
+#define REQ_MAX	      8192	/* request head, bytes */
+#define IO_CHUNK      65536	/* one read or send of body bytes */
+
+enum { SLOT_FREE, SLOT_RUN, SLOT_DONE };
+
+struct conn {
+	struct httpserv *srv;
+	pthread_t thread;
+	int fd;		   /* -1 once closed; under srv->lock */
+	int state;	   /* SLOT_*; under srv->lock */
+	int cut;	   /* a fault cut the connection */
+	unsigned long id;
+};
+
+struct fault_count {
+	struct fault_count *next;
+	unsigned long n;
+	char spec[];
+};
+
+/*
+ * Locking: srv->lock guards the slots' fd and state, the counters and the
+ * fault counts. A connection thread takes it only briefly and never while
+ * blocked on its socket; httpserv_stop() never holds it while joining.
+ */
+struct httpserv {
+	struct httpserv_opts o;
+	char *root, *realroot;
+	int rootfd, lfd, port;
+	int stopfd[2];		/* written once by stop: wakes every poll */
+	atomic_int stopping;
+	int started;
+	pthread_t acceptor;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;	/* a slot was freed, or stopping */
+	struct conn *conns;
+	int live;
+	unsigned long nconns, nreqs;
+	struct fault_count *faults;
+	int nfaults;
+};
+
+
+/* The state of one response being made. */
+struct resp {
+	int minor;		/* the request's HTTP/1.x */
+	int status;
+	long long sent;
+	int cut;
+	int keep;
+};
 
 /* The faults one request asks for (see httpserv.h). */
 struct fault {
@@ -70,5 +126,29 @@ int httpserv__fault_parse(const char *spec, size_t len, struct fault *f);
 void httpserv__redirect_location(const char *spec, size_t slen,
 				 long long left, const char *rest, char *out,
 				 size_t len);
+
+/* httpserv.c: the server. */
+
+/* Waits up to ms milliseconds unless the server stops. 1 if stopping. */
+int httpserv__wait_or_stop(struct httpserv *s, int ms);
+
+/* Counts one more request carrying spec; its number from 1, or 0 when too
+ * many distinct specs are counted. */
+unsigned long httpserv__fault_count(struct httpserv *s, const char *spec,
+				    size_t len);
+
+/* httpserv_file.c: answers. */
+
+/* Seconds on the monotonic clock. */
+double httpserv__now(void);
+
+/* A short answer with a text body (an error, a redirect, a fault); r may
+ * be NULL when the request could not be parsed. 0 or -errno. */
+int httpserv__send_simple(struct conn *c, const struct req *r,
+			  struct resp *rs, int code, const char *extra);
+
+/* Answers one parsed request with its file, an error or its faults.
+ * 0, or -errno when the connection must close. */
+int httpserv__serve(struct conn *c, struct req *r, struct resp *rs);
 
 #endif
