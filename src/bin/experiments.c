@@ -438,8 +438,11 @@ run_one(struct exp *e, struct target *t, int threads, long rep, char *line,
 		int er = open(errpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 		sigset_t none;
 
+		/* The accelerator starts as from a shell: nothing blocked
+		 * or ignored by us. */
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
+		signal(SIGPIPE, SIG_DFL);
 		if (in < 0 || er < 0 || dup2(in, 0) < 0 ||
 		    dup2(pfd[1], 1) < 0 || dup2(er, 2) < 0 ||
 		    chdir(e->rundir) < 0)
