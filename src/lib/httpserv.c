@@ -279,6 +279,11 @@ accept_main(void *arg)
 			}
 		}
 		/* live < max_conns and reaped: a free slot exists. */
+		if (c == NULL) {
+			pthread_mutex_unlock(&s->lock);
+			close(fd);
+			continue;
+		}
 		c->fd = fd;
 		c->state = SLOT_RUN;
 		c->id = ++s->nconns;
