@@ -663,6 +663,32 @@ classify(struct accel *a, struct conn *c, CURLcode res)
 	}
 }
 
+/*
+ * A 416 to "bytes=0-" without the size in it: only an empty file should
+ * get that. Falls back to HEAD to learn the size. Returns it, or -1.
+ */
+static int64_t
+head_size(struct accel *a, struct conn *c)
+{
+	curl_off_t len = -1;
+	CURL *h = curl_easy_duphandle(c->easy);
+	long code = 0;
+
+	if (h == NULL)
+		return -1;
+	curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+	curl_easy_setopt(h, CURLOPT_RANGE, NULL);
+	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, NULL);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, NULL);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)(a->o->timeout * 1000));
+	if (curl_easy_perform(h) == CURLE_OK &&
+	    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code) == CURLE_OK &&
+	    code == 200)
+		curl_easy_getinfo(h, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &len);
+	curl_easy_cleanup(h);
+	return len;
+}
+
 /* The probe failed: retry it, or give up. */
 static void
 probe_failed(struct accel *a, struct conn *c, enum fail f)
@@ -697,8 +723,9 @@ conn_done(struct accel *a, struct conn *c, CURLcode res)
 				a->stream_done = 1;
 			return;
 		}
-		if (f == F_FATAL && c->status == 416 && c->has_cr == 2 &&
-		    c->cr_total == 0 && a->saved == NULL) {
+		if (f == F_FATAL && c->status == 416 && a->saved == NULL &&
+		    ((c->has_cr == 2 && c->cr_total == 0) ||
+		     (c->has_cr != 2 && head_size(a, c) == 0))) {
 			/* "bytes=0-" of an empty file. */
 			c->status = 200;
 			c->clen = 0;
@@ -979,6 +1006,10 @@ setup_conn(struct accel *a, struct conn *c)
 	curl_easy_setopt(c->easy, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(c->easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(c->easy, CURLOPT_FAILONERROR, 1L);
+	/* HTTP/2 would multiplex every range over one connection, which is
+	 * exactly what a server capping each connection would throttle. */
+	curl_easy_setopt(c->easy, CURLOPT_HTTP_VERSION,
+			 (long)CURL_HTTP_VERSION_1_1);
 	curl_easy_setopt(c->easy, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c->easy, CURLOPT_BUFFERSIZE, (long)RECV_BUF);
 	curl_easy_setopt(c->easy, CURLOPT_USERAGENT,
