@@ -755,6 +755,7 @@ main(int argc, char **argv)
 	e->sizes[0] = 1 << 20, e->sizes[1] = 10 << 20, e->sizes[2] = 100 << 20;
 	e->nsizes = 3;
 	e->run_timeout = 600;
+	opterr = 0;
 	while ((c = getopt_long(argc, argv, "t:r:d:c:s:a:qh", opts, NULL)) !=
 	       -1) {
 		switch (c) {
@@ -808,8 +809,7 @@ main(int argc, char **argv)
 		case 'V':
 			cli_version();
 		default:
-			usage(stderr);
-			return 2;
+			cli_bad_option(argv, "t:r:d:c:s:a:qh");
 		}
 	}
 	for (int i = optind; i < argc; i++)
