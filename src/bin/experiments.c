@@ -372,10 +372,10 @@ progress_draw(const struct exp *e, const struct target *t, int threads,
 		fmt_time(elapsed * (e->total_w - e->done_w) / e->done_w, eta,
 			 sizeof(eta));
 	fprintf(stderr,
-		"\r\033[Kexperiments: run %ld/%ld  %s -n %d (%ld/%lld)  "
-		"elapsed %s  ETA %s",
-		e->runs_done + 1, e->runs_total, t->name, threads, rep,
-		e->repeat, el, eta);
+		"\r\033[Kexperiments: %ld/%ld runs done, now %s -n %d "
+		"(run %ld/%lld), elapsed %s, ETA %s",
+		e->runs_done, e->runs_total, t->name, threads, rep, e->repeat,
+		el, eta);
 	fflush(stderr);
 }
 
