@@ -8,7 +8,9 @@
 #
 # Each figure is the median of ECHO_REPS runs (default 3), the servers
 # taking turns. Environment: ECHO_SECONDS (timed phase per run, default 2),
-# ECHO_CONNS (default "1 100 1000 10000"), ECHO_SIZES (default "64 16384").
+# ECHO_CONNS (default "1 100 1000 10000"), ECHO_SIZES (default "64 16384"),
+# ECHO_IDLE (silent connections beside 10 busy ones, default 10000; empty:
+# no such row).
 set -eu
 : "${NT_BIN:?run through bench/run}"
 BB=$NT_BUILD/bench
@@ -85,13 +87,13 @@ echo
 # median: the middle of the numbers on standard input.
 median() { sort -n | awk '{v[NR] = $1} END {if (NR) print v[int((NR + 1) / 2)]; else print "-"}'; }
 
-# run MODE C SIZE: one measurement; appends "rt/s MiB/s p99 stalled errors
-# rss cpu" to $tmp/MODE.
+# run MODE C SIZE IDLE: one measurement; appends "rt/s MiB/s p99 stalled
+# errors rss cpu" to $tmp/MODE.
 run() {
 	srv "$1"
 	t0=$(ticks "$spid")
 	$pin_c "$NT_BIN/echo-bench" -s 127.0.0.1 -p "$port" -c "$2" \
-		-l "$3" -d "$SECS" >"$tmp/out" 2>"$tmp/err" || true
+		-l "$3" -i "$4" -d "$SECS" >"$tmp/out" 2>"$tmp/err" || true
 	t1=$(ticks "$spid")
 	rss=$(hwm "$spid")
 	srv_kill
@@ -109,39 +111,48 @@ run() {
 # col MODE N: the median of column N over the repetitions.
 col() { awk -v n="$2" '{print $n}' "$tmp/$1" | median; }
 
-printf '%-6s %6s %-9s %10s %9s %9s %7s %6s %8s %9s %8s %8s\n' \
+# group SIZE C IDLE LABEL: every server mode, REPS times, one row each.
+group() {
+	size=$1 c=$2 idle=$3 label=$4
+	modes="libuv poll epoll"
+	# The blocking server serves one client at a time: only one
+	# connection is a meaningful measurement for it.
+	[ "$c" -eq 1 ] && [ "$idle" -eq 0 ] && modes="$modes blocking"
+	for m in $modes; do : >"$tmp/$m"; done
+	# Repetitions interleave the servers, so a burst of load from
+	# elsewhere on the machine hits them alike.
+	r=0
+	while [ $r -lt "$REPS" ]; do
+		for m in $modes; do run $m "$c" "$size" "$idle"; done
+		r=$((r + 1))
+	done
+	uvrt=$(col libuv 1)
+	uvcpu=$(col libuv 7)
+	for m in $modes; do
+		[ -s "$tmp/$m" ] || continue
+		rts=$(col $m 1)
+		cpu=$(col $m 7)
+		rr=$(awk -v a="$rts" -v b="$uvrt" 'BEGIN{ if (b > 0) printf "%.2f", a / b; else print "-" }')
+		cr=$(awk -v a="$cpu" -v b="$uvcpu" 'BEGIN{ if (b > 0 && a != "-") printf "%.2f", a / b; else print "-" }')
+		# Stalled and errors: the worst repetition, not the median.
+		st=$(awk '{print $4}' "$tmp/$m" | sort -n | tail -n 1)
+		er=$(awk '{print $5}' "$tmp/$m" | sort -n | tail -n 1)
+		printf '%-6s %9s %-9s %10.0f %9s %9s %7s %6s %8s %9s %8s %8s\n' \
+			"$size" "$label" "$m" "$rts" "$(col $m 2)" "$(col $m 3)" \
+			"$st" "$er" "$(col $m 6)" "$cpu" "$rr" "$cr"
+	done
+}
+
+printf '%-6s %9s %-9s %10s %9s %9s %7s %6s %8s %9s %8s %8s\n' \
 	size conns server "rt/s" "MiB/s" "p99 ms" stalled errors "RSS MiB" "CPU us/rt" "rt/s÷uv" "CPU÷uv"
 for size in $SIZES; do
 	for c in $CONNS; do
-		modes="libuv poll epoll"
-		# The blocking server serves one client at a time: only one
-		# connection is a meaningful measurement for it.
-		[ "$c" -eq 1 ] && modes="$modes blocking"
-		for m in $modes; do : >"$tmp/$m"; done
-		# Repetitions interleave the servers, so a burst of load from
-		# elsewhere on the machine hits them alike.
-		r=0
-		while [ $r -lt "$REPS" ]; do
-			for m in $modes; do run $m "$c" "$size"; done
-			r=$((r + 1))
-		done
-		uvrt=$(col libuv 1)
-		uvcpu=$(col libuv 7)
-		for m in $modes; do
-			[ -s "$tmp/$m" ] || continue
-			rts=$(col $m 1)
-			cpu=$(col $m 7)
-			rr=$(awk -v a="$rts" -v b="$uvrt" 'BEGIN{ if (b > 0) printf "%.2f", a / b; else print "-" }')
-			cr=$(awk -v a="$cpu" -v b="$uvcpu" 'BEGIN{ if (b > 0 && a != "-") printf "%.2f", a / b; else print "-" }')
-			# Stalled and errors: the worst repetition, not the median.
-			st=$(awk '{print $4}' "$tmp/$m" | sort -n | tail -n 1)
-			er=$(awk '{print $5}' "$tmp/$m" | sort -n | tail -n 1)
-			printf '%-6s %6s %-9s %10.0f %9s %9s %7s %6s %8s %9s %8s %8s\n' \
-				"$size" "$c" "$m" "$rts" "$(col $m 2)" "$(col $m 3)" \
-				"$st" "$er" "$(col $m 6)" "$cpu" "$rr" "$cr"
-		done
+		group "$size" "$c" 0 "$c"
 	done
 done
+# Mostly idle: 10 busy clients among 10,000 silent ones, where poll pays
+# for every descriptor on every wait and epoll only for the ready ones.
+[ -n "${ECHO_IDLE-10000}" ] && group 64 10 "${ECHO_IDLE-10000}" "10+${ECHO_IDLE-10000}i"
 echo
 echo "rt/s: verified round trips per second; stalled: connections with no"
 echo "round trip at all; RSS: server peak (VmHWM); CPU us/rt: server user +"

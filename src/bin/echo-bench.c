@@ -38,6 +38,7 @@ struct conn {
 	int fd;
 	int id;
 	int connected, done;
+	int idle; /* held open, never used: the mostly-idle server case */
 	size_t sent, got;
 	size_t off; /* this round's offset into the pattern */
 	uint64_t start_ns, rounds;
@@ -59,6 +60,7 @@ struct bench_thread {
 static const char *host = "localhost";
 static long long port = 3000, nconn = 1, length = 64, nthreads = 1;
 static long long rounds_max; /* 0: until the time is up */
+static long long nidle;
 static double seconds = 5;
 static char *pattern;
 static struct sockaddr_storage target;
@@ -70,7 +72,7 @@ usage(FILE *f)
 {
 	fprintf(f,
 		"usage: echo-bench [-s HOST] [-p PORT] [-c CONNECTIONS] [-l LENGTH]\n"
-		"                  [-d SECONDS] [-T THREADS] [-n ROUNDS]\n"
+		"                  [-d SECONDS] [-T THREADS] [-n ROUNDS] [-i IDLE]\n"
 		"Opens C connections, then on each sends LENGTH bytes, waits for the\n"
 		"whole echo, checks every byte and repeats, for SECONDS.\n"
 		"\n"
@@ -82,6 +84,7 @@ usage(FILE *f)
 		"  -T, --threads N         threads sharing the connections (default 1)\n"
 		"  -n, --rounds N          stop each connection after N round trips;\n"
 		"                          one unfinished in time is an error\n"
+		"  -i, --idle N            also hold N connections open, silent\n"
 		"  -h, --help              this help\n"
 		"      --version           print the version\n"
 		"Exit status 0 when no error of any kind occurred, 1 otherwise.\n");
@@ -129,7 +132,8 @@ conn_fail(struct bench_thread *t, struct conn *c, int kind)
 	close(c->fd);
 	c->fd = -1;
 	c->done = 1;
-	t->active--;
+	if (!c->idle)
+		t->active--;
 }
 
 static void
@@ -139,7 +143,8 @@ conn_finish(struct bench_thread *t, struct conn *c)
 	close(c->fd);
 	c->fd = -1;
 	c->done = 1;
-	t->active--;
+	if (!c->idle)
+		t->active--;
 }
 
 static int
@@ -281,7 +286,8 @@ bench_run(void *arg)
 			c->done = 1;
 			continue;
 		}
-		t->active++;
+		if (!c->idle)
+			t->active++;
 		t->connecting++;
 	}
 	until = evloop_now(t->el) + CONNECT_MS;
@@ -301,7 +307,7 @@ bench_run(void *arg)
 	t->start_ns = now_ns();
 	t->deadline_ms = evloop_now(t->el) + (uint64_t)(seconds * 1000);
 	for (int i = 0; i < t->nconns; i++) {
-		if (!t->conns[i].done)
+		if (!t->conns[i].done && !t->conns[i].idle)
 			round_begin(t, &t->conns[i]);
 	}
 	while (t->active > 0 && evloop_now(t->el) < t->deadline_ms) {
@@ -313,7 +319,7 @@ bench_run(void *arg)
 		struct conn *c = &t->conns[i];
 		if (c->done)
 			continue;
-		if (rounds_max > 0)
+		if (rounds_max > 0 && !c->idle)
 			t->errors[E_TIMEOUT]++;
 		evloop_del(t->el, c->fd);
 		close(c->fd);
@@ -350,19 +356,21 @@ main(int argc, char **argv)
 		{"duration", required_argument, NULL, 'd'},
 		{"threads", required_argument, NULL, 'T'},
 		{"rounds", required_argument, NULL, 'n'},
+		{"idle", required_argument, NULL, 'i'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
 	static uint64_t hist[NBUCKETS];
 	uint64_t rounds = 0, errors[E_KINDS] = {0}, nerr = 0, stalled = 0;
-	uint64_t connected = 0, t_first, t_last;
+	uint64_t connected = 0, idle_connected = 0, t_first, t_last;
 	struct conn *conns = NULL;
 	double elapsed;
 	long limit;
 	int c, rc, fd, status = 1, started = 0;
 
-	while ((c = getopt_long(argc, argv, "s:p:c:l:d:T:n:h", opts, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "s:p:c:l:d:T:n:i:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			if (optarg[0] == '\0')
@@ -395,14 +403,17 @@ main(int argc, char **argv)
 			if ((rc = cli_parse_long(optarg, 1, 1000000000, &rounds_max)) < 0)
 				cli_bad_value("round count (1 or more)", optarg, rc);
 			break;
+		case 'i':
+			if ((rc = cli_parse_long(optarg, 0, 1000000, &nidle)) < 0)
+				cli_bad_value("idle connection count", optarg, rc);
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
 		case 'V':
 			cli_version();
 		default:
-			usage(stderr);
-			return 2;
+			cli_bad_option(argv, "s:p:c:l:d:T:n:i:h");
 		}
 	}
 	if (optind != argc) {
@@ -414,9 +425,9 @@ main(int argc, char **argv)
 	if (nthreads > nconn)
 		nthreads = nconn;
 	limit = sock_raise_nofile(0);
-	if (limit > 0 && nconn + 64 > limit)
+	if (limit > 0 && nconn + nidle + 64 > limit)
 		errx(1, "%lld connections need more descriptors than the limit of %ld",
-		     nconn, limit);
+		     nconn + nidle, limit);
 
 	/* One blocking connect finds the address that works; the rest go
 	 * there directly, non-blocking, all in flight together. */
@@ -430,7 +441,7 @@ main(int argc, char **argv)
 
 	pattern = malloc((size_t)length + PATTERN_PAD);
 	threads = calloc((size_t)nthreads, sizeof(*threads));
-	conns = calloc((size_t)nconn, sizeof(*conns));
+	conns = calloc((size_t)(nconn + nidle), sizeof(*conns));
 	if (pattern == NULL || threads == NULL || conns == NULL)
 		err(1, "malloc");
 	for (long long i = 0; i < length + PATTERN_PAD; i++)
@@ -440,8 +451,9 @@ main(int argc, char **argv)
 	for (long long i = 0, k = 0; k < nthreads; k++) {
 		struct bench_thread *t = &threads[k];
 		t->conns = &conns[i];
-		for (long long j = k; j < nconn; j += nthreads) {
+		for (long long j = k; j < nconn + nidle; j += nthreads) {
 			conns[i].id = (int)j;
+			conns[i].idle = j >= nconn;
 			conns[i].t = t;
 			conns[i].fd = -1;
 			i++;
@@ -481,6 +493,10 @@ main(int argc, char **argv)
 		for (unsigned i = 0; i < NBUCKETS; i++)
 			hist[i] += t->hist[i];
 		for (int i = 0; i < t->nconns; i++) {
+			if (t->conns[i].idle) {
+				idle_connected += t->conns[i].connected;
+				continue;
+			}
 			connected += t->conns[i].connected;
 			if (t->conns[i].connected && t->conns[i].rounds == 0)
 				stalled++;
@@ -493,6 +509,9 @@ main(int argc, char **argv)
 	printf("server          %s port %lld\n", host, port);
 	printf("connections     %lld (%llu connected)\n", nconn,
 	       (unsigned long long)connected);
+	if (nidle > 0)
+		printf("idle            %lld (%llu connected)\n", nidle,
+		       (unsigned long long)idle_connected);
 	printf("length          %lld bytes\n", length);
 	printf("seconds         %.3f\n", elapsed);
 	printf("round-trips     %llu\n", (unsigned long long)rounds);

@@ -99,6 +99,7 @@ main(int argc, char **argv)
 	ssize_t len;
 	int c, rc, fd = -1, tty, status = 0;
 
+	opterr = 0;
 	while ((c = getopt_long(argc, argv, "s:p:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
@@ -116,8 +117,7 @@ main(int argc, char **argv)
 		case 'V':
 			cli_version();
 		default:
-			usage(stderr);
-			return 2;
+			cli_bad_option(argv, "s:p:h");
 		}
 	}
 	if (optind != argc) {

@@ -454,6 +454,7 @@ main(int argc, char **argv)
 	long limit;
 	int c, rc, sig, status = 0, started = 0;
 
+	opterr = 0;
 	while ((c = getopt_long(argc, argv, "p:b:t:m:w:qh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
@@ -493,8 +494,7 @@ main(int argc, char **argv)
 		case 'V':
 			cli_version();
 		default:
-			usage(stderr);
-			return 2;
+			cli_bad_option(argv, "p:b:t:m:w:qh");
 		}
 	}
 	if (optind != argc) {

@@ -108,6 +108,7 @@ main(int argc, char **argv)
 	char addr[80], *chunk = NULL;
 	int c, rc, lfd = -1, fd, quiet = 0, status = 0;
 
+	opterr = 0;
 	while ((c = getopt_long(argc, argv, "p:b:qh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
@@ -126,8 +127,7 @@ main(int argc, char **argv)
 		case 'V':
 			cli_version();
 		default:
-			usage(stderr);
-			return 2;
+			cli_bad_option(argv, "p:b:qh");
 		}
 	}
 	if (optind != argc) {

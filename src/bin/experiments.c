@@ -372,10 +372,10 @@ progress_draw(const struct exp *e, const struct target *t, int threads,
 		fmt_time(elapsed * (e->total_w - e->done_w) / e->done_w, eta,
 			 sizeof(eta));
 	fprintf(stderr,
-		"\r\033[Kexperiments: run %ld/%ld  %s -n %d (%ld/%lld)  "
-		"elapsed %s  ETA %s",
-		e->runs_done + 1, e->runs_total, t->name, threads, rep,
-		e->repeat, el, eta);
+		"\r\033[Kexperiments: %ld/%ld runs done, now %s -n %d "
+		"(run %ld/%lld), elapsed %s, ETA %s",
+		e->runs_done, e->runs_total, t->name, threads, rep, e->repeat,
+		el, eta);
 	fflush(stderr);
 }
 
@@ -438,8 +438,11 @@ run_one(struct exp *e, struct target *t, int threads, long rep, char *line,
 		int er = open(errpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 		sigset_t none;
 
+		/* The accelerator starts as from a shell: nothing blocked
+		 * or ignored by us. */
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
+		signal(SIGPIPE, SIG_DFL);
 		if (in < 0 || er < 0 || dup2(in, 0) < 0 ||
 		    dup2(pfd[1], 1) < 0 || dup2(er, 2) < 0 ||
 		    chdir(e->rundir) < 0)
@@ -752,6 +755,7 @@ main(int argc, char **argv)
 	e->sizes[0] = 1 << 20, e->sizes[1] = 10 << 20, e->sizes[2] = 100 << 20;
 	e->nsizes = 3;
 	e->run_timeout = 600;
+	opterr = 0;
 	while ((c = getopt_long(argc, argv, "t:r:d:c:s:a:qh", opts, NULL)) !=
 	       -1) {
 		switch (c) {
@@ -805,8 +809,7 @@ main(int argc, char **argv)
 		case 'V':
 			cli_version();
 		default:
-			usage(stderr);
-			return 2;
+			cli_bad_option(argv, "t:r:d:c:s:a:qh");
 		}
 	}
 	for (int i = optind; i < argc; i++)

@@ -189,6 +189,7 @@ main(int argc, char **argv)
 	FILE *gp = NULL;
 	pid_t pid;
 
+	opterr = 0;
 	while ((c = getopt_long(argc, argv, "d:o:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
@@ -217,8 +218,7 @@ main(int argc, char **argv)
 		case 'V':
 			cli_version();
 		default:
-			usage(stderr);
-			return 2;
+			cli_bad_option(argv, "d:o:h");
 		}
 	}
 	if (optind != argc) {

@@ -787,23 +787,26 @@ conn_done(struct accel *a, struct conn *c, CURLcode res)
 	if (range < 0)
 		return;
 	{
-		struct accel_range *r =
-			(struct accel_range *)accel_plan_range(a->plan, range);
+		const struct accel_range *r = accel_plan_range(a->plan, range);
+		int fails;
 
-		if (c->got > 0)
-			r->fails = 0;
 		if (alive_sources(a) > 1) {
 			/* Several sources: the blame is the source's. */
+			fails = accel_plan_failed(a->plan, range, c->got > 0, 0);
 			if (++s->fails >= a->o->retries)
 				drop_source(a, c->src, c->why);
-		} else if (++r->fails >= a->o->retries) {
-			set_error(a, -EIO, src_url(s), "%s (bytes %" PRId64
-				  "-%" PRId64 ", after %d tries)", c->why,
-				  r->cur, r->end - 1, r->fails);
-			return;
+		} else {
+			fails = accel_plan_failed(a->plan, range, c->got > 0, 1);
+			if (fails >= a->o->retries) {
+				set_error(a, -EIO, src_url(s), "%s (bytes %"
+					  PRId64 "-%" PRId64 ", after %d "
+					  "tries)", c->why, r->cur, r->end - 1,
+					  fails);
+				return;
+			}
 		}
 		accel_plan_release(a->plan, range,
-				   now_s() + backoff(r->fails ? r->fails : 1,
+				   now_s() + backoff(fails ? fails : 1,
 						     c->retry_after));
 	}
 }

@@ -65,6 +65,13 @@ int accel_plan_advance(struct accel_plan *p, int i, int64_t n);
  * to be retried not before the given time. */
 void accel_plan_release(struct accel_plan *p, int i, double not_before);
 
+/*
+ * Records a failed try of range i: the count of failed tries in a row
+ * restarts when the try delivered bytes, and grows by one when charge is
+ * set. Returns the count.
+ */
+int accel_plan_failed(struct accel_plan *p, int i, int delivered, int charge);
+
 /* Every range not yet done goes back to idle (for saving a plan). */
 void accel_plan_release_all(struct accel_plan *p);
 

@@ -219,6 +219,18 @@ accel_plan_release(struct accel_plan *p, int i, double not_before)
 	r->not_before = not_before;
 }
 
+int
+accel_plan_failed(struct accel_plan *p, int i, int delivered, int charge)
+{
+	struct accel_range *r = &p->r[i];
+
+	if (delivered)
+		r->fails = 0;
+	if (charge)
+		r->fails++;
+	return r->fails;
+}
+
 void
 accel_plan_release_all(struct accel_plan *p)
 {

@@ -193,7 +193,8 @@ heap_down(struct evloop *el, size_t i)
 		size_t c = 2 * i + 1;
 		if (c >= el->nheap)
 			break;
-		if (c + 1 < el->nheap && timer_before(el->heap[c + 1], el->heap[c]))
+		if (c + 1 < el->nheap &&
+		    timer_before(el->heap[c + 1], el->heap[c]))
 			c++;
 		if (!timer_before(el->heap[c], t))
 			break;

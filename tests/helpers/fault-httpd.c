@@ -91,6 +91,7 @@ main(int argc, char **argv)
 	long long v;
 	int c, rc, sig;
 
+	opterr = 0;
 	while ((c = getopt_long(argc, argv, "d:r:c:b:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
@@ -124,8 +125,7 @@ main(int argc, char **argv)
 		case 'V':
 			cli_version();
 		default:
-			usage(stderr);
-			return 2;
+			cli_bad_option(argv, "d:r:c:b:h");
 		}
 	}
 	if (optind != argc || o.root == NULL) {

@@ -67,6 +67,12 @@ get -n 4 "$U/fault/cut=rand,seed=7,times=8/f2"
 good "connections cut at random points"
 get -n 4 "$U/fault/cut=rand,rst,seed=3,times=8/f2"
 good "connections reset at random points"
+# The retry paths under valgrind (plain build): no leak, no bad access.
+rm -f f2
+out=$(timeout 120 $NT_VALGRIND "$DA" -q -n 4 "$U/fault/cut=rand,seed=9,times=6/f2" 2>"$T_TMP/err")
+rc=$?
+check "random cuts under valgrind (when plain): exit 0, same bytes" \
+	sh -c '[ "$1" -eq 0 ] && cmp -s f2 "$2"' _ $rc "$W/f2"
 
 get -n 4 "$U/fault/status=503,retry=1,times=2/f2"
 good "503 with Retry-After: 1, twice"

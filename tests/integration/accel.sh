@@ -64,6 +64,24 @@ out=$(timeout 120 $NT_VALGRIND "$DA" -q -n 8 "$U/f10" 2>"$T_TMP/err")
 is "$?" 0 "-n 8 under valgrind (when plain) exits 0"
 check "and the file is right" cmp -s f10 "$W/f10"
 
+# The progress bar: on a terminal only.
+rm -f f1
+out=$(timeout 60 "$DA" "$U/f1" 2>"$T_TMP/err")
+is "$(wc -c <"$T_TMP/err")" 0 "stderr not a terminal: no progress bar"
+if command -v script >/dev/null 2>&1; then
+	rm -f f1
+	timeout 60 script -qec "'$DA' -n 4 '$U/slow/f1'" /dev/null >"$T_TMP/tty" 2>&1
+	check "on a terminal: a progress bar reaching 100%" \
+		grep -q "100% \[####################\] 1.0 MiB / 1.0 MiB" "$T_TMP/tty"
+	check "with the live connection count" grep -Eq "[0-9]+ conns?" "$T_TMP/tty"
+	check "and the file is right" cmp -s f1 "$W/f1"
+	rm -f f1
+	timeout 60 script -qec "'$DA' -q '$U/f1'" /dev/null >"$T_TMP/tty" 2>&1
+	check "-q on a terminal: no bar" sh -c '! grep -q "%" "$1"' _ "$T_TMP/tty"
+else
+	echo "ok - progress bar on a terminal # SKIP script(1) not installed"
+fi
+
 get -n 8 "$U/tiny"
 check "a 777-byte file with -n 8" cmp -s tiny "$W/tiny"
 get "$U/empty"

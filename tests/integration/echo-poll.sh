@@ -9,13 +9,10 @@ B=$NT_BIN/echo-bench
 P=$NT_HELPERS/echo-peer
 H=127.0.0.1
 
-# Sizes scale down under sanitizers only where the sanitizer's own cost
-# would blow the time budget; every behaviour runs in every variant.
+# The same sizes in every variant: under ASan and TSan these still take
+# well under a second each.
 clients=1000
 cycles=10000
-if [ "${NT_VARIANT:-plain}" != plain ]; then
-	cycles=2000
-fi
 
 # bench NAME ARGS...: runs echo-bench, output in $T_TMP/NAME.out.
 bench() {
@@ -60,7 +57,7 @@ for be in poll epoll; do
 		test $((rss1 - rss0)) -lt 8192
 	p99=$(field latency-p99 "$T_TMP/beside.out")
 	is "$rc/$(field round-trips "$T_TMP/beside.out")" "0/2000" "$be: another client is served while one floods"
-	check "$be: ... with p99 latency ${p99:-?} ms under 200 ms" awk -v p="${p99:-999}" 'BEGIN{exit !(p < 200)}'
+	check "$be: ... with p99 latency ${p99:-?} ms under 500 ms" awk -v p="${p99:-999}" 'BEGIN{exit !(p < 500)}'
 
 	# Abrupt resets, then the server still serves.
 	timeout 30 "$P" reset $H "$SPORT" 50
@@ -104,6 +101,24 @@ for be in poll epoll; do
 	is "$SRC" 0 "$be: server with -t exits 0"
 done
 
+# Busy clients among many silent ones (echo-bench -i): all served, the
+# silent ones kept open.
+srv_start mostly-idle "$S" --backend poll -b $H -p 0 -q || notok "server for idle crowd starts"
+bench crowd -c 5 -i 300 -n 20 -d 20
+is "$?/$(field round-trips "$T_TMP/crowd.out")" "0/100" "5 busy clients beside 300 silent ones all served"
+check "the 300 silent ones stay connected" grep -q '^idle  *300 (300 connected)$' "$T_TMP/crowd.out"
+srv_stop 10
+check "the server counted all 305 (and echo-bench's address probe)" grep -q 'served 306 clients' "$SLOG"
+
+# IPv6, where the machine has ::1.
+if srv_start v6 "$S" --backend epoll -b ::1 -p 0 -q 2>/dev/null; then
+	bench v6 -c 10 -n 5 -d 20 -s ::1
+	is "$?/$(field round-trips "$T_TMP/v6.out")" "0/50" "echo over IPv6 (::1)"
+	srv_stop 10
+else
+	echo "ok - IPv6 echo # SKIP no ::1 on this machine"
+fi
+
 # The client limit: connections beyond -m are closed at once.
 srv_start limit "$S" --backend epoll -b $H -p 0 -q -m 10 || notok "server with -m starts"
 out=$(timeout 20 "$P" hold $H "$SPORT" 20 5)
@@ -146,8 +161,8 @@ check "-w 2: both workers served clients ($(grep -o 'workers [0-9+]*' "$SLOG"))"
 # Under valgrind (plain build): a short session and a clean exit.
 if [ -n "$NT_VALGRIND" ]; then
 	srv_start vg $NT_VALGRIND "$S" --backend epoll -b $H -p 0 -t 5 || notok "server under valgrind starts"
-	bench vg -c 20 -n 5 -l 3000 -d 30
-	is "$?" 0 "valgrind: 20 clients served"
+	timeout 120 $NT_VALGRIND "$B" -s $H -p "$SPORT" -c 20 -n 5 -l 3000 -T 2 -d 60 >"$T_TMP/vg.out" 2>&1
+	is "$?/$(field round-trips "$T_TMP/vg.out")" "0/100" "valgrind: 20 clients served, echo-bench clean too"
 	timeout 10 "$P" reset $H "$SPORT" 3
 	srv_stop 30
 	is "$SRC" 0 "valgrind: no error, no leak, exit 0"

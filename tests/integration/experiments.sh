@@ -61,6 +61,11 @@ check "the summary shows the cap and the ideal time" grep -q 'served here at 512
 check "and names the URL it served" grep -Eq '^large: 256 KiB, http://127\.0\.0\.1:[0-9]+/large\.bin$' "$T_TMP/o2"
 is "$(ls -A "$TMPDIR" | wc -l)" 0 "generated files and server gone"
 
+# On a terminal (a pty from script(1)): the progress line, then the table.
+timeout 60 script -qec "'$E' -t 1 -r 2 -s 64k -c 1M -d '$T_TMP/pty'" /dev/null >"$T_TMP/pty.out" 2>&1
+check "on a terminal: a progress line with runs, file, threads, elapsed, ETA" \
+	grep -q "experiments: 1/2 runs done, now small -n 1 (run 2/2), elapsed 0:0[0-9], ETA 0:0[0-9]" "$T_TMP/pty.out"
+
 # Wrong downloads are failures, never times: accelerators that lie.
 cat >"$T_TMP/liar" <<'EOF'
 #!/bin/sh

@@ -154,6 +154,11 @@ test_retry_wait(void **state)
 	assert_int_equal(accel_plan_take(p, 0, NULL), 0);
 	assert_int_equal(accel_plan_take(p, 0, NULL), 1);
 	assert_int_equal(accel_plan_advance(p, 1, 1000), 0);
+	assert_int_equal(accel_plan_failed(p, 1, 0, 1), 1);
+	assert_int_equal(accel_plan_failed(p, 1, 0, 1), 2);
+	assert_int_equal(accel_plan_failed(p, 1, 0, 0), 2);
+	/* A try that delivered bytes starts the count again. */
+	assert_int_equal(accel_plan_failed(p, 1, 1, 1), 1);
 	accel_plan_release(p, 1, 5.0);
 	/* While range 1 waits out its backoff, nothing is split. */
 	assert_int_equal(accel_plan_take(p, 1.0, &until), -EAGAIN);

@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "httpserv.h"
+#include "httpserv_int.h"
 #include "sock.h"
 
 static char root[64];
@@ -233,6 +234,114 @@ test_stop_with_busy_connections(void **state)
 	close(stalled);
 }
 
+static void
+test_parse_range(void **state)
+{
+	static const struct {
+		const char *v;
+		long long size;
+		int want;
+		long long first, last;
+	} cases[] = {
+		{"bytes=0-9", 100, RANGE_OK, 0, 9},
+		{"bytes=90-", 100, RANGE_OK, 90, 99},
+		{"bytes=-10", 100, RANGE_OK, 90, 99},
+		{"bytes=-1000", 100, RANGE_OK, 0, 99},
+		{"bytes=50-5000", 100, RANGE_OK, 50, 99},
+		{"bytes=99-99", 100, RANGE_OK, 99, 99},
+		{"Bytes = 1-2", 100, RANGE_OK, 1, 2},
+		{"bytes=100-", 100, RANGE_UNSAT, 0, 0},
+		{"bytes=-0", 100, RANGE_UNSAT, 0, 0},
+		{"bytes=0-0", 0, RANGE_UNSAT, 0, 0},
+		{"bytes=-5", 0, RANGE_UNSAT, 0, 0},
+		{"bytes=5-2", 100, RANGE_NONE, 0, 0},
+		{"bytes=0-1,5-6", 100, RANGE_NONE, 0, 0},
+		{"bytes=x-1", 100, RANGE_NONE, 0, 0},
+		{"bytes=1-x", 100, RANGE_NONE, 0, 0},
+		{"bytes=-", 100, RANGE_NONE, 0, 0},
+		{"bytes 0-1", 100, RANGE_NONE, 0, 0},
+		{"items=0-1", 100, RANGE_NONE, 0, 0},
+		{"bytes=99999999999999999999-", 100, RANGE_NONE, 0, 0},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		long long a = -7, b = -7;
+		int got = httpserv__parse_range(cases[i].v, cases[i].size, &a,
+						&b);
+
+		if (got != cases[i].want)
+			fail_msg("%s: got %d, want %d", cases[i].v, got,
+				 cases[i].want);
+		if (got == RANGE_OK) {
+			assert_int_equal(a, cases[i].first);
+			assert_int_equal(b, cases[i].last);
+		}
+	}
+}
+
+static void
+test_paths(void **state)
+{
+	char out[64];
+
+	(void)state;
+	assert_int_equal(httpserv__path_decode("a%20b/c%2Fd", 11, out,
+					       sizeof(out)), 0);
+	assert_string_equal(out, "a b/c/d");
+	assert_int_equal(httpserv__path_decode("a%00b", 5, out, sizeof(out)), -1);
+	assert_int_equal(httpserv__path_decode("a%2", 3, out, sizeof(out)), -1);
+	assert_int_equal(httpserv__path_decode("a%zz", 4, out, sizeof(out)), -1);
+	assert_int_equal(httpserv__path_decode("abcdef", 6, out, 4), -1);
+	assert_int_equal(httpserv__path_escapes(".."), 1);
+	assert_int_equal(httpserv__path_escapes("a/../b"), 1);
+	assert_int_equal(httpserv__path_escapes("a/.."), 1);
+	assert_int_equal(httpserv__path_escapes("..a/b..c/..."), 0);
+	assert_int_equal(httpserv__path_escapes("a/./b"), 0);
+}
+
+static void
+test_fault_spec(void **state)
+{
+	struct fault f;
+	char loc[128];
+
+	(void)state;
+	assert_int_equal(httpserv__fault_parse("status=503,retry=2,times=3", 26,
+					       &f), 0);
+	assert_int_equal(f.status, 503);
+	assert_int_equal(f.retry, 2);
+	assert_int_equal(f.times, 3);
+	assert_int_equal(f.cut, -1);
+	/* Only len bytes count: "cut=5" of "cut=5/x". */
+	assert_int_equal(httpserv__fault_parse("cut=5/x", 5, &f), 0);
+	assert_int_equal(f.cut, 5);
+	assert_int_equal(httpserv__fault_parse("cut=rand,seed=9,rst", 19, &f), 0);
+	assert_true(f.cut_rand && f.rst && f.seed == 9);
+	assert_int_equal(httpserv__fault_parse("stall=0.5,at=10", 15, &f), 0);
+	assert_float_equal(f.stall, 0.5, 1e-9);
+	assert_int_equal(f.stall_at, 10);
+	assert_int_equal(httpserv__fault_parse("rate=2M", 7, &f), 0);
+	assert_int_equal(f.rate, 2 << 20);
+	assert_int_equal(httpserv__fault_parse("change", 6, &f), 0);
+	assert_int_equal(f.change, 1);
+	assert_int_equal(httpserv__fault_parse("change=4", 8, &f), 0);
+	assert_true(f.change == 2 && f.change_after == 4);
+	static const char *bad[] = {
+		"", "nope", "status=99", "status=600", "status", "cut=", "cut=x",
+		"stall=0", "stall=-1", "rate=0", "norange=1", "times=-1", "id",
+		"redirect=a",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (httpserv__fault_parse(bad[i], strlen(bad[i]), &f) != -1)
+			fail_msg("fault spec \"%s\" accepted", bad[i]);
+	httpserv__redirect_location("redirect=2,id=a", 15, 1, "/f", loc,
+				    sizeof(loc));
+	assert_string_equal(loc, "/fault/id=a,redirect=1/f");
+	httpserv__redirect_location("redirect=1", 10, 0, "/f", loc, sizeof(loc));
+	assert_string_equal(loc, "/f");
+}
+
 static int
 setup(void **state)
 {
@@ -245,6 +354,9 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parse_range),
+		cmocka_unit_test(test_paths),
+		cmocka_unit_test(test_fault_spec),
 		cmocka_unit_test(test_new_errors),
 		cmocka_unit_test(test_exact_response),
 		cmocka_unit_test(test_keepalive_stats_log),

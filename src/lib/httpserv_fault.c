@@ -1,0 +1,163 @@
+/* httpserv_fault.c -- the fault SPEC of /fault/SPEC/ paths (httpserv.h). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "httpserv_int.h"
+
+static int
+parse_rate(const char *v, unsigned long *out)
+{
+	char *end;
+	double r;
+
+	errno = 0;
+	r = strtod(v, &end);
+	if (end == v || errno != 0 || r <= 0)
+		return -1;
+	if (*end == 'k' || *end == 'K')
+		r *= 1024, end++;
+	else if (*end == 'm' || *end == 'M')
+		r *= 1024.0 * 1024, end++;
+	if (*end != '\0' || r > 4e9)
+		return -1;
+	*out = (unsigned long)r;
+	return 0;
+}
+
+/* No fault at all. */
+void
+httpserv__fault_init(struct fault *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->retry = -1;
+	f->cut = -1;
+	f->stall_at = -1;
+	f->redirect = -1;
+	f->times = -1;
+	f->seed = 1;
+}
+
+/* Parses a SPEC (not NUL-terminated: len bytes) into f. 0 or -1. */
+int
+httpserv__fault_parse(const char *spec, size_t len, struct fault *f)
+{
+	char buf[512], *item, *save = NULL;
+
+	httpserv__fault_init(f);
+	if (len == 0 || len >= sizeof(buf))
+		return -1;
+	memcpy(buf, spec, len);
+	buf[len] = '\0';
+	for (item = strtok_r(buf, ",", &save); item != NULL;
+	     item = strtok_r(NULL, ",", &save)) {
+		char *v = strchr(item, '=');
+		const char *end = "";
+		long long n = 0;
+
+		if (v != NULL) {
+			*v++ = '\0';
+			n = httpserv__parse_count(v, &end);
+		}
+		/* Items whose value is a plain count. */
+#define COUNT_ITEM(name, field)                                              \
+	if (strcmp(item, name) == 0) {                                       \
+		if (v == NULL || n < 0 || *end != '\0')                      \
+			return -1;                                           \
+		field = n;                                                   \
+		continue;                                                    \
+	}
+		COUNT_ITEM("retry", f->retry)
+		COUNT_ITEM("at", f->stall_at)
+		COUNT_ITEM("redirect", f->redirect)
+		COUNT_ITEM("times", f->times)
+#undef COUNT_ITEM
+		if (strcmp(item, "status") == 0) {
+			if (v == NULL || n < 100 || n > 599 || *end != '\0')
+				return -1;
+			f->status = (int)n;
+		} else if (strcmp(item, "cut") == 0) {
+			if (v != NULL && strcmp(v, "rand") == 0)
+				f->cut_rand = 1;
+			else if (v == NULL || n < 0 || *end != '\0')
+				return -1;
+			else
+				f->cut = n;
+		} else if (strcmp(item, "seed") == 0) {
+			if (v == NULL || n < 0 || *end != '\0')
+				return -1;
+			f->seed = (unsigned long long)n;
+		} else if (strcmp(item, "stall") == 0) {
+			char *e;
+
+			if (v == NULL)
+				return -1;
+			f->stall = strtod(v, &e);
+			if (e == v || *e != '\0' || !(f->stall > 0) ||
+			    f->stall > 3600)
+				return -1;
+		} else if (strcmp(item, "change") == 0) {
+			if (v == NULL) {
+				f->change = 1;
+			} else {
+				if (n < 0 || *end != '\0')
+					return -1;
+				f->change = 2;
+				f->change_after = n;
+			}
+		} else if (strcmp(item, "rate") == 0) {
+			if (v == NULL || parse_rate(v, &f->rate) < 0)
+				return -1;
+		} else if (strcmp(item, "id") == 0) {
+			if (v == NULL)
+				return -1;
+		} else if (v != NULL) {
+			return -1;
+		} else if (strcmp(item, "rst") == 0) {
+			f->rst = 1;
+		} else if (strcmp(item, "norange") == 0) {
+			f->norange = 1;
+		} else if (strcmp(item, "badrange") == 0) {
+			f->badrange = 1;
+		} else if (strcmp(item, "nohead") == 0) {
+			f->nohead = 1;
+		} else if (strcmp(item, "chunked") == 0) {
+			f->chunked = 1;
+		} else if (strcmp(item, "novalidator") == 0) {
+			f->novalidator = 1;
+		} else if (strcmp(item, "close") == 0) {
+			f->close = 1;
+		} else {
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Builds the Location of the next hop of a redirect=N spec. */
+void
+httpserv__redirect_location(const char *spec, size_t slen, long long left,
+		  const char *rest, char *out, size_t len)
+{
+	char buf[512], *item, *save = NULL;
+	size_t o = 0;
+
+	memcpy(buf, spec, slen);
+	buf[slen] = '\0';
+	out[0] = '\0';
+	for (item = strtok_r(buf, ",", &save); item != NULL;
+	     item = strtok_r(NULL, ",", &save)) {
+		if (strncmp(item, "redirect=", 9) == 0)
+			continue;
+		o += (size_t)snprintf(out + o, len - o, "%s%s",
+				      o == 0 ? "/fault/" : ",", item);
+		if (o >= len)
+			return;
+	}
+	if (left > 0)
+		o += (size_t)snprintf(out + o, len - o, "%sredirect=%lld",
+				      o == 0 ? "/fault/" : ",", left);
+	if (o < len)
+		snprintf(out + o, len - o, "%s", rest);
+}

@@ -1,0 +1,154 @@
+/* httpserv_int.h -- what the files of the httpserv module share. */
+#ifndef NT_HTTPSERV_INT_H
+#define NT_HTTPSERV_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+
+#include "httpserv.h"
+
+#define REQ_MAX	      8192	/* request head, bytes */
+#define IO_CHUNK      65536	/* one read or send of body bytes */
+
+enum { SLOT_FREE, SLOT_RUN, SLOT_DONE };
+
+struct conn {
+	struct httpserv *srv;
+	pthread_t thread;
+	int fd;		   /* -1 once closed; under srv->lock */
+	int state;	   /* SLOT_*; under srv->lock */
+	int cut;	   /* a fault cut the connection */
+	unsigned long id;
+};
+
+struct fault_count {
+	struct fault_count *next;
+	unsigned long n;
+	char spec[];
+};
+
+/*
+ * Locking: srv->lock guards the slots' fd and state, the counters and the
+ * fault counts. A connection thread takes it only briefly and never while
+ * blocked on its socket; httpserv_stop() never holds it while joining.
+ */
+struct httpserv {
+	struct httpserv_opts o;
+	char *root, *realroot;
+	int rootfd, lfd, port;
+	int stopfd[2];		/* written once by stop: wakes every poll */
+	atomic_int stopping;
+	int started;
+	pthread_t acceptor;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;	/* a slot was freed, or stopping */
+	struct conn *conns;
+	int live;
+	unsigned long nconns, nreqs;
+	struct fault_count *faults;
+	int nfaults;
+};
+
+
+/* The state of one response being made. */
+struct resp {
+	int minor;		/* the request's HTTP/1.x */
+	int status;
+	long long sent;
+	int cut;
+	int keep;
+};
+
+/* The faults one request asks for (see httpserv.h). */
+struct fault {
+	int status, retry;
+	long long cut;		/* -1: none */
+	int cut_rand, rst;
+	unsigned long long seed;
+	double stall;
+	long long stall_at;	/* -1: half the body */
+	int norange, badrange, nohead, chunked, novalidator, close;
+	int change;		/* 0 none, 1 every request, 2 after N */
+	long long change_after;
+	long long redirect;	/* -1: none */
+	unsigned long rate;
+	long long times;	/* -1: always */
+};
+
+struct req {
+	char *method, *target, *range, *if_range, *connection;
+	int minor, host, body;
+};
+
+enum { RANGE_NONE, RANGE_OK, RANGE_UNSAT };
+
+/* httpserv_parse.c: requests. */
+
+/* Reads a decimal count at p, setting *end past it; -1 if there is none
+ * or it overflows. */
+long long httpserv__parse_count(const char *p, const char **end);
+
+/* Does the comma-separated header value v hold token t? */
+int httpserv__has_token(const char *v, const char *t);
+
+/* Splits a request head (NUL-terminated, parsed in place: r points into
+ * it) into r. 0, or -1 when it is not a well-formed HTTP/1.x head. */
+int httpserv__parse_head(char *head, struct req *r);
+
+/*
+ * Reads a Range value against a file of size bytes: RANGE_OK with the
+ * first and last byte, RANGE_UNSAT for a well-formed range outside the
+ * file, RANGE_NONE for anything else (serve the whole file).
+ */
+int httpserv__parse_range(const char *v, long long size, long long *first,
+			  long long *last);
+
+/* Decodes %XX escapes of inlen bytes of a path into out (size len,
+ * NUL-terminated). 0, or -1 for a bad escape, a NUL or no room. */
+int httpserv__path_decode(const char *in, size_t inlen, char *out,
+			  size_t len);
+
+/* 1 when the decoded path holds a ".." segment. */
+int httpserv__path_escapes(const char *p);
+
+/* httpserv_fault.c: the /fault/SPEC/ paths. */
+
+/* No fault at all. */
+void httpserv__fault_init(struct fault *f);
+
+/* Parses SPEC (len bytes, not NUL-terminated) into f. 0, or -1 for an
+ * unknown item or a bad value. */
+int httpserv__fault_parse(const char *spec, size_t len, struct fault *f);
+
+/* The Location of the next hop of a redirect: /fault/SPEC/rest with
+ * redirect=left (dropped at 0), into out (size len). */
+void httpserv__redirect_location(const char *spec, size_t slen,
+				 long long left, const char *rest, char *out,
+				 size_t len);
+
+/* httpserv.c: the server. */
+
+/* Waits up to ms milliseconds unless the server stops. 1 if stopping. */
+int httpserv__wait_or_stop(struct httpserv *s, int ms);
+
+/* Counts one more request carrying spec; its number from 1, or 0 when too
+ * many distinct specs are counted. */
+unsigned long httpserv__fault_count(struct httpserv *s, const char *spec,
+				    size_t len);
+
+/* httpserv_file.c: answers. */
+
+/* Seconds on the monotonic clock. */
+double httpserv__now(void);
+
+/* A short answer with a text body (an error, a redirect, a fault); r may
+ * be NULL when the request could not be parsed. 0 or -errno. */
+int httpserv__send_simple(struct conn *c, const struct req *r,
+			  struct resp *rs, int code, const char *extra);
+
+/* Answers one parsed request with its file, an error or its faults.
+ * 0, or -errno when the connection must close. */
+int httpserv__serve(struct conn *c, struct req *r, struct resp *rs);
+
+#endif
