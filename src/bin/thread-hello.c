@@ -58,6 +58,7 @@ main(int argc, char **argv)
 	long started;
 	int c, rc, status = 0;
 
+	opterr = 0;
 	while ((c = getopt_long(argc, argv, "n:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
@@ -71,8 +72,7 @@ main(int argc, char **argv)
 		case 'V':
 			cli_version();
 		default:
-			usage(stderr);
-			return 2;
+			cli_bad_option(argv, "n:h");
 		}
 	}
 	if (optind != argc) {

@@ -2,6 +2,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <err.h>
+#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -104,6 +105,32 @@ cli_bad_value(const char *what, const char *value, int code)
 	fprintf(stderr, "%s: %s: invalid %s: %s\n",
 		program_invocation_short_name, value, what,
 		code == -ERANGE ? "out of range" : "not a number");
+	fprintf(stderr, "Try '%s --help' for more information.\n",
+		program_invocation_short_name);
+	exit(2);
+}
+
+void
+cli_bad_option(char **argv, const char *optstring)
+{
+	const char *p = optopt ? strchr(optstring, optopt) : NULL;
+	const char *arg = optind > 0 ? argv[optind - 1] : "";
+
+	if (optopt != 0 && strncmp(arg, "--", 2) == 0)
+		fprintf(stderr, "%s: option '%s' needs an argument or takes "
+			"none\n", program_invocation_short_name, arg);
+	else if (optopt == 0)
+		fprintf(stderr, "%s: unrecognized option '%s'\n",
+			program_invocation_short_name, arg);
+	else if (p != NULL && p[1] == ':')
+		fprintf(stderr, "%s: option requires an argument -- '%c'\n",
+			program_invocation_short_name, optopt);
+	else if (optopt > 0x20 && optopt < 0x7f)
+		fprintf(stderr, "%s: invalid option -- '%c'\n",
+			program_invocation_short_name, optopt);
+	else
+		fprintf(stderr, "%s: invalid option\n",
+			program_invocation_short_name);
 	fprintf(stderr, "Try '%s --help' for more information.\n",
 		program_invocation_short_name);
 	exit(2);

@@ -28,6 +28,14 @@ int cli_parse_seconds(const char *s, double max, double *out);
 void cli_bad_value(const char *what, const char *value, int code)
 	__attribute__((noreturn));
 
+/*
+ * For getopt_long() returning '?' (call with opterr = 0): prints what was
+ * wrong with the option as "PROG: ..." and a pointer to --help, exits 2.
+ * optstring is the one given to getopt_long().
+ */
+void cli_bad_option(char **argv, const char *optstring)
+	__attribute__((noreturn));
+
 /* Prints "PROG VERSION" to stdout and exits 0. */
 void cli_version(void) __attribute__((noreturn));
 

@@ -7,6 +7,7 @@
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "sock.h"
@@ -165,6 +166,54 @@ sock_set_pacing(int fd, unsigned long bytes_per_second)
 		       sizeof(rate)) < 0)
 		return -errno;
 	return 0;
+}
+
+int
+sock_close_reset(int fd)
+{
+	struct linger lg = {1, 0};
+	int rc = 0;
+
+	if (setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)) < 0)
+		rc = -errno;
+	close(fd);
+	return rc;
+}
+
+long
+sock_send_all(int fd, const void *p, size_t n)
+{
+	const char *c = p;
+	size_t done = 0;
+
+	while (done < n) {
+		ssize_t w = send(fd, c + done, n - done, MSG_NOSIGNAL);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		done += (size_t)w;
+	}
+	return (long)n;
+}
+
+long
+sock_raise_nofile(long max)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return -errno;
+	rlim_t want = rl.rlim_max;
+	if (max > 0 && (rlim_t)max < want)
+		want = (rlim_t)max;
+	if (want > rl.rlim_cur) {
+		rl.rlim_cur = want;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			return -errno;
+	}
+	return rl.rlim_cur > 0x7fffffffL ? 0x7fffffffL : (long)rl.rlim_cur;
 }
 
 int

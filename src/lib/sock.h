@@ -41,6 +41,24 @@ int sock_set_nonblock(int fd, int on);
 int sock_set_nodelay(int fd, int on);
 int sock_set_pacing(int fd, unsigned long bytes_per_second);
 
+/*
+ * Closes with a reset instead of an orderly FIN (SO_LINGER 0): for tests
+ * and for shedding. Returns 0 or -errno; fd is closed either way.
+ */
+int sock_close_reset(int fd);
+
+/*
+ * Sends all n bytes on a blocking socket, resuming after partial sends
+ * and EINTR, never raising SIGPIPE (MSG_NOSIGNAL). Returns n or -errno.
+ */
+long sock_send_all(int fd, const void *p, size_t n);
+
+/*
+ * Raises this process's soft descriptor limit to its hard limit (capped
+ * at max when max > 0). Returns the new soft limit or -errno.
+ */
+long sock_raise_nofile(long max);
+
 /* The pending error of a socket (after a non-blocking connect): 0 or -errno. */
 int sock_error(int fd);
 

@@ -169,15 +169,15 @@ is "$(get /fault/cut=x/a.txt)" "400 16" "bad fault value: 400"
 check "paced fault-httpd starts" fh_start paced -r 512k
 t1=$(timeout 30 curl -s -o "$T_TMP/out/p" -w '%{time_total}' "http://127.0.0.1:$PORT/sub/300k.bin")
 check "300000 bytes at 512 KiB/s: about 0.57 s (took $t1 s)" \
-	awk -v t="$t1" 'BEGIN{exit !(t > 0.45 && t < 0.8)}'
+	awk -v t="$t1" 'BEGIN{exit !(t > 0.45 && t < 1.0)}'
 check "paced body is right" same "$T_TMP/out/p" "$W/sub/300k.bin"
 t2=$(timeout 30 curl -s -o /dev/null -w '%{time_total}' "http://127.0.0.1:$PORT/1m.bin")
 check "1 MiB at 512 KiB/s: about 2 s (took $t2 s)" \
-	awk -v t="$t2" 'BEGIN{exit !(t > 1.85 && t < 2.3)}'
+	awk -v t="$t2" 'BEGIN{exit !(t > 1.85 && t < 2.6)}'
 r=$(awk -v a="$t1" -v b="$t2" 'BEGIN{printf "%.0f", (1048576 - 300000) / (b - a)}')
 diag "measured rate between the two sizes: $r bytes/s (cap 524288)"
-check "the rate between the two sizes is the cap within 6 % ($r)" \
-	awk -v r="$r" 'BEGIN{exit !(r > 524288 * 0.94 && r < 524288 * 1.06)}'
+check "the rate between the two sizes is the cap (-6 %, +10 %: $r)" \
+	awk -v r="$r" 'BEGIN{exit !(r > 524288 * 0.94 && r < 524288 * 1.1)}'
 # Two connections at once each get the full cap (it is per connection).
 t0=$EPOCHREALTIME
 timeout 30 curl -s -o /dev/null "http://127.0.0.1:$PORT/1m.bin" &
@@ -185,10 +185,10 @@ timeout 30 curl -s -o /dev/null "http://127.0.0.1:$PORT/1m.bin"
 wait $!
 t=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN{print b-a}')
 check "two connections together also take about 2 s ($t s)" \
-	awk -v t="$t" 'BEGIN{exit !(t > 1.85 && t < 2.5)}'
+	awk -v t="$t" 'BEGIN{exit !(t > 1.85 && t < 2.9)}'
 t=$(timeout 30 curl -s -o /dev/null -w '%{time_total}' "http://127.0.0.1:$PORT/fault/rate=1M/1m.bin")
 check "rate=1M on one response: about 1 s (took $t s)" \
-	awk -v t="$t" 'BEGIN{exit !(t > 0.9 && t < 1.4)}'
+	awk -v t="$t" 'BEGIN{exit !(t > 0.9 && t < 1.6)}'
 
 # Connection bound: with -c 2, a third client waits until one leaves.
 check "fault-httpd -c 2 starts" fh_start bound -c 2

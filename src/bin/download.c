@@ -1,0 +1,409 @@
+/* download.c -- fetches a list of URLs into a folder, one after another.
+ * threaded-download.c builds the same program with BATCH_THREADED set, so
+ * the two differ only in how many downloads run at once. */
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "batch.h"
+#include "cli.h"
+#include "fetch.h"
+#include "tpool.h"
+
+#ifndef BATCH_THREADED
+#define BATCH_THREADED 0
+#endif
+
+#if BATCH_THREADED
+#define PROG "threaded-download"
+#else
+#define PROG "download"
+#endif
+
+/* The signal that stopped the run (SIGINT or SIGTERM), 0 if none; read by
+ * every worker through fetch_opts.cancel. */
+static atomic_int interrupted;
+
+struct out {
+	const char *dir;
+	int quiet;
+	int progress;		/* one redrawn status line on stderr */
+	size_t total;
+	atomic_size_t done;
+	atomic_llong received;
+	double start;
+	double last_draw;	/* guarded by mu */
+	/* Serialises every line printed by the workers and the progress
+	 * line, so a message never lands in the middle of a redraw. */
+	pthread_mutex_t mu;
+};
+
+static double
+now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void
+on_signal(int sig)
+{
+	atomic_store(&interrupted, sig);
+}
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+		"usage: " PROG " [-i FILE] [-d DIR]%s [-q]%s\n"
+		"Downloads every http(s) URL listed in FILE (one a line; blank\n"
+		"lines and lines starting with '#' skipped) into DIR, %s.\n"
+		"\n"
+		"  -i, --input FILE     URL list, '-' for standard input "
+		"(default urls.txt)\n"
+		"  -d, --dir DIR        output folder, created if missing "
+		"(default downloads)\n"
+#if BATCH_THREADED
+		"  -j, --jobs N         at most N downloads at once, 1 to %d\n"
+		"                       (default one per URL, at most %d)\n"
+		"  -v, --verbose        a line per URL even on a terminal\n"
+#endif
+		"  -q, --quiet          print only failures\n"
+		"      --retries N      retries after a connection error, 5xx "
+		"or 429 (default 3)\n"
+		"      --retry-wait S   first wait before a retry, doubling "
+		"(default 0.5)\n"
+		"  -h, --help           this help\n"
+		"      --version        print the version\n",
+		BATCH_THREADED ? " [-j N]" : "",
+		BATCH_THREADED ? " [-v]" : "",
+		BATCH_THREADED ? "several at once" : "one after another"
+#if BATCH_THREADED
+		, TPOOL_MAX_THREADS, TPOOL_MAX_THREADS
+#endif
+		);
+}
+
+/* Creates dir and its missing parents, like mkdir -p. Returns 0 or -errno. */
+static int
+make_dirs(const char *dir)
+{
+	char *p, *s;
+	int rc = 0;
+
+	if ((s = strdup(dir)) == NULL)
+		return -ENOMEM;
+	for (p = s + 1;; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		{
+			char c = *p;
+
+			*p = '\0';
+			if (mkdir(s, 0777) < 0 && errno != EEXIST) {
+				rc = -errno;
+				break;
+			}
+			*p = c;
+		}
+		if (*p == '\0')
+			break;
+	}
+	free(s);
+	return rc;
+}
+
+static void
+draw(struct out *o, int force)
+{
+	double t = now(), el;
+	long long got;
+	size_t done;
+
+	if (!force && t - o->last_draw < 0.1)
+		return;
+	o->last_draw = t;
+	el = t - o->start;
+	got = atomic_load(&o->received);
+	done = atomic_load(&o->done);
+	fprintf(stderr, "\r\033[K%zu/%zu files  %.1f MiB  %.1f MiB/s", done,
+		o->total, (double)got / 1048576.0,
+		el > 0 ? (double)got / 1048576.0 / el : 0.0);
+	fflush(stderr);
+}
+
+static void
+on_data(void *arg)
+{
+	struct out *o = arg;
+
+	/* Never make a download wait for the screen. */
+	if (o->progress && pthread_mutex_trylock(&o->mu) == 0) {
+		draw(o, 0);
+		pthread_mutex_unlock(&o->mu);
+	}
+}
+
+static void
+on_start(void *arg, struct batch_item *it)
+{
+	struct out *o = arg;
+
+	if (o->quiet || o->progress)
+		return;
+	pthread_mutex_lock(&o->mu);
+	printf("Downloading %s\n", it->url);
+	pthread_mutex_unlock(&o->mu);
+}
+
+static void
+on_done(void *arg, struct batch_item *it)
+{
+	struct out *o = arg;
+
+	atomic_fetch_add(&o->done, 1);
+	pthread_mutex_lock(&o->mu);
+	if (it->state == BATCH_SAVED) {
+		if (!o->quiet && !o->progress)
+			printf("saved %s -> %s/%s (%lld bytes, %.3f s)\n",
+			       it->url, o->dir, it->name, it->res.bytes,
+			       it->res.seconds);
+		if (o->progress)
+			draw(o, 0);
+	} else {
+		if (o->progress)
+			fputs("\r\033[K", stderr);
+		fflush(stdout);
+		fprintf(stderr, PROG ": failed %s: %s\n", it->url,
+			it->res.error);
+		if (o->progress)
+			draw(o, 1);
+	}
+	pthread_mutex_unlock(&o->mu);
+}
+
+static void
+on_bad(void *arg, unsigned long line, const char *text)
+{
+	const char *file = arg;
+	char buf[160];
+
+	warnx("%s:%lu: not a URL: %s", file, line,
+	      batch_printable(text, buf, sizeof(buf)));
+}
+
+int
+main(int argc, char **argv)
+{
+	enum { OPT_VERSION = 256, OPT_RETRIES, OPT_RETRY_WAIT };
+	static const struct option opts[] = {
+		{"input", required_argument, NULL, 'i'},
+		{"dir", required_argument, NULL, 'd'},
+#if BATCH_THREADED
+		{"jobs", required_argument, NULL, 'j'},
+		{"verbose", no_argument, NULL, 'v'},
+#endif
+		{"quiet", no_argument, NULL, 'q'},
+		{"retries", required_argument, NULL, OPT_RETRIES},
+		{"retry-wait", required_argument, NULL, OPT_RETRY_WAIT},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, OPT_VERSION},
+		{NULL, 0, NULL, 0},
+	};
+	const char *input = "urls.txt", *dir = "downloads", *inname;
+	struct batch *b = NULL;
+	struct batch_run_opts ro;
+	struct sigaction sa;
+	struct out o;
+	FILE *in;
+	long long jobs = 0, retries = 3, v;
+	double wait = 0.5;
+	long nbad;
+	size_t n, saved = 0, failed = 0, pending = 0;
+	long long bytes = 0;
+	int c, rc, dirfd = -1, status = 1, verbose = 0;
+
+	memset(&o, 0, sizeof(o));
+	while ((c = getopt_long(argc, argv,
+				BATCH_THREADED ? "i:d:j:vqh" : "i:d:qh", opts,
+				NULL)) != -1) {
+		switch (c) {
+		case 'i':
+			input = optarg;
+			break;
+		case 'd':
+			dir = optarg;
+			break;
+		case 'j':
+			if ((rc = cli_parse_long(optarg, 1, TPOOL_MAX_THREADS,
+						 &jobs)) < 0)
+				cli_bad_value("job count (1 to 64)", optarg,
+					      rc);
+			break;
+		case 'v':
+			verbose = 1;
+			break;
+		case 'q':
+			o.quiet = 1;
+			break;
+		case OPT_RETRIES:
+			if ((rc = cli_parse_long(optarg, 0, 20, &v)) < 0)
+				cli_bad_value("retry count (0 to 20)", optarg,
+					      rc);
+			retries = v;
+			break;
+		case OPT_RETRY_WAIT:
+			if ((rc = cli_parse_seconds(optarg, 60, &wait)) < 0)
+				cli_bad_value("retry wait (0 to 60 s)", optarg,
+					      rc);
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case OPT_VERSION:
+			cli_version();
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		warnx("unexpected argument: %s", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	if (*dir == '\0') {
+		warnx("empty folder name");
+		return 2;
+	}
+
+	/* Everything that can be wrong with the input or the folder is said
+	 * before the first download starts. */
+	if (strcmp(input, "-") == 0) {
+		in = stdin;
+		inname = "stdin";
+	} else if ((in = fopen(input, "r")) == NULL) {
+		err(1, "%s", input);
+	} else {
+		inname = input;
+	}
+	if ((b = batch_new()) == NULL)
+		err(1, "batch");
+	nbad = batch_read(b, in, on_bad, (void *)inname);
+	if (in != stdin)
+		fclose(in);
+	if (nbad < 0) {
+		errno = (int)-nbad;
+		err(1, "%s", inname);
+	}
+	if ((rc = batch_reserve(b)) < 0) {
+		errno = -rc;
+		err(1, "names");
+	}
+	if ((rc = make_dirs(dir)) < 0) {
+		errno = -rc;
+		err(1, "%s: cannot create folder", dir);
+	}
+	if ((dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		err(1, "%s", dir);
+	if ((rc = fetch_probe_dir(dirfd)) < 0) {
+		errno = -rc;
+		err(1, "%s: cannot write", dir);
+	}
+	if (fetch_global_init() < 0)
+		errx(1, "libcurl initialisation failed");
+
+	n = batch_count(b);
+	o.dir = dir;
+	o.total = n;
+	o.start = now();
+	o.progress = BATCH_THREADED && !verbose && !o.quiet && isatty(2);
+	pthread_mutex_init(&o.mu, NULL);
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	/* A server closing on us must be an error, not a silent death. */
+	signal(SIGPIPE, SIG_IGN);
+
+	memset(&ro, 0, sizeof(ro));
+	fetch_opts_default(&ro.fetch);
+	ro.fetch.retries = (int)retries;
+	ro.fetch.backoff = wait;
+	ro.fetch.cancel = &interrupted;
+	ro.fetch.received = &o.received;
+	ro.fetch.on_data = o.progress ? on_data : NULL;
+	ro.fetch.arg = &o;
+	ro.dirfd = dirfd;
+	ro.on_start = on_start;
+	ro.on_done = on_done;
+	ro.arg = &o;
+#if BATCH_THREADED
+	if (jobs == 0)
+		jobs = n < TPOOL_MAX_THREADS ? (long long)n : TPOOL_MAX_THREADS;
+	if (jobs == 0)
+		jobs = 1;
+#endif
+	ro.jobs = (unsigned)jobs;
+	if (n > 0 && (rc = batch_run(b, &ro)) < 0) {
+		errno = -rc;
+		warn("cannot start downloads");
+	}
+
+	for (size_t i = 0; i < n; i++) {
+		struct batch_item *it = batch_item(b, i);
+
+		switch (it->state) {
+		case BATCH_SAVED:
+			saved++;
+			bytes += it->res.bytes;
+			break;
+		case BATCH_PENDING:
+			pending++;
+			break;
+		default:
+			failed++;
+			break;
+		}
+	}
+	if (o.progress)
+		fputs("\r\033[K", stderr);
+	if (!o.quiet) {
+		printf("%zu saved, %zu failed", saved, failed);
+		if (pending > 0)
+			printf(", %zu not started", pending);
+		if (nbad > 0)
+			printf(", %ld bad lines", nbad);
+		printf(" of %zu URLs; %lld bytes in %.3f s%s\n", n, bytes,
+		       now() - o.start,
+		       atomic_load(&interrupted) ? " (interrupted)" : "");
+	}
+	if (atomic_load(&interrupted))
+		status = 128 + atomic_load(&interrupted);
+	else if (saved == n && nbad == 0)
+		status = 0;
+	close(dirfd);
+	batch_free(b);
+	fetch_global_cleanup();
+	pthread_mutex_destroy(&o.mu);
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		warn("stdout");
+		if (status == 0)
+			status = 1;
+	}
+	return status;
+}

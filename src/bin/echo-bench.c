@@ -1,0 +1,516 @@
+/* echo-bench.c -- load generator for echo servers: C connections, each
+ * sending a message, checking every byte of its echo, and repeating;
+ * reports round trips per second, latency percentiles and errors. */
+#include <err.h>
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "evloop.h"
+#include "sock.h"
+
+#define CONNECT_MS  15000	/* the whole connect phase, before timing */
+#define RECV_CHUNK  (64 * 1024)
+#define PATTERN_PAD 251	/* message offsets into the pattern: a prime */
+/* Latency histogram: log2 buckets of nanoseconds, each split in 32. */
+#define SUB_BITS 5
+#define NBUCKETS (64 << SUB_BITS)
+
+enum { E_CONNECT, E_RESET, E_CLOSED, E_MISMATCH, E_TIMEOUT, E_OTHER, E_KINDS };
+static const char *const ekind[E_KINDS] = {
+	"connect", "reset", "closed", "mismatch", "unfinished", "other",
+};
+
+struct bench_thread;
+
+struct conn {
+	struct bench_thread *t;
+	int fd;
+	int id;
+	int connected, done;
+	size_t sent, got;
+	size_t off; /* this round's offset into the pattern */
+	uint64_t start_ns, rounds;
+};
+
+struct bench_thread {
+	pthread_t thread;
+	struct evloop *el;
+	struct conn *conns;
+	int nconns, active, connecting;
+	uint64_t deadline_ms;
+	int timing; /* 0 while connecting */
+	uint64_t start_ns, end_ns; /* the timed phase */
+	uint64_t rounds, errors[E_KINDS];
+	uint64_t hist[NBUCKETS];
+	char *rbuf;
+};
+
+static const char *host = "localhost";
+static long long port = 3000, nconn = 1, length = 64, nthreads = 1;
+static long long rounds_max; /* 0: until the time is up */
+static double seconds = 5;
+static char *pattern;
+static struct sockaddr_storage target;
+static socklen_t target_len;
+static pthread_barrier_t barrier;
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+		"usage: echo-bench [-s HOST] [-p PORT] [-c CONNECTIONS] [-l LENGTH]\n"
+		"                  [-d SECONDS] [-T THREADS] [-n ROUNDS]\n"
+		"Opens C connections, then on each sends LENGTH bytes, waits for the\n"
+		"whole echo, checks every byte and repeats, for SECONDS.\n"
+		"\n"
+		"  -s, --server HOST       server (default localhost)\n"
+		"  -p, --port PORT         port (default 3000)\n"
+		"  -c, --connections N     connections (default 1)\n"
+		"  -l, --length BYTES      message length, k/M suffixes (default 64)\n"
+		"  -d, --duration SECONDS  timed phase (default 5)\n"
+		"  -T, --threads N         threads sharing the connections (default 1)\n"
+		"  -n, --rounds N          stop each connection after N round trips;\n"
+		"                          one unfinished in time is an error\n"
+		"  -h, --help              this help\n"
+		"      --version           print the version\n"
+		"Exit status 0 when no error of any kind occurred, 1 otherwise.\n");
+}
+
+static uint64_t
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static unsigned
+hist_index(uint64_t v)
+{
+	int e;
+
+	if (v < (1u << SUB_BITS))
+		return (unsigned)v;
+	e = 63 - __builtin_clzll(v); /* v in [2^e, 2^(e+1)) */
+	return (unsigned)(((e - SUB_BITS + 1) << SUB_BITS) +
+			  ((v >> (e - SUB_BITS)) & ((1u << SUB_BITS) - 1)));
+}
+
+/* The largest value that falls into bucket i. */
+static uint64_t
+hist_value(unsigned i)
+{
+	unsigned e, m;
+
+	if (i < (1u << SUB_BITS))
+		return i;
+	e = (i >> SUB_BITS) + SUB_BITS - 1;
+	m = i & ((1u << SUB_BITS) - 1);
+	return (((uint64_t)(m + (1u << SUB_BITS)) + 1) << (e - SUB_BITS)) - 1;
+}
+
+static void
+conn_fail(struct bench_thread *t, struct conn *c, int kind)
+{
+	t->errors[kind]++;
+	evloop_del(t->el, c->fd);
+	close(c->fd);
+	c->fd = -1;
+	c->done = 1;
+	t->active--;
+}
+
+static void
+conn_finish(struct bench_thread *t, struct conn *c)
+{
+	evloop_del(t->el, c->fd);
+	close(c->fd);
+	c->fd = -1;
+	c->done = 1;
+	t->active--;
+}
+
+static int
+errno_kind(int e)
+{
+	return e == ECONNRESET || e == EPIPE ? E_RESET : E_OTHER;
+}
+
+static void
+round_begin(struct bench_thread *t, struct conn *c)
+{
+	c->sent = c->got = 0;
+	c->off = ((size_t)c->id * 31 + (size_t)c->rounds * 17) % PATTERN_PAD;
+	c->start_ns = now_ns();
+	/* Try at once: a short message is usually sent with no wait. */
+	ssize_t n = send(c->fd, pattern + c->off, (size_t)length, MSG_NOSIGNAL);
+	if (n < 0 && errno != EAGAIN && errno != EINTR) {
+		conn_fail(t, c, errno_kind(errno));
+		return;
+	}
+	if (n > 0)
+		c->sent = (size_t)n;
+	evloop_set(t->el, c->fd,
+		   EVLOOP_READ | (c->sent < (size_t)length ? EVLOOP_WRITE : 0));
+}
+
+static struct bench_thread *threads;
+
+static void
+on_conn(struct evloop *el, int fd, int events, void *arg)
+{
+	struct conn *c = arg;
+	struct bench_thread *t = c->t;
+	ssize_t n;
+	int rc;
+
+	(void)el;
+	(void)fd;
+	if (!c->connected) {
+		if ((rc = sock_error(c->fd)) < 0 ||
+		    (events & (EVLOOP_WRITE | EVLOOP_ERROR)) == 0) {
+			if (rc < 0) {
+				conn_fail(t, c, E_CONNECT);
+				t->connecting--;
+			}
+			return;
+		}
+		c->connected = 1;
+		t->connecting--;
+		sock_set_nodelay(c->fd, 1);
+		/* Quiet until the timed phase starts. */
+		evloop_set(t->el, c->fd, 0);
+		return;
+	}
+	if (!t->timing) {
+		/* Closed by the server before timing began: with no
+		 * interest left, a hang-up would otherwise be reported on
+		 * every wait. */
+		if (events & EVLOOP_ERROR)
+			conn_fail(t, c, E_CLOSED);
+		return;
+	}
+	if ((events & EVLOOP_WRITE) && c->sent < (size_t)length) {
+		n = send(c->fd, pattern + c->off + c->sent,
+			 (size_t)length - c->sent, MSG_NOSIGNAL);
+		if (n < 0 && errno != EAGAIN && errno != EINTR) {
+			conn_fail(t, c, errno_kind(errno));
+			return;
+		}
+		if (n > 0) {
+			c->sent += (size_t)n;
+			if (c->sent == (size_t)length)
+				evloop_set(t->el, c->fd, EVLOOP_READ);
+		}
+	}
+	if (events & (EVLOOP_READ | EVLOOP_ERROR)) {
+		size_t want = (size_t)length - c->got;
+		if (want > RECV_CHUNK)
+			want = RECV_CHUNK;
+		n = recv(c->fd, t->rbuf, want, 0);
+		if (n == 0) {
+			conn_fail(t, c, E_CLOSED);
+			return;
+		}
+		if (n < 0) {
+			if (errno != EAGAIN && errno != EINTR)
+				conn_fail(t, c, errno_kind(errno));
+			return;
+		}
+		/* More echoed than sent is as wrong as a changed byte. */
+		if (c->got + (size_t)n > c->sent ||
+		    memcmp(t->rbuf, pattern + c->off + c->got, (size_t)n) != 0) {
+			conn_fail(t, c, E_MISMATCH);
+			return;
+		}
+		c->got += (size_t)n;
+		if (c->got == (size_t)length) {
+			t->hist[hist_index(now_ns() - c->start_ns)]++;
+			c->rounds++;
+			t->rounds++;
+			if (rounds_max > 0 && c->rounds >= (uint64_t)rounds_max) {
+				conn_finish(t, c);
+				return;
+			}
+			if (evloop_now(t->el) < t->deadline_ms)
+				round_begin(t, c);
+		}
+	}
+}
+
+static void *
+bench_run(void *arg)
+{
+	struct bench_thread *t = arg;
+	uint64_t until;
+
+	/* Connect phase: every connection in flight at once. */
+	for (int i = 0; i < t->nconns; i++) {
+		struct conn *c = &t->conns[i];
+		c->fd = socket(target.ss_family,
+			       SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (c->fd < 0) {
+			t->errors[E_CONNECT]++;
+			c->done = 1;
+			continue;
+		}
+		if (connect(c->fd, (struct sockaddr *)&target, target_len) < 0 &&
+		    errno != EINPROGRESS) {
+			close(c->fd);
+			c->fd = -1;
+			t->errors[E_CONNECT]++;
+			c->done = 1;
+			continue;
+		}
+		if (evloop_add(t->el, c->fd, EVLOOP_WRITE, on_conn, c) < 0) {
+			close(c->fd);
+			c->fd = -1;
+			t->errors[E_CONNECT]++;
+			c->done = 1;
+			continue;
+		}
+		t->active++;
+		t->connecting++;
+	}
+	until = evloop_now(t->el) + CONNECT_MS;
+	while (t->connecting > 0 && evloop_now(t->el) < until)
+		evloop_run_once(t->el, 100);
+	for (int i = 0; i < t->nconns; i++) {
+		struct conn *c = &t->conns[i];
+		if (!c->done && !c->connected) {
+			conn_fail(t, c, E_CONNECT);
+			t->connecting--;
+		}
+	}
+	/* Timing starts once every thread has its connections up. */
+	pthread_barrier_wait(&barrier);
+	t->timing = 1;
+	evloop_run_once(t->el, 0); /* refresh the loop's clock */
+	t->start_ns = now_ns();
+	t->deadline_ms = evloop_now(t->el) + (uint64_t)(seconds * 1000);
+	for (int i = 0; i < t->nconns; i++) {
+		if (!t->conns[i].done)
+			round_begin(t, &t->conns[i]);
+	}
+	while (t->active > 0 && evloop_now(t->el) < t->deadline_ms) {
+		uint64_t left = t->deadline_ms - evloop_now(t->el);
+		evloop_run_once(t->el, left > 100 ? 100 : (int)left + 1);
+	}
+	t->end_ns = now_ns();
+	for (int i = 0; i < t->nconns; i++) {
+		struct conn *c = &t->conns[i];
+		if (c->done)
+			continue;
+		if (rounds_max > 0)
+			t->errors[E_TIMEOUT]++;
+		evloop_del(t->el, c->fd);
+		close(c->fd);
+		c->fd = -1;
+	}
+	return NULL;
+}
+
+static double
+percentile(const uint64_t *hist, uint64_t total, double p)
+{
+	uint64_t want = (uint64_t)ceil(total * p), seen = 0;
+
+	if (total == 0)
+		return 0;
+	if (want == 0)
+		want = 1;
+	for (unsigned i = 0; i < NBUCKETS; i++) {
+		seen += hist[i];
+		if (seen >= want)
+			return hist_value(i) / 1e6;
+	}
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"server", required_argument, NULL, 's'},
+		{"port", required_argument, NULL, 'p'},
+		{"connections", required_argument, NULL, 'c'},
+		{"length", required_argument, NULL, 'l'},
+		{"duration", required_argument, NULL, 'd'},
+		{"threads", required_argument, NULL, 'T'},
+		{"rounds", required_argument, NULL, 'n'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	static uint64_t hist[NBUCKETS];
+	uint64_t rounds = 0, errors[E_KINDS] = {0}, nerr = 0, stalled = 0;
+	uint64_t connected = 0, t_first, t_last;
+	struct conn *conns = NULL;
+	double elapsed;
+	long limit;
+	int c, rc, fd, status = 1, started = 0;
+
+	while ((c = getopt_long(argc, argv, "s:p:c:l:d:T:n:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			if (optarg[0] == '\0')
+				cli_bad_value("server host", optarg, -EINVAL);
+			host = optarg;
+			break;
+		case 'p':
+			if ((rc = cli_parse_long(optarg, 1, 65535, &port)) < 0)
+				cli_bad_value("port (1 to 65535)", optarg, rc);
+			break;
+		case 'c':
+			if ((rc = cli_parse_long(optarg, 1, 1000000, &nconn)) < 0)
+				cli_bad_value("connection count (1 to 1000000)", optarg, rc);
+			break;
+		case 'l':
+			if ((rc = cli_parse_size(optarg, 1, 64 << 20, &length)) < 0)
+				cli_bad_value("message length (1 to 64M)", optarg, rc);
+			break;
+		case 'd':
+			if ((rc = cli_parse_seconds(optarg, 86400, &seconds)) < 0 ||
+			    seconds <= 0)
+				cli_bad_value("duration in seconds (more than 0)",
+					      optarg, rc < 0 ? rc : -ERANGE);
+			break;
+		case 'T':
+			if ((rc = cli_parse_long(optarg, 1, 256, &nthreads)) < 0)
+				cli_bad_value("thread count (1 to 256)", optarg, rc);
+			break;
+		case 'n':
+			if ((rc = cli_parse_long(optarg, 1, 1000000000, &rounds_max)) < 0)
+				cli_bad_value("round count (1 or more)", optarg, rc);
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			cli_version();
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		warnx("unexpected argument: %s", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	if (nthreads > nconn)
+		nthreads = nconn;
+	limit = sock_raise_nofile(0);
+	if (limit > 0 && nconn + 64 > limit)
+		errx(1, "%lld connections need more descriptors than the limit of %ld",
+		     nconn, limit);
+
+	/* One blocking connect finds the address that works; the rest go
+	 * there directly, non-blocking, all in flight together. */
+	fd = sock_connect(host, (int)port, 0);
+	if (fd < 0)
+		errx(1, "%s port %lld: %s", host, port, sock_strerror(fd));
+	target_len = sizeof(target);
+	if (getpeername(fd, (struct sockaddr *)&target, &target_len) < 0)
+		err(1, "getpeername");
+	close(fd);
+
+	pattern = malloc((size_t)length + PATTERN_PAD);
+	threads = calloc((size_t)nthreads, sizeof(*threads));
+	conns = calloc((size_t)nconn, sizeof(*conns));
+	if (pattern == NULL || threads == NULL || conns == NULL)
+		err(1, "malloc");
+	for (long long i = 0; i < length + PATTERN_PAD; i++)
+		pattern[i] = (char)(i * 7 + (i >> 8) * 13);
+	/* Thread k owns connections k, k + T, k + 2T ..., stored as one
+	 * contiguous slice of the array. */
+	for (long long i = 0, k = 0; k < nthreads; k++) {
+		struct bench_thread *t = &threads[k];
+		t->conns = &conns[i];
+		for (long long j = k; j < nconn; j += nthreads) {
+			conns[i].id = (int)j;
+			conns[i].t = t;
+			conns[i].fd = -1;
+			i++;
+			t->nconns++;
+		}
+		t->rbuf = malloc(RECV_CHUNK);
+		t->el = evloop_new("epoll", (int)(limit > 0 ? limit : 1024));
+		if (t->rbuf == NULL || t->el == NULL)
+			err(1, "thread %lld setup", k);
+	}
+	if ((rc = pthread_barrier_init(&barrier, NULL, (unsigned)nthreads + 1)) != 0)
+		errx(1, "barrier: %s", strerror(rc));
+	for (; started < nthreads; started++) {
+		if ((rc = pthread_create(&threads[started].thread, NULL, bench_run,
+					 &threads[started])) != 0)
+			errx(1, "thread: %s", strerror(rc));
+	}
+	pthread_barrier_wait(&barrier);
+	for (int i = 0; i < started; i++)
+		pthread_join(threads[i].thread, NULL);
+	t_first = threads[0].start_ns;
+	t_last = threads[0].end_ns;
+	for (int k = 1; k < nthreads; k++) {
+		if (threads[k].start_ns < t_first)
+			t_first = threads[k].start_ns;
+		if (threads[k].end_ns > t_last)
+			t_last = threads[k].end_ns;
+	}
+	elapsed = (t_last - t_first) / 1e9;
+	if (elapsed <= 0)
+		elapsed = 1e-9;
+	for (int k = 0; k < nthreads; k++) {
+		struct bench_thread *t = &threads[k];
+		rounds += t->rounds;
+		for (int e = 0; e < E_KINDS; e++)
+			errors[e] += t->errors[e];
+		for (unsigned i = 0; i < NBUCKETS; i++)
+			hist[i] += t->hist[i];
+		for (int i = 0; i < t->nconns; i++) {
+			connected += t->conns[i].connected;
+			if (t->conns[i].connected && t->conns[i].rounds == 0)
+				stalled++;
+		}
+		evloop_free(t->el);
+		free(t->rbuf);
+	}
+	for (int e = 0; e < E_KINDS; e++)
+		nerr += errors[e];
+	printf("server          %s port %lld\n", host, port);
+	printf("connections     %lld (%llu connected)\n", nconn,
+	       (unsigned long long)connected);
+	printf("length          %lld bytes\n", length);
+	printf("seconds         %.3f\n", elapsed);
+	printf("round-trips     %llu\n", (unsigned long long)rounds);
+	printf("round-trips/s   %.1f\n", rounds / elapsed);
+	printf("MiB/s           %.2f\n", rounds * (double)length / elapsed / 1048576);
+	printf("latency-p50     %.3f ms\n", percentile(hist, rounds, 0.50));
+	printf("latency-p99     %.3f ms\n", percentile(hist, rounds, 0.99));
+	printf("latency-p99.9   %.3f ms\n", percentile(hist, rounds, 0.999));
+	printf("stalled         %llu\n", (unsigned long long)stalled);
+	printf("errors          %llu (", (unsigned long long)nerr);
+	for (int e = 0; e < E_KINDS; e++)
+		printf("%s%s %llu", e ? ", " : "", ekind[e],
+		       (unsigned long long)errors[e]);
+	printf(")\n");
+	status = nerr == 0 ? 0 : 1;
+	pthread_barrier_destroy(&barrier);
+	free(pattern);
+	free(threads);
+	free(conns);
+	return status;
+}

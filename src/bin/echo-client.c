@@ -1,0 +1,169 @@
+/* echo-client.c -- sends each input line to an echo server and prints the
+ * whole echo, however it arrives and however long the line. */
+#include <err.h>
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "sock.h"
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+		"usage: echo-client [-s HOST] [-p PORT]\n"
+		"Sends each line of input to an echo server and prints the echo.\n"
+		"A blank line or the end of input stops it.\n"
+		"\n"
+		"  -s, --server HOST  server (default localhost)\n"
+		"  -p, --port PORT    port (default 3000)\n"
+		"  -h, --help         this help\n"
+		"      --version      print the version\n");
+}
+
+/*
+ * Sends n bytes and copies the n echoed bytes to stdout. Sending and
+ * receiving interleave: a line longer than the socket buffers would
+ * otherwise deadlock, both sides blocked in send. Returns 0, or -1 after
+ * printing why.
+ */
+static int
+round_trip(int fd, const char *line, size_t n, const char *server)
+{
+	size_t sent = 0, got = 0;
+	char chunk[64 * 1024];
+
+	while (got < n) {
+		struct pollfd p = {fd, POLLIN | (sent < n ? POLLOUT : 0), 0};
+		if (poll(&p, 1, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			warn("poll");
+			return -1;
+		}
+		if ((p.revents & POLLOUT) && sent < n) {
+			ssize_t w = send(fd, line + sent, n - sent,
+					 MSG_NOSIGNAL | MSG_DONTWAIT);
+			if (w < 0 && errno != EAGAIN && errno != EINTR) {
+				warnx("%s: send: %s", server, strerror(errno));
+				return -1;
+			}
+			if (w > 0)
+				sent += (size_t)w;
+		}
+		if (p.revents & (POLLIN | POLLERR | POLLHUP)) {
+			size_t want = n - got < sizeof(chunk) ? n - got
+							      : sizeof(chunk);
+			ssize_t r = recv(fd, chunk, want, MSG_DONTWAIT);
+			if (r == 0) {
+				warnx("%s: server closed the connection", server);
+				return -1;
+			}
+			if (r < 0 && errno != EAGAIN && errno != EINTR) {
+				warnx("%s: receive: %s", server, strerror(errno));
+				return -1;
+			}
+			if (r > 0) {
+				if (fwrite(chunk, 1, (size_t)r, stdout) != (size_t)r) {
+					warn("stdout");
+					return -1;
+				}
+				got += (size_t)r;
+			}
+		}
+	}
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"server", required_argument, NULL, 's'},
+		{"port", required_argument, NULL, 'p'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *host = "localhost";
+	long long port = 3000;
+	char server[300], *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+	int c, rc, fd = -1, tty, status = 0;
+
+	while ((c = getopt_long(argc, argv, "s:p:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			if (optarg[0] == '\0')
+				cli_bad_value("server host", optarg, -EINVAL);
+			host = optarg;
+			break;
+		case 'p':
+			if ((rc = cli_parse_long(optarg, 1, 65535, &port)) < 0)
+				cli_bad_value("port (1 to 65535)", optarg, rc);
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			cli_version();
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		warnx("unexpected argument: %s", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	snprintf(server, sizeof(server), "%s port %lld", host, port);
+	fd = sock_connect(host, (int)port, 0);
+	if (fd < 0) {
+		warnx("%s: %s", server, sock_strerror(fd));
+		return 1;
+	}
+	tty = isatty(STDIN_FILENO);
+	if (tty)
+		printf("Enter a blank line to stop.\n");
+	for (;;) {
+		if (tty) {
+			printf("> ");
+			fflush(stdout);
+		}
+		len = getline(&line, &cap, stdin);
+		if (len < 0) {
+			if (ferror(stdin)) {
+				warn("stdin");
+				status = 1;
+			}
+			break;
+		}
+		if (line[0] == '\n' || (line[0] == '\r' && line[1] == '\n'))
+			break;
+		if (round_trip(fd, line, (size_t)len, server) < 0) {
+			status = 1;
+			break;
+		}
+		/* A last line without a newline still ends one on screen. */
+		if (line[len - 1] != '\n')
+			putchar('\n');
+		if (fflush(stdout) != 0) {
+			warn("stdout");
+			status = 1;
+			break;
+		}
+	}
+	free(line);
+	close(fd);
+	return status;
+}

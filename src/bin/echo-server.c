@@ -1,0 +1,189 @@
+/* echo-server.c -- the textbook blocking echo server, one client at a time,
+ * done right: partial sends, EINTR, resets and vanished peers survived. */
+#include <err.h>
+#include <errno.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "sock.h"
+
+#define CHUNK (64 * 1024)
+
+static volatile sig_atomic_t stop;
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+		"usage: echo-server [-p PORT] [-b ADDR] [-q]\n"
+		"Echoes every byte back, serving one client at a time.\n"
+		"\n"
+		"  -p, --port PORT  port (default 3000; 0: the kernel chooses)\n"
+		"  -b, --bind ADDR  address to bind (default: every address)\n"
+		"  -q, --quiet      no line per connection\n"
+		"  -h, --help       this help\n"
+		"      --version    print the version\n");
+}
+
+/* A peer that vanishes without a word (cable pulled, host gone) would
+ * hold the only seat forever; keepalive probes and a send timeout free it
+ * within a minute or so. */
+static void
+guard_client(int fd)
+{
+	int on = 1, idle = 30, intvl = 5, cnt = 3;
+	struct timeval tv = {30, 0};
+
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
+/* Echoes until EOF or an error. Returns the bytes echoed; *why says how it
+ * ended. */
+static unsigned long long
+serve(int fd, char *chunk, const char **why)
+{
+	unsigned long long total = 0;
+	long rc;
+	ssize_t n;
+
+	for (;;) {
+		n = recv(fd, chunk, CHUNK, 0);
+		if (n == 0) {
+			*why = "EOF";
+			return total;
+		}
+		if (n < 0) {
+			if (errno == EINTR && !stop)
+				continue;
+			*why = stop ? "shutdown" : strerror(errno);
+			return total;
+		}
+		/* sock_send_all resumes partial sends and EINTR itself. */
+		if ((rc = sock_send_all(fd, chunk, (size_t)n)) < 0) {
+			*why = rc == -EAGAIN ? "send timed out"
+					     : sock_strerror((int)rc);
+			return total;
+		}
+		total += (unsigned long long)n;
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"port", required_argument, NULL, 'p'},
+		{"bind", required_argument, NULL, 'b'},
+		{"quiet", no_argument, NULL, 'q'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *host = NULL, *why;
+	long long port = 3000;
+	unsigned long long served = 0, echoed = 0, n;
+	struct sockaddr_storage ss;
+	struct sigaction sa;
+	socklen_t len;
+	char addr[80], *chunk = NULL;
+	int c, rc, lfd = -1, fd, quiet = 0, status = 0;
+
+	while ((c = getopt_long(argc, argv, "p:b:qh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			if ((rc = cli_parse_long(optarg, 0, 65535, &port)) < 0)
+				cli_bad_value("port (0 to 65535)", optarg, rc);
+			break;
+		case 'b':
+			host = optarg;
+			break;
+		case 'q':
+			quiet = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			cli_version();
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		warnx("unexpected argument: %s", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	/* No SA_RESTART: a signal must interrupt accept() and recv(). */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+
+	if ((chunk = malloc(CHUNK)) == NULL)
+		err(1, "malloc");
+	lfd = sock_listen(host, (int)port, 128, 0);
+	if (lfd < 0) {
+		warnx("%s port %lld: %s", host ? host : "*", port,
+		      sock_strerror(lfd));
+		status = 1;
+		goto out;
+	}
+	len = sizeof(ss);
+	if (getsockname(lfd, (struct sockaddr *)&ss, &len) == 0)
+		fprintf(stderr, "echo-server: listening on %s\n",
+			sock_addr_str(&ss, addr, sizeof(addr)));
+	while (!stop) {
+		len = sizeof(ss);
+		fd = accept4(lfd, (struct sockaddr *)&ss, &len, SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			warn("accept");
+			/* Out of descriptors or memory: wait, never spin. */
+			usleep(100000);
+			continue;
+		}
+		sock_addr_str(&ss, addr, sizeof(addr));
+		if (!quiet)
+			fprintf(stderr, "echo-server: %s: connected\n", addr);
+		guard_client(fd);
+		n = serve(fd, chunk, &why);
+		close(fd);
+		served++;
+		echoed += n;
+		if (!quiet)
+			fprintf(stderr, "echo-server: %s: closed (%s, %llu bytes echoed)\n",
+				addr, why, n);
+	}
+	fprintf(stderr, "echo-server: served %llu clients, echoed %llu bytes\n",
+		served, echoed);
+out:
+	if (lfd >= 0)
+		close(lfd);
+	free(chunk);
+	return status;
+}

@@ -1,0 +1,938 @@
+/* experiments.c -- times download-accelerator over files x threads x runs. */
+#include <dirent.h>
+#include <stdarg.h>
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <getopt.h>
+#include <limits.h>
+#include <math.h>
+#include <openssl/evp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "expdata.h"
+#include "httpserv.h"
+
+#define MAX_TARGETS 64
+#define MAX_THREADS 64
+#define OUT_MAX	    8192
+
+struct target {
+	char name[65];
+	char *url;
+	long long size;		/* -1 until known */
+	unsigned char sha[32];
+	int has_sha;		/* generated here: the checksum is known */
+	int fd;			/* data-NAME.txt, appended to */
+	int *fails;		/* per thread count, this invocation */
+	int *oks;
+};
+
+struct exp {
+	int threads[MAX_THREADS];
+	int nthreads;
+	long long repeat;
+	const char *dir;
+	int fresh, quiet, progress;
+	long long cap;
+	long long sizes[3];
+	int nsizes;
+	double run_timeout;
+	char accel[PATH_MAX];
+	char work[PATH_MAX];	/* temporary folder, removed at the end */
+	char rundir[PATH_MAX + 8];
+	struct target t[MAX_TARGETS];
+	int ntargets;
+	int local;		/* the files are served by our own server */
+	double start;
+	double done_w, total_w;
+	long runs_done, runs_total, failures;
+};
+
+static volatile sig_atomic_t got_signal;
+
+/* snprintf for messages that may be cut short without harm. */
+static void __attribute__((format(printf, 3, 4)))
+say(char *buf, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, len, fmt, ap);
+	va_end(ap);
+}
+
+static void
+on_signal(int sig)
+{
+	got_signal = sig;
+}
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+"usage: experiments [-t 1,2,3,5,10] [-r 10] [-d DIR] [--fresh] [-c CAP]\n"
+"                   [-s 1M,10M,100M] [-a PROG] [--run-timeout S] [-q]\n"
+"                   [NAME=URL ...]\n"
+"Runs \"download-accelerator -n T URL\" for every file, thread count T and\n"
+"repetition, checks each download, appends its line \"URL T BYTES SECONDS\"\n"
+"to DIR/data-NAME.txt and prints a table per file. With no NAME=URL it\n"
+"serves small, medium and large files of generated data itself, on\n"
+"loopback, capping each connection's rate.\n"
+"\n"
+"  -t, --threads LIST    thread counts (default 1,2,3,5,10; each 1-64)\n"
+"  -r, --repeat N        runs per file and thread count (default 10)\n"
+"  -d, --dir DIR         where data files go (default results)\n"
+"      --fresh           start the data files anew (default: append)\n"
+"  -c, --cap RATE        local server: bytes/s per connection (default 2M;\n"
+"                        0: no cap)\n"
+"  -s, --sizes LIST      local server: sizes of small,medium,large\n"
+"                        (default 1M,10M,100M; one to three sizes)\n"
+"  -a, --accelerator P   the program to time (default: download-accelerator\n"
+"                        beside this program, else in PATH)\n"
+"      --run-timeout S   give up on one run after S seconds (default 600)\n"
+"  -q, --quiet           no progress line\n"
+"  -h, --help            this help\n"
+"      --version         print the version\n");
+}
+
+static double
+now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int
+rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	remove(path);
+	return 0;
+}
+
+/* Removes path and everything under it (no symlink is followed). */
+static void
+rm_tree(const char *path)
+{
+	nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Finds download-accelerator beside our own executable, then in PATH. */
+static int
+find_accel(char *out, size_t len)
+{
+	char self[PATH_MAX], *slash;
+	const char *path = getenv("PATH");
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+	if (n > 0) {
+		self[n] = '\0';
+		if ((slash = strrchr(self, '/')) != NULL) {
+			*slash = '\0';
+			say(out, len, "%s/download-accelerator", self);
+			if (access(out, X_OK) == 0)
+				return 0;
+		}
+	}
+	while (path != NULL && *path != '\0') {
+		size_t l = strcspn(path, ":");
+
+		snprintf(out, len, "%.*s/download-accelerator", (int)l, path);
+		if (l > 0 && access(out, X_OK) == 0)
+			return 0;
+		path += l;
+		if (*path == ':')
+			path++;
+	}
+	return -ENOENT;
+}
+
+static int
+parse_threads(const char *s, struct exp *e)
+{
+	char buf[512], *p, *save = NULL;
+	long long v;
+	int rc;
+
+	if (strlen(s) >= sizeof(buf))
+		return -EINVAL;
+	strcpy(buf, s);
+	e->nthreads = 0;
+	for (p = strtok_r(buf, ",", &save); p != NULL;
+	     p = strtok_r(NULL, ",", &save)) {
+		if ((rc = cli_parse_long(p, 1, MAX_THREADS, &v)) < 0)
+			return rc;
+		if (e->nthreads == MAX_THREADS)
+			return -ERANGE;
+		for (int i = 0; i < e->nthreads; i++)
+			if (e->threads[i] == v)
+				return -EINVAL;
+		e->threads[e->nthreads++] = (int)v;
+	}
+	return e->nthreads > 0 ? 0 : -EINVAL;
+}
+
+static int
+parse_sizes(const char *s, struct exp *e)
+{
+	char buf[256], *p, *save = NULL;
+	int rc;
+
+	if (strlen(s) >= sizeof(buf))
+		return -EINVAL;
+	strcpy(buf, s);
+	e->nsizes = 0;
+	for (p = strtok_r(buf, ",", &save); p != NULL;
+	     p = strtok_r(NULL, ",", &save)) {
+		if (e->nsizes == 3)
+			return -ERANGE;
+		rc = cli_parse_size(p, 1, 64LL << 30, &e->sizes[e->nsizes]);
+		if (rc < 0)
+			return rc;
+		e->nsizes++;
+	}
+	return e->nsizes > 0 ? 0 : -EINVAL;
+}
+
+/* NAME=URL from the command line. */
+static void
+add_target(struct exp *e, const char *arg)
+{
+	const char *eq = strchr(arg, '=');
+	struct target *t;
+	size_t nl;
+
+	if (eq == NULL)
+		errx(2, "%s: expected NAME=URL", arg);
+	nl = (size_t)(eq - arg);
+	if (nl == 0 || nl > 64 || arg[0] == '.' ||
+	    strspn(arg, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+			"0123456789._-") < nl)
+		errx(2, "%s: NAME must be 1-64 letters, digits, '.', '_' or '-'",
+		     arg);
+	if (strncmp(eq + 1, "http://", 7) != 0 &&
+	    strncmp(eq + 1, "https://", 8) != 0)
+		errx(2, "%s: not an http or https URL", eq + 1);
+	if (strpbrk(eq + 1, " \t\r\n") != NULL)
+		errx(2, "%s: a URL has no blanks", eq + 1);
+	for (int i = 0; i < e->ntargets; i++)
+		if (strlen(e->t[i].name) == nl &&
+		    strncmp(e->t[i].name, arg, nl) == 0)
+			errx(2, "%.*s: name given twice", (int)nl, arg);
+	if (e->ntargets == MAX_TARGETS)
+		errx(2, "at most %d files", MAX_TARGETS);
+	t = &e->t[e->ntargets++];
+	memcpy(t->name, arg, nl);
+	t->name[nl] = '\0';
+	if ((t->url = strdup(eq + 1)) == NULL)
+		err(1, "strdup");
+	t->size = -1;
+}
+
+/*
+ * Writes size bytes of reproducible, incompressible data to path and
+ * returns their SHA-256 in sha. 0 or -errno.
+ */
+static int
+generate(const char *path, long long size, unsigned long long seed,
+	 unsigned char *sha)
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	unsigned long long x = seed * 0x9e3779b97f4a7c15ULL + 1;
+	uint64_t *buf = malloc(1 << 20);
+	FILE *f = NULL;
+	int rc = -ENOMEM;
+
+	if (ctx == NULL || buf == NULL ||
+	    !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL))
+		goto out;
+	if ((f = fopen(path, "w")) == NULL) {
+		rc = -errno;
+		goto out;
+	}
+	for (long long left = size; left > 0;) {
+		size_t n = left < (1 << 20) ? (size_t)left : (1 << 20);
+
+		/* xorshift64: fast and, for a network, incompressible. */
+		for (size_t i = 0; i < (n + 7) / 8; i++) {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			buf[i] = x;
+		}
+		if (fwrite(buf, 1, n, f) != n) {
+			rc = -errno;
+			goto out;
+		}
+		EVP_DigestUpdate(ctx, buf, n);
+		left -= (long long)n;
+	}
+	if (fclose(f) != 0) {
+		f = NULL;
+		rc = -errno;
+		goto out;
+	}
+	f = NULL;
+	EVP_DigestFinal_ex(ctx, sha, NULL);
+	rc = 0;
+out:
+	if (f != NULL)
+		fclose(f);
+	free(buf);
+	EVP_MD_CTX_free(ctx);
+	return rc;
+}
+
+/* SHA-256 of the file at path into sha. 0 or -errno. */
+static int
+sha256_file(const char *path, unsigned char *sha)
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	char *buf = malloc(1 << 20);
+	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = -ENOMEM;
+	ssize_t n;
+
+	if (fd < 0) {
+		rc = -errno;
+		goto out;
+	}
+	if (ctx == NULL || buf == NULL ||
+	    !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL))
+		goto out;
+	while ((n = read(fd, buf, 1 << 20)) > 0)
+		EVP_DigestUpdate(ctx, buf, (size_t)n);
+	if (n < 0) {
+		rc = -errno;
+		goto out;
+	}
+	EVP_DigestFinal_ex(ctx, sha, NULL);
+	rc = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	EVP_MD_CTX_free(ctx);
+	return rc;
+}
+
+static void
+fmt_time(double s, char *buf, size_t len)
+{
+	long t = (long)(s + 0.5);
+
+	if (t >= 3600)
+		snprintf(buf, len, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60,
+			 t % 60);
+	else
+		snprintf(buf, len, "%ld:%02ld", t / 60, t % 60);
+}
+
+/* The weight of one run in the ETA: the bytes one connection carries. */
+static double
+run_weight(const struct target *t, int threads)
+{
+	return (t->size > 0 ? (double)t->size : 1048576.0) / threads;
+}
+
+static void
+progress_clear(const struct exp *e)
+{
+	if (e->progress)
+		fputs("\r\033[K", stderr);
+}
+
+static void
+progress_draw(const struct exp *e, const struct target *t, int threads,
+	      long rep)
+{
+	char el[32], eta[32] = "?";
+	double elapsed = now() - e->start;
+
+	if (!e->progress)
+		return;
+	fmt_time(elapsed, el, sizeof(el));
+	if (e->done_w > 0)
+		fmt_time(elapsed * (e->total_w - e->done_w) / e->done_w, eta,
+			 sizeof(eta));
+	fprintf(stderr,
+		"\r\033[Kexperiments: run %ld/%ld  %s -n %d (%ld/%lld)  "
+		"elapsed %s  ETA %s",
+		e->runs_done + 1, e->runs_total, t->name, threads, rep,
+		e->repeat, el, eta);
+	fflush(stderr);
+}
+
+/* The last non-empty line of the file at path, into buf. */
+static void
+last_line(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "r");
+	char line[512];
+
+	snprintf(buf, len, "(no message)");
+	if (f == NULL)
+		return;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		line[strcspn(line, "\r\n")] = '\0';
+		if (line[0] != '\0')
+			say(buf, len, "%s", line);
+	}
+	fclose(f);
+}
+
+enum { RUN_OK, RUN_FAILED, RUN_STOPPED };
+
+/*
+ * One download: runs the accelerator in an empty folder, waits for it
+ * (bounded), checks its output line and the file it left. On RUN_OK, line
+ * holds the line to record; on RUN_FAILED, why says what went wrong.
+ */
+static int
+run_one(struct exp *e, struct target *t, int threads, long rep, char *line,
+	size_t linelen, char *why, size_t whylen)
+{
+	char errpath[PATH_MAX + 16], nbuf[16], file[PATH_MAX + 300];
+	char out[OUT_MAX + 1];
+	size_t have = 0;
+	int pfd[2], status = 0, nfiles = 0, killed = 0, rc = RUN_FAILED;
+	double deadline = now() + e->run_timeout, term_at = 0;
+	struct expdata_row r;
+	const char *bad = NULL;
+	struct dirent *de;
+	struct stat st;
+	DIR *d;
+	pid_t pid;
+
+	snprintf(errpath, sizeof(errpath), "%s/stderr.txt", e->work);
+	snprintf(nbuf, sizeof(nbuf), "%d", threads);
+	if (pipe2(pfd, O_CLOEXEC) < 0) {
+		say(why, whylen, "pipe: %s", strerror(errno));
+		return RUN_FAILED;
+	}
+	pid = fork();
+	if (pid < 0) {
+		say(why, whylen, "fork: %s", strerror(errno));
+		close(pfd[0]);
+		close(pfd[1]);
+		return RUN_FAILED;
+	}
+	if (pid == 0) {
+		int in = open("/dev/null", O_RDONLY);
+		int er = open(errpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		sigset_t none;
+
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		if (in < 0 || er < 0 || dup2(in, 0) < 0 ||
+		    dup2(pfd[1], 1) < 0 || dup2(er, 2) < 0 ||
+		    chdir(e->rundir) < 0)
+			_exit(126);
+		execl(e->accel, "download-accelerator", "-n", nbuf, t->url,
+		      (char *)NULL);
+		dprintf(2, "%s: %s\n", e->accel, strerror(errno));
+		_exit(127);
+	}
+	close(pfd[1]);
+	for (;;) {
+		struct pollfd p = {.fd = pfd[0], .events = POLLIN};
+		double left = deadline - now();
+		ssize_t n;
+
+		if (got_signal && term_at == 0) {
+			kill(pid, SIGTERM);
+			term_at = now();
+		}
+		if (term_at > 0 && now() - term_at > 5 && !killed) {
+			kill(pid, SIGKILL);
+			killed = 1;
+		}
+		if (left <= 0 && !killed) {
+			kill(pid, SIGKILL);
+			killed = 2;
+		}
+		n = poll(&p, 1, left > 1 ? 1000 : left > 0 ? (int)(left * 1000) + 1
+							   : 1000);
+		if (n < 0 && errno != EINTR)
+			break;
+		if (n <= 0) {
+			progress_draw(e, t, threads, rep);
+			continue;
+		}
+		n = read(pfd[0], out + have, OUT_MAX - have);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		have += (size_t)n;
+		if (have == OUT_MAX)
+			have = OUT_MAX - 1; /* far too much: keep reading */
+	}
+	close(pfd[0]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	out[have] = '\0';
+	if (got_signal) {
+		rc = RUN_STOPPED;
+		goto clean;
+	}
+	if (killed == 2) {
+		say(why, whylen, "timed out after %g s", e->run_timeout);
+		goto clean;
+	}
+	if (WIFSIGNALED(status)) {
+		say(why, whylen, "download-accelerator killed by signal %d",
+			 WTERMSIG(status));
+		goto clean;
+	}
+	if (WEXITSTATUS(status) != 0) {
+		char msg[400];
+
+		last_line(errpath, msg, sizeof(msg));
+		say(why, whylen, "download-accelerator exited %d: %s",
+			 WEXITSTATUS(status), msg);
+		goto clean;
+	}
+	/* Exactly one line: URL N BYTES SECONDS, for this URL and N. */
+	if (have == 0 || out[have - 1] != '\n' ||
+	    strchr(out, '\n') != out + have - 1 ||
+	    expdata_parse_line(out, &r, &bad) != 1 ||
+	    strncmp(out, t->url, strlen(t->url)) != 0 ||
+	    out[strlen(t->url)] != ' ' || r.threads != threads) {
+		out[strcspn(out, "\n")] = '\0';
+		say(why, whylen, "unexpected output: \"%.200s\"", out);
+		goto clean;
+	}
+	/* The folder holds exactly the downloaded file. */
+	if ((d = opendir(e->rundir)) == NULL) {
+		say(why, whylen, "%s: %s", e->rundir, strerror(errno));
+		goto clean;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (nfiles++ == 0)
+			snprintf(file, sizeof(file), "%s/%s", e->rundir,
+				 de->d_name);
+	}
+	closedir(d);
+	if (nfiles != 1) {
+		say(why, whylen, nfiles == 0 ? "no file written"
+						  : "%d files left, not one",
+			 nfiles);
+		goto clean;
+	}
+	if (lstat(file, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    (strlen(file) > 5 && strcmp(file + strlen(file) - 5, ".part") == 0)) {
+		say(why, whylen, "%s is not a finished file",
+			 strrchr(file, '/') + 1);
+		goto clean;
+	}
+	if ((long long)st.st_size != r.bytes) {
+		say(why, whylen, "reported %lld bytes, wrote %lld",
+			 r.bytes, (long long)st.st_size);
+		goto clean;
+	}
+	if (t->size >= 0 && r.bytes != t->size) {
+		say(why, whylen, "size %lld, expected %lld", r.bytes,
+			 t->size);
+		goto clean;
+	}
+	if (t->has_sha) {
+		unsigned char sha[32];
+		int k = sha256_file(file, sha);
+
+		if (k < 0) {
+			say(why, whylen, "%s: %s", file, strerror(-k));
+			goto clean;
+		}
+		if (memcmp(sha, t->sha, 32) != 0) {
+			say(why, whylen, "SHA-256 differs from the data "
+					      "served");
+			goto clean;
+		}
+	}
+	if (t->size < 0)
+		t->size = r.bytes;
+	say(line, linelen, "%s", out);
+	rc = RUN_OK;
+clean:
+	/* The next run starts from an empty folder again. */
+	rm_tree(e->rundir);
+	if (mkdir(e->rundir, 0755) < 0 && rc == RUN_OK) {
+		say(why, whylen, "%s: %s", e->rundir, strerror(errno));
+		rc = RUN_FAILED;
+	}
+	return rc;
+}
+
+static int
+thread_index(const struct exp *e, int threads)
+{
+	for (int i = 0; i < e->nthreads; i++)
+		if (e->threads[i] == threads)
+			return i;
+	return -1;
+}
+
+static void
+summarize(const struct exp *e, const struct target *t)
+{
+	char path[PATH_MAX + 80], sz[32], cap[32];
+	struct expdata d = {0};
+	struct expdata_stat st[MAX_THREADS + 64];
+	size_t n;
+	double base = 0;
+	long rows;
+
+	snprintf(path, sizeof(path), "%s/data-%s.txt", e->dir, t->name);
+	rows = expdata_read(path, &d, NULL, NULL);
+	if (t->size >= 0)
+		expdata_size_str(t->size, sz, sizeof(sz));
+	else
+		snprintf(sz, sizeof(sz), "size unknown");
+	printf("\n%s: %s, %s\n", t->name, sz, t->url);
+	if (e->local) {
+		if (e->cap > 0)
+			printf("served here at %s/s per connection\n",
+			       expdata_size_str(e->cap, cap, sizeof(cap)));
+		else
+			printf("served here, no cap\n");
+	}
+	if (rows < 0) {
+		printf("  no data: %s: %s\n", path, strerror((int)-rows));
+		return;
+	}
+	n = expdata_stats(&d, st, sizeof(st) / sizeof(st[0]));
+	if (n > sizeof(st) / sizeof(st[0]))
+		n = sizeof(st) / sizeof(st[0]);
+	for (size_t i = 0; i < n; i++)
+		if (st[i].threads == 1)
+			base = st[i].median;
+	printf("  threads  runs  failed  median s       min-max s  speedup%s\n",
+	       e->local && e->cap > 0 ? "  ideal s" : "");
+	for (size_t i = 0; i < n; i++) {
+		int k = thread_index(e, st[i].threads);
+		char range[48], speed[16] = "-";
+
+		snprintf(range, sizeof(range), "%.3f-%.3f", st[i].min,
+			 st[i].max);
+		if (base > 0 && st[i].median > 0)
+			snprintf(speed, sizeof(speed), "%.2f",
+				 base / st[i].median);
+		printf("  %7d  %4zu  %6d  %8.3f  %14s  %7s", st[i].threads,
+		       st[i].n, k >= 0 ? t->fails[k] : 0, st[i].median, range,
+		       speed);
+		if (e->local && e->cap > 0)
+			printf("  %7.3f", (double)st[i].bytes /
+						  ((double)e->cap * st[i].threads));
+		printf("\n");
+	}
+	/* Thread counts with failures only never reach the data file. */
+	for (int k = 0; k < e->nthreads; k++) {
+		int seen = 0;
+
+		for (size_t i = 0; i < n; i++)
+			seen |= st[i].threads == e->threads[k];
+		if (!seen && t->fails[k] > 0)
+			printf("  %7d  %4d  %6d  (every run failed)\n",
+			       e->threads[k], 0, t->fails[k]);
+	}
+	printf("  data: %s (%ld lines)\n", path, rows);
+	expdata_free(&d);
+}
+
+/* Generates the files and starts the server; returns it. */
+static struct httpserv *
+serve_local(struct exp *e)
+{
+	static const char *names[] = {"small", "medium", "large"};
+	struct httpserv_opts o = {0};
+	struct httpserv *s;
+	char www[PATH_MAX + 8], path[PATH_MAX + 80], url[128];
+	int rc;
+
+	snprintf(www, sizeof(www), "%s/www", e->work);
+	if (mkdir(www, 0755) < 0)
+		err(1, "%s", www);
+	for (int i = 0; i < e->nsizes; i++) {
+		struct target *t = &e->t[e->ntargets++];
+
+		snprintf(t->name, sizeof(t->name), "%s", names[i]);
+		snprintf(path, sizeof(path), "%s/%s.bin", www, names[i]);
+		if ((rc = generate(path, e->sizes[i], (unsigned long long)i + 1,
+				   t->sha)) < 0)
+			errx(1, "%s: %s", path, strerror(-rc));
+		t->size = e->sizes[i];
+		t->has_sha = 1;
+	}
+	o.root = www;
+	o.rate = (unsigned long)e->cap;
+	o.max_conns = 2 * MAX_THREADS;
+	if ((s = httpserv_new(&o)) == NULL)
+		err(1, "local server");
+	if ((rc = httpserv_start(s)) < 0)
+		errx(1, "local server: %s", strerror(-rc));
+	for (int i = 0; i < e->ntargets; i++) {
+		snprintf(url, sizeof(url), "http://127.0.0.1:%d/%s.bin",
+			 httpserv_port(s), e->t[i].name);
+		if ((e->t[i].url = strdup(url)) == NULL)
+			err(1, "strdup");
+	}
+	return s;
+}
+
+static int
+mkdir_p(const char *dir)
+{
+	char buf[PATH_MAX];
+
+	if (strlen(dir) >= sizeof(buf))
+		return -ENAMETOOLONG;
+	strcpy(buf, dir);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"threads", required_argument, NULL, 't'},
+		{"repeat", required_argument, NULL, 'r'},
+		{"dir", required_argument, NULL, 'd'},
+		{"fresh", no_argument, NULL, 'F'},
+		{"cap", required_argument, NULL, 'c'},
+		{"sizes", required_argument, NULL, 's'},
+		{"accelerator", required_argument, NULL, 'a'},
+		{"run-timeout", required_argument, NULL, 'T'},
+		{"quiet", no_argument, NULL, 'q'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	static struct exp ex;
+	struct exp *e = &ex;
+	struct httpserv *srv = NULL;
+	struct sigaction sa;
+	const char *tmp;
+	int c, rc, status = 0;
+
+	e->threads[0] = 1, e->threads[1] = 2, e->threads[2] = 3;
+	e->threads[3] = 5, e->threads[4] = 10;
+	e->nthreads = 5;
+	e->repeat = 10;
+	e->dir = "results";
+	e->cap = 2 << 20;
+	e->sizes[0] = 1 << 20, e->sizes[1] = 10 << 20, e->sizes[2] = 100 << 20;
+	e->nsizes = 3;
+	e->run_timeout = 600;
+	while ((c = getopt_long(argc, argv, "t:r:d:c:s:a:qh", opts, NULL)) !=
+	       -1) {
+		switch (c) {
+		case 't':
+			if ((rc = parse_threads(optarg, e)) < 0)
+				cli_bad_value("thread list (distinct counts "
+					      "1-64, comma-separated)",
+					      optarg, rc);
+			break;
+		case 'r':
+			if ((rc = cli_parse_long(optarg, 1, 100000, &e->repeat)) <
+			    0)
+				cli_bad_value("repetition count (1-100000)",
+					      optarg, rc);
+			break;
+		case 'd':
+			e->dir = optarg;
+			break;
+		case 'F':
+			e->fresh = 1;
+			break;
+		case 'c':
+			if (strcmp(optarg, "0") == 0)
+				e->cap = 0;
+			else if ((rc = cli_parse_size(optarg, 1024,
+						      4000000000LL, &e->cap)) < 0)
+				cli_bad_value("cap (bytes/s, at least 1k)",
+					      optarg, rc);
+			break;
+		case 's':
+			if ((rc = parse_sizes(optarg, e)) < 0)
+				cli_bad_value("size list (one to three sizes)",
+					      optarg, rc);
+			break;
+		case 'a':
+			snprintf(e->accel, sizeof(e->accel), "%s", optarg);
+			break;
+		case 'T':
+			if ((rc = cli_parse_seconds(optarg, 86400,
+						    &e->run_timeout)) < 0 ||
+			    e->run_timeout <= 0)
+				cli_bad_value("run timeout (seconds)", optarg,
+					      rc < 0 ? rc : -ERANGE);
+			break;
+		case 'q':
+			e->quiet = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			cli_version();
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	for (int i = optind; i < argc; i++)
+		add_target(e, argv[i]);
+	if (e->accel[0] == '\0') {
+		if (find_accel(e->accel, sizeof(e->accel)) < 0)
+			errx(1, "download-accelerator: not found beside this "
+				"program nor in PATH");
+	} else if (strchr(e->accel, '/') == NULL) {
+		errx(2, "%s: give the accelerator as a path", e->accel);
+	} else if (access(e->accel, X_OK) < 0) {
+		err(1, "%s", e->accel);
+	}
+	if ((rc = mkdir_p(e->dir)) < 0)
+		errx(1, "%s: %s", e->dir, strerror(-rc));
+
+	/* Signals end the runs in order: the current child is stopped, the
+	 * server and the temporary folder go, the summary is printed. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	tmp = getenv("TMPDIR");
+	if (snprintf(e->work, sizeof(e->work), "%s/experiments.XXXXXX",
+		     tmp && *tmp ? tmp : "/tmp") >= (int)sizeof(e->work))
+		errx(1, "TMPDIR: name too long");
+	if (mkdtemp(e->work) == NULL)
+		err(1, "%s", e->work);
+	say(e->rundir, sizeof(e->rundir), "%s/run", e->work);
+	if (mkdir(e->rundir, 0755) < 0) {
+		warn("%s", e->rundir);
+		status = 1;
+		goto out;
+	}
+	if (e->ntargets == 0) {
+		e->local = 1;
+		srv = serve_local(e);
+	}
+	for (int i = 0; i < e->ntargets; i++) {
+		struct target *t = &e->t[i];
+		char path[PATH_MAX + 80];
+
+		snprintf(path, sizeof(path), "%s/data-%s.txt", e->dir, t->name);
+		t->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC |
+					   (e->fresh ? O_TRUNC : 0),
+			     0644);
+		t->fails = calloc((size_t)e->nthreads, sizeof(int));
+		t->oks = calloc((size_t)e->nthreads, sizeof(int));
+		if (t->fd < 0 || t->fails == NULL || t->oks == NULL) {
+			warn("%s", path);
+			status = 1;
+			goto out;
+		}
+		for (int k = 0; k < e->nthreads; k++)
+			e->total_w += e->repeat * run_weight(t, e->threads[k]);
+	}
+	e->runs_total = (long)e->ntargets * e->nthreads * e->repeat;
+	e->progress = !e->quiet && isatty(2);
+	e->start = now();
+
+	/* As the original: every file, every repetition, every thread count;
+	 * thread counts alternate so that noise spreads over all of them. */
+	for (int i = 0; i < e->ntargets && !got_signal; i++) {
+		struct target *t = &e->t[i];
+
+		for (long rep = 1; rep <= e->repeat && !got_signal; rep++) {
+			for (int k = 0; k < e->nthreads && !got_signal; k++) {
+				char line[OUT_MAX + 2], why[600];
+				int th = e->threads[k];
+
+				progress_draw(e, t, th, rep);
+				rc = run_one(e, t, th, rep, line, sizeof(line),
+					     why, sizeof(why));
+				if (rc == RUN_STOPPED)
+					break;
+				if (rc == RUN_OK) {
+					size_t l = strlen(line);
+
+					if (write(t->fd, line, l) != (ssize_t)l) {
+						progress_clear(e);
+						warn("data-%s.txt", t->name);
+						rc = RUN_FAILED;
+						say(why, sizeof(why), "not recorded");
+					}
+				}
+				if (rc == RUN_OK) {
+					t->oks[k]++;
+				} else {
+					progress_clear(e);
+					warnx("%s -n %d (run %ld of %lld): %s",
+					      t->name, th, rep, e->repeat, why);
+					t->fails[k]++;
+					e->failures++;
+				}
+				e->runs_done++;
+				e->done_w += run_weight(t, th);
+			}
+		}
+	}
+	progress_clear(e);
+	if (got_signal)
+		warnx("stopped by signal %d after %ld of %ld runs", got_signal,
+		      e->runs_done, e->runs_total);
+	for (int i = 0; i < e->ntargets; i++)
+		summarize(e, &e->t[i]);
+	printf("\n%ld runs, %ld failed, %.1f s\n", e->runs_done, e->failures,
+	       now() - e->start);
+	if (e->failures > 0)
+		status = 1;
+out:
+	httpserv_free(srv);
+	rm_tree(e->work);
+	for (int i = 0; i < e->ntargets; i++) {
+		if (e->t[i].fd > 0)
+			close(e->t[i].fd);
+		free(e->t[i].url);
+		free(e->t[i].fails);
+		free(e->t[i].oks);
+	}
+	if (fflush(stdout) != 0)
+		status = 1;
+	if (got_signal)
+		return 128 + got_signal;
+	return status;
+}

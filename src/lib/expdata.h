@@ -1,0 +1,70 @@
+/* expdata.h -- the experiments' data files ("URL THREADS BYTES SECONDS")
+ * and the box statistics that experiments and plot print and draw.
+ */
+#ifndef NT_EXPDATA_H
+#define NT_EXPDATA_H
+
+#include <stddef.h>
+
+/* One download: a line of a data-NAME.txt file. */
+struct expdata_row {
+	int threads;
+	long long bytes;
+	double seconds;
+};
+
+/* The rows of one file (caller-allocated; zero it, then expdata_free). */
+struct expdata {
+	struct expdata_row *rows;
+	size_t n, cap;
+};
+
+/* Box statistics of the rows with one thread count. */
+struct expdata_stat {
+	int threads;
+	size_t n;
+	double min, q1, median, q3, max;
+	double lo, hi;	/* whiskers: the extreme values within 1.5 IQR */
+	long long bytes;	/* median size */
+};
+
+/*
+ * Parses one line (without or with its newline). Returns 1 and fills *r
+ * for a data line, 0 for a blank or '#' line, or -EINVAL for a malformed
+ * one with *why set to a static reason ("expected 4 fields", ...).
+ */
+int expdata_parse_line(const char *line, struct expdata_row *r,
+		       const char **why);
+
+/* Called for each malformed line read: its number and the reason. */
+typedef void expdata_bad_fn(void *arg, long lineno, const char *why);
+
+/*
+ * Appends the data lines of the file at path to d; malformed lines are
+ * reported through bad (may be NULL) and skipped. Returns the number of
+ * rows added or -errno (the file could not be read; d keeps what it had).
+ */
+long expdata_read(const char *path, struct expdata *d, expdata_bad_fn *bad,
+		  void *arg);
+
+/* Appends one row. 0 or -ENOMEM. */
+int expdata_add(struct expdata *d, const struct expdata_row *r);
+
+/* Frees the rows; d is empty and reusable afterwards. */
+void expdata_free(struct expdata *d);
+
+/*
+ * Box statistics per thread count, in increasing thread order, into out
+ * (room for max). Returns how many thread counts there are (may exceed
+ * max; only max are written).
+ */
+size_t expdata_stats(const struct expdata *d, struct expdata_stat *out,
+		     size_t max);
+
+/* The median of the n values at v (sorted in place). 0 for n = 0. */
+double expdata_median(double *v, size_t n);
+
+/* "1.0 MiB", "300 KiB", "12 B" for a byte count into buf. Returns buf. */
+char *expdata_size_str(long long bytes, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,126 @@
+# experiments.sh -- experiments with the real download-accelerator, against
+# a local nginx and against its own paced server.
+# timeout: 150
+. "$(dirname "$0")/lib.sh"
+E=$NT_BIN/experiments
+A=$NT_BIN/download-accelerator
+export TMPDIR=$T_TMP/tmp
+mkdir -p "$TMPDIR" "$T_TMP/www"
+
+if [ ! -x "$A" ]; then
+	notok "download-accelerator is built in $NT_BIN (experiments needs it)"
+	done_testing
+	exit 1
+fi
+ok "download-accelerator is built in $NT_BIN"
+
+head -c 20000 /dev/urandom >"$T_TMP/www/t1"
+head -c 100000 /dev/urandom >"$T_TMP/www/t2"
+nginx_start "$T_TMP/www" || { notok "nginx starts"; done_testing; exit 1; }
+U=http://127.0.0.1:$NGINX_PORT
+D=$T_TMP/out
+
+# lines FILE: the data lines of FILE as "THREADS BYTES", sorted.
+lines() { awk '{print $2, $3}' "$1" | sort -n | tr '\n' ' '; }
+
+# Two files, three thread counts, one run each, and one URL that fails.
+timeout 60 $NT_VALGRIND "$E" -q -t 1,2,4 -r 1 -d "$D" --fresh \
+	a="$U/t1" b="$U/t2" gone="$U/missing" >"$T_TMP/o1" 2>"$T_TMP/e1"
+is "$?" 1 "a failing URL makes the exit status 1"
+is "$(lines "$D/data-a.txt")" "1 20000 2 20000 4 20000 " "data-a.txt: one line per thread count"
+is "$(lines "$D/data-b.txt")" "1 100000 2 100000 4 100000 " "data-b.txt: one line per thread count"
+is "$(grep -Evc "^$U/t1 [124] 20000 [0-9]+(\.[0-9]+)?$" "$D/data-a.txt")" 0 \
+	"every line is URL THREADS BYTES SECONDS"
+is "$(wc -l <"$D/data-gone.txt")" 0 "the failing URL records no time"
+is "$(grep -c "^experiments: gone -n [124] (run 1 of 1): download-accelerator exited 1: .*404" "$T_TMP/e1")" 3 \
+	"each failure is reported with its reason"
+check "summary: the failing file's counts" grep -Eq '^ +4 +0 +1 +\(every run failed\)' "$T_TMP/o1"
+check "summary: a table row per thread count" grep -Eq '^ +2 +1 +0 +[0-9.]+ +[0-9.]+-[0-9.]+ +[0-9.]+$' "$T_TMP/o1"
+check "summary: the totals" grep -q '^9 runs, 3 failed' "$T_TMP/o1"
+check "no progress line when stderr is not a terminal" sh -c '! grep -q "$(printf "\r")" "$1"' _ "$T_TMP/e1"
+is "$(ls -A "$TMPDIR" | wc -l)" 0 "its temporary folder is gone"
+
+# Without --fresh, runs add up, as in the original.
+timeout 60 "$E" -q -t 1 -r 2 -d "$D" a="$U/t1" >/dev/null 2>&1
+is "$?" 0 "all runs fine: exit 0"
+is "$(wc -l <"$D/data-a.txt")" 5 "runs append to data-a.txt"
+is "$(wc -l <"$D/data-b.txt")" 3 "data-b.txt untouched"
+
+# Its own server: generated files, a per-connection cap, checksums.
+D2=$T_TMP/local
+timeout 90 "$E" -t 1,2 -r 2 -s 64k,128k,256k -c 512k -d "$D2" --fresh \
+	>"$T_TMP/o2" 2>"$T_TMP/e2"
+is "$?" 0 "local server: every run fine"
+is "$(lines "$D2/data-small.txt")" "1 65536 1 65536 2 65536 2 65536 " "data-small.txt"
+is "$(lines "$D2/data-medium.txt")" "1 131072 1 131072 2 131072 2 131072 " "data-medium.txt"
+is "$(lines "$D2/data-large.txt")" "1 262144 1 262144 2 262144 2 262144 " "data-large.txt"
+t1=$(awk '$2 == 1 {print $4; exit}' "$D2/data-large.txt")
+check "one connection is held to the cap (256 KiB at 512 KiB/s: $t1 s >= 0.4)" \
+	awk -v t="$t1" 'BEGIN{exit !(t >= 0.4)}'
+check "the summary shows the cap and the ideal time" grep -q 'served here at 512 KiB/s per connection' "$T_TMP/o2"
+check "and names the URL it served" grep -Eq '^large: 256 KiB, http://127\.0\.0\.1:[0-9]+/large\.bin$' "$T_TMP/o2"
+is "$(ls -A "$TMPDIR" | wc -l)" 0 "generated files and server gone"
+
+# Wrong downloads are failures, never times: accelerators that lie.
+cat >"$T_TMP/liar" <<'EOF'
+#!/bin/sh
+# A deliberately broken accelerator, to test that experiments checks.
+# LIAR=bytes: right size, wrong bytes; LIAR=size: claims a wrong size;
+# LIAR=part: leaves only a .part file; LIAR=talk: prints two lines.
+url=$3 n=$2 f=$(basename "$3")
+size=$(curl -s -o "$f" -w '%{size_download}' "$url") || exit 1
+case $LIAR in
+bytes) printf 'X' | dd of="$f" bs=1 seek=100 conv=notrunc 2>/dev/null ;;
+size) size=$((size + 1)) ;;
+part) mv "$f" "$f.part" ;;
+talk) echo "progress 50%" ;;
+esac
+echo "$url $n $size 0.01"
+EOF
+chmod +x "$T_TMP/liar"
+for mode in bytes size part talk; do
+	D3=$T_TMP/liar-$mode
+	LIAR=$mode timeout 60 "$E" -q -a "$T_TMP/liar" -t 1 -r 1 -s 64k -d "$D3" \
+		>/dev/null 2>"$T_TMP/e3"
+	is "$?" 1 "liar ($mode): exit 1"
+	is "$(wc -l <"$D3/data-small.txt")" 0 "liar ($mode): nothing recorded"
+	case $mode in
+	bytes) want="SHA-256 differs" ;;
+	size) want="reported 65537 bytes, wrote 65536" ;;
+	part) want="small.bin.part is not a finished file" ;;
+	talk) want="unexpected output" ;;
+	esac
+	check "liar ($mode): says '$want'" grep -q "^experiments: small -n 1 (run 1 of 1): $want" "$T_TMP/e3"
+done
+
+# Ctrl-C: the run in flight stops, the server and files go, exit 130.
+D4=$T_TMP/int
+timeout 60 "$E" -q -t 1 -r 5 -s 4M -c 256k -d "$D4" >"$T_TMP/o4" 2>"$T_TMP/e4" &
+pid=$!
+sleep 1.5
+kill -INT $pid
+t0=$EPOCHREALTIME
+wait $pid
+is "$?" 130 "SIGINT: exit 130"
+t=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN{print b-a}')
+check "and promptly ($t s)" awk -v t="$t" 'BEGIN{exit !(t < 8)}'
+check "says it was stopped" grep -q '^experiments: stopped by signal 2 after 0 of 5 runs' "$T_TMP/e4"
+is "$(ls -A "$TMPDIR" | wc -l)" 0 "temporary folder removed after SIGINT"
+is "$(wc -l <"$D4/data-small.txt")" 0 "the interrupted run is not recorded"
+
+# Finding the accelerator; bad usage.
+mkdir -p "$T_TMP/lone"
+cp "$E" "$T_TMP/lone/experiments"
+err=$(timeout 10 env PATH=/nonexistent "$T_TMP/lone/experiments" -d "$T_TMP/x" a=http://127.0.0.1:1/x 2>&1)
+is "$?" 1 "no accelerator anywhere: exit 1"
+check "and says so" sh -c 'echo "$1" | grep -q "^experiments: download-accelerator: not found"' _ "$err"
+for args in "-t 0" "-t 1,1" "-t x" "-t 65" "-r 0" "-s 1M,2M,3M,4M" "-c abc" \
+	"--run-timeout 0" "noequals" "=http://x/" "a=ftp://x/y" "../a=http://x/" \
+	"a=http://x/ a=http://y/"; do
+	err=$(timeout 10 "$E" -d "$T_TMP/x" $args 2>&1 >/dev/null)
+	is "$?" 2 "experiments $args: exit 2"
+	check "experiments $args: says why" sh -c 'echo "$1" | head -n 1 | grep -q "^experiments: "' _ "$err"
+done
+timeout 10 "$E" --help | grep -q '^usage: experiments' && ok "--help" || notok "--help"
+timeout 10 "$E" --version | grep -q '^experiments (netthreads) ' && ok "--version" || notok "--version"
+done_testing

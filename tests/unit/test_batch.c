@@ -1,0 +1,181 @@
+/* test_batch.c -- URL list parsing with line numbers, and name reservation
+ * in input order. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "batch.h"
+
+struct bad {
+	unsigned long lines[8];
+	char text[8][64];
+	int n;
+};
+
+static void
+record_bad(void *arg, unsigned long line, const char *text)
+{
+	struct bad *b = arg;
+
+	if (b->n < 8) {
+		b->lines[b->n] = line;
+		snprintf(b->text[b->n], sizeof(b->text[0]), "%s", text);
+	}
+	b->n++;
+}
+
+static void
+test_read(void **state)
+{
+	static const char text[] =
+		"# comment\n"
+		"\n"
+		"  http://h/a  \r\n"
+		"ftp://h/b\n"
+		"\t\n"
+		"https://h/c?x=1\n"
+		"#http://h/skipped\n"
+		"not a url\n"
+		"http://h/d";	/* no final newline */
+	struct batch *b = batch_new();
+	struct bad bad = {0};
+	FILE *in = fmemopen((void *)text, sizeof(text) - 1, "r");
+
+	(void)state;
+	assert_non_null(b);
+	assert_non_null(in);
+	assert_int_equal(batch_read(b, in, record_bad, &bad), 2);
+	fclose(in);
+	assert_int_equal(bad.n, 2);
+	assert_int_equal(bad.lines[0], 4);
+	assert_string_equal(bad.text[0], "ftp://h/b");
+	assert_int_equal(bad.lines[1], 8);
+	assert_string_equal(bad.text[1], "not a url");
+	assert_int_equal(batch_count(b), 3);
+	assert_string_equal(batch_item(b, 0)->url, "http://h/a");
+	assert_int_equal(batch_item(b, 0)->line, 3);
+	assert_string_equal(batch_item(b, 1)->url, "https://h/c?x=1");
+	assert_int_equal(batch_item(b, 1)->line, 6);
+	assert_string_equal(batch_item(b, 2)->url, "http://h/d");
+	assert_int_equal(batch_item(b, 2)->line, 9);
+	assert_int_equal(batch_item(b, 2)->state, BATCH_PENDING);
+	batch_free(b);
+	batch_free(NULL);
+}
+
+static void
+test_reserve_in_input_order(void **state)
+{
+	const char *urls[] = {
+		"http://h/1/x", "http://h/2/x", "http://h/3/x.1", "http://h/4/x",
+		"http://h/", "http://h/..", "http://h/5/X", "http://h/6/x#f",
+	};
+	const char *want[] = {
+		"x", "x.1", "x.1.1", "x.2", "index.html", "index.html.1", "X",
+		"x.3",
+	};
+	struct batch *b = batch_new();
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(urls) / sizeof(urls[0]); i++)
+		assert_int_equal(batch_add(b, urls[i], i + 1), 0);
+	assert_int_equal(batch_reserve(b), 0);
+	for (size_t i = 0; i < sizeof(urls) / sizeof(urls[0]); i++)
+		assert_string_equal(batch_item(b, i)->name, want[i]);
+	/* Reserving again gives the same names. */
+	assert_int_equal(batch_reserve(b), 0);
+	assert_string_equal(batch_item(b, 3)->name, "x.2");
+	batch_free(b);
+}
+
+static void
+test_reserve_many_alike(void **state)
+{
+	struct batch *b = batch_new();
+	char want[32];
+
+	(void)state;
+	for (int i = 0; i < 20000; i++)
+		assert_int_equal(batch_add(b, "http://h/same", (unsigned long)i), 0);
+	assert_int_equal(batch_reserve(b), 0);
+	assert_string_equal(batch_item(b, 0)->name, "same");
+	for (int i = 1; i < 20000; i++) {
+		snprintf(want, sizeof(want), "same.%d", i);
+		assert_string_equal(batch_item(b, (size_t)i)->name, want);
+	}
+	batch_free(b);
+}
+
+static void
+test_printable(void **state)
+{
+	char out[16];
+
+	(void)state;
+	assert_string_equal(batch_printable("a\x1b[31m\n", out, sizeof(out)),
+			    "a?[31m?");
+	assert_string_equal(batch_printable("0123456789abcdefghij", out,
+					    sizeof(out)), "0123456789ab...");
+	assert_string_equal(batch_printable("", out, sizeof(out)), "");
+}
+
+static void
+test_run_empty_and_cancelled(void **state)
+{
+	struct batch *b = batch_new();
+	struct batch_run_opts o;
+	atomic_int cancel = 1;
+
+	(void)state;
+	memset(&o, 0, sizeof(o));
+	fetch_opts_default(&o.fetch);
+	o.dirfd = -1;
+	assert_int_equal(batch_run(b, &o), 0);
+	o.jobs = 4;
+	assert_int_equal(batch_run(b, &o), 0);
+	/* Cancelled before the start: nothing starts, all stay pending. */
+	assert_int_equal(batch_add(b, "http://127.0.0.1:1/a", 1), 0);
+	assert_int_equal(batch_add(b, "http://127.0.0.1:1/b", 2), 0);
+	assert_int_equal(batch_reserve(b), 0);
+	o.fetch.cancel = &cancel;
+	assert_int_equal(batch_run(b, &o), 0);
+	o.jobs = 0;
+	assert_int_equal(batch_run(b, &o), 0);
+	assert_int_equal(batch_item(b, 0)->state, BATCH_PENDING);
+	assert_int_equal(batch_item(b, 1)->state, BATCH_PENDING);
+	batch_free(b);
+}
+
+static int
+setup(void **state)
+{
+	(void)state;
+	alarm(60);
+	return 0;
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_read),
+		cmocka_unit_test(test_reserve_in_input_order),
+		cmocka_unit_test(test_reserve_many_alike),
+		cmocka_unit_test(test_printable),
+		cmocka_unit_test(test_run_empty_and_cancelled),
+	};
+	int rc;
+
+	fetch_global_init();
+	rc = cmocka_run_group_tests(tests, setup, NULL);
+	fetch_global_cleanup();
+	return rc;
+}

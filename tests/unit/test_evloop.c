@@ -1,0 +1,310 @@
+/* test_evloop.c -- the event loop on each backend: readiness, interest
+ * changes, removal during dispatch, timer order, stop. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "evloop.h"
+
+static const char *backend_poll = "poll";
+static const char *backend_epoll = "epoll";
+
+struct seen {
+	int calls;
+	int events;
+	int fd;
+	struct evloop *el;
+	int other; /* an fd to remove when called */
+	int stop;
+};
+
+static void
+on_io(struct evloop *el, int fd, int events, void *arg)
+{
+	struct seen *s = arg;
+	char c;
+
+	s->calls++;
+	s->events |= events;
+	s->fd = fd;
+	if (events & EVLOOP_READ)
+		(void)!read(fd, &c, 1);
+	if (s->other >= 0) {
+		evloop_del(el, s->other);
+		close(s->other);
+		s->other = -1;
+	}
+	if (s->stop)
+		evloop_stop(el);
+}
+
+static void
+test_readiness(void **state)
+{
+	const char *be = *state;
+	struct evloop *el = evloop_new(be, 1024);
+	struct seen s = {0, 0, -1, NULL, -1, 0};
+	int p[2], sp[2];
+
+	assert_non_null(el);
+	assert_string_equal(evloop_backend(el), be);
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(evloop_add(el, p[0], EVLOOP_READ, on_io, &s), 0);
+	assert_int_equal(evloop_events(el, p[0]), EVLOOP_READ);
+	assert_int_equal(evloop_run_once(el, 20), 0); /* nothing yet */
+	assert_int_equal(write(p[1], "x", 1), 1);
+	assert_int_equal(evloop_run_once(el, 1000), 1);
+	assert_int_equal(s.calls, 1);
+	assert_int_equal(s.fd, p[0]);
+	assert_true(s.events & EVLOOP_READ);
+
+	/* Write interest: ready at once; interest 0 silences it. */
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sp), 0);
+	memset(&s, 0, sizeof(s));
+	s.other = -1;
+	assert_int_equal(evloop_add(el, sp[0], EVLOOP_WRITE, on_io, &s), 0);
+	assert_int_equal(evloop_run_once(el, 1000), 1);
+	assert_int_equal(s.events, EVLOOP_WRITE);
+	assert_int_equal(evloop_set(el, sp[0], 0), 0);
+	assert_int_equal(evloop_run_once(el, 20), 0);
+	assert_int_equal(s.calls, 1);
+
+	/* The peer hangs up: a read-interested fd is told (and reads EOF). */
+	assert_int_equal(evloop_set(el, sp[0], EVLOOP_READ), 0);
+	close(sp[1]);
+	assert_int_equal(evloop_run_once(el, 1000), 1);
+	assert_true(s.events & EVLOOP_READ);
+
+	assert_int_equal(evloop_del(el, sp[0]), 0);
+	assert_int_equal(evloop_events(el, sp[0]), -1);
+	assert_int_equal(evloop_del(el, sp[0]), -ENOENT);
+	assert_int_equal(evloop_set(el, sp[0], EVLOOP_READ), -ENOENT);
+	assert_int_equal(evloop_add(el, 5000, EVLOOP_READ, on_io, &s), -ERANGE);
+	close(sp[0]);
+	evloop_del(el, p[0]);
+	close(p[0]);
+	close(p[1]);
+	evloop_free(el);
+	evloop_free(NULL);
+}
+
+/* Two fds ready at once; whichever runs first removes the other, which
+ * must then not be called with stale readiness. */
+static void
+test_remove_during_dispatch(void **state)
+{
+	struct evloop *el = evloop_new(*state, 1024);
+	struct seen a = {0, 0, -1, NULL, -1, 0}, b = a;
+	int p[2], q[2];
+
+	assert_non_null(el);
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(pipe(q), 0);
+	a.other = q[0];
+	b.other = p[0];
+	assert_int_equal(evloop_add(el, p[0], EVLOOP_READ, on_io, &a), 0);
+	assert_int_equal(evloop_add(el, q[0], EVLOOP_READ, on_io, &b), 0);
+	assert_int_equal(write(p[1], "x", 1), 1);
+	assert_int_equal(write(q[1], "y", 1), 1);
+	evloop_run_once(el, 1000);
+	assert_int_equal(a.calls + b.calls, 1);
+	if (a.calls)
+		close(p[0]);
+	else
+		close(q[0]);
+	close(p[1]);
+	close(q[1]);
+	evloop_free(el);
+}
+
+/* Many descriptors, removed from the middle: the poll backend's dense
+ * array must stay consistent. */
+static void
+test_many_fds(void **state)
+{
+	enum { N = 200 };
+	struct evloop *el = evloop_new(*state, 4096);
+	struct seen s[N];
+	int p[N][2];
+
+	assert_non_null(el);
+	for (int i = 0; i < N; i++) {
+		memset(&s[i], 0, sizeof(s[i]));
+		s[i].other = -1;
+		assert_int_equal(pipe(p[i]), 0);
+		assert_int_equal(evloop_add(el, p[i][0], EVLOOP_READ, on_io, &s[i]), 0);
+	}
+	for (int i = 0; i < N; i += 3) {
+		assert_int_equal(evloop_del(el, p[i][0]), 0);
+	}
+	for (int i = 0; i < N; i++)
+		assert_int_equal(write(p[i][1], "z", 1), 1);
+	for (int k = 0; k < 10; k++)
+		evloop_run_once(el, 10);
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(s[i].calls, i % 3 == 0 ? 0 : 1);
+		close(p[i][0]);
+		close(p[i][1]);
+	}
+	evloop_free(el);
+}
+
+struct fired {
+	uint64_t when[1000];
+	int n;
+	int id[1000];
+};
+
+static struct fired fired;
+
+static void
+on_timer(struct evloop *el, struct evloop_timer *t, void *arg)
+{
+	(void)el;
+	fired.when[fired.n] = t->when;
+	fired.id[fired.n] = (int)(intptr_t)arg;
+	fired.n++;
+}
+
+static void
+test_timers(void **state)
+{
+	struct evloop *el = evloop_new(*state, 64);
+	struct evloop_timer t[5];
+	const int ms[5] = {30, 10, 20, 0, 50};
+	uint64_t t0;
+
+	assert_non_null(el);
+	memset(&fired, 0, sizeof(fired));
+	t0 = evloop_now(el);
+	for (int i = 0; i < 5; i++) {
+		evloop_timer_init(&t[i], on_timer, (void *)(intptr_t)i);
+		assert_int_equal(evloop_timer_start(el, &t[i], (uint64_t)ms[i]), 0);
+	}
+	assert_int_equal(evloop_timer_count(el), 5);
+	evloop_timer_stop(el, &t[2]);
+	evloop_timer_stop(el, &t[2]); /* harmless twice */
+	assert_false(evloop_timer_active(&t[2]));
+	for (int k = 0; k < 100 && evloop_timer_count(el) > 0; k++)
+		evloop_run_once(el, -1);
+	assert_int_equal(fired.n, 4);
+	assert_int_equal(fired.id[0], 3);
+	assert_int_equal(fired.id[1], 1);
+	assert_int_equal(fired.id[2], 0);
+	assert_int_equal(fired.id[3], 4);
+	/* Not early. */
+	assert_true(evloop_now(el) >= t0 + 50);
+	evloop_free(el);
+}
+
+/* Random starts, restarts and stops: what fires, fires once, in order. */
+static void
+test_timer_heap(void **state)
+{
+	enum { N = 1000 };
+	struct evloop *el = evloop_new(*state, 64);
+	static struct evloop_timer t[N];
+	int stopped[N] = {0}, expect = 0, count[N] = {0};
+
+	assert_non_null(el);
+	memset(&fired, 0, sizeof(fired));
+	srand(42);
+	for (int i = 0; i < N; i++) {
+		evloop_timer_init(&t[i], on_timer, (void *)(intptr_t)i);
+		evloop_timer_start(el, &t[i], (uint64_t)(rand() % 100));
+	}
+	for (int i = 0; i < N; i++) {
+		int r = rand() % 4;
+		if (r == 0) {
+			evloop_timer_stop(el, &t[i]);
+			stopped[i] = 1;
+		} else if (r == 1) {
+			evloop_timer_start(el, &t[i], (uint64_t)(rand() % 100));
+		}
+	}
+	for (int i = 0; i < N; i++)
+		expect += !stopped[i];
+	assert_int_equal(evloop_timer_count(el), (size_t)expect);
+	for (int k = 0; k < 1000 && evloop_timer_count(el) > 0; k++)
+		evloop_run_once(el, -1);
+	assert_int_equal(fired.n, expect);
+	for (int i = 0; i < fired.n; i++) {
+		count[fired.id[i]]++;
+		if (i > 0)
+			assert_true(fired.when[i] >= fired.when[i - 1]);
+	}
+	for (int i = 0; i < N; i++)
+		assert_int_equal(count[i], stopped[i] ? 0 : 1);
+	evloop_free(el);
+}
+
+static void
+on_stop_timer(struct evloop *el, struct evloop_timer *t, void *arg)
+{
+	(void)t;
+	(*(int *)arg)++;
+	evloop_stop(el);
+}
+
+static void
+test_run_stop(void **state)
+{
+	struct evloop *el = evloop_new(*state, 64);
+	struct evloop_timer t;
+	int n = 0;
+
+	assert_non_null(el);
+	evloop_timer_init(&t, on_stop_timer, &n);
+	evloop_timer_start(el, &t, 10);
+	assert_int_equal(evloop_run(el), 0);
+	assert_int_equal(n, 1);
+	/* Freed with a timer still armed: the timer is merely unlinked. */
+	evloop_timer_start(el, &t, 1000);
+	evloop_free(el);
+	assert_false(evloop_timer_active(&t));
+}
+
+static void
+test_bad_backend(void **state)
+{
+	(void)state;
+	errno = 0;
+	assert_null(evloop_new("kqueue", 64));
+	assert_int_equal(errno, EINVAL);
+	assert_null(evloop_new("poll", 0));
+}
+
+static int
+setup(void **state)
+{
+	(void)state;
+	alarm(60);
+	return 0;
+}
+
+#define BOTH(f)                                                  \
+	cmocka_unit_test_prestate(f, (void *)&backend_poll[0]), \
+		cmocka_unit_test_prestate(f, (void *)&backend_epoll[0])
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		BOTH(test_readiness),
+		BOTH(test_remove_during_dispatch),
+		BOTH(test_many_fds),
+		BOTH(test_timers),
+		BOTH(test_timer_heap),
+		BOTH(test_run_stop),
+		cmocka_unit_test(test_bad_backend),
+	};
+	return cmocka_run_group_tests(tests, setup, NULL);
+}

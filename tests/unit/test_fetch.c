@@ -1,0 +1,224 @@
+/* test_fetch.c -- fetch failures that need no server: unsafe names, refused
+ * connections with retries, cancelling a wait, and nothing left behind. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <dirent.h>
+
+#include <cmocka.h>
+
+#include "fetch.h"
+
+static char dir[64];
+static int dirfd_;
+
+static double
+now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Entries in the test folder besides . and .. */
+static int
+entries(void)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d)) != NULL)
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+			n++;
+	closedir(d);
+	return n;
+}
+
+/* A loopback URL nothing listens on: bind port 0, note it, close. */
+static void
+refused_url(char *url, size_t size)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	socklen_t len = sizeof(sa);
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+
+	assert_true(s >= 0);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(s, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(getsockname(s, (struct sockaddr *)&sa, &len), 0);
+	snprintf(url, size, "http://127.0.0.1:%d/file", ntohs(sa.sin_port));
+	close(s);
+}
+
+static void
+test_probe_and_unsafe_names(void **state)
+{
+	struct fetcher *f = fetch_new(NULL, NULL);
+	struct fetch_result r;
+	const char *bad[] = {"", ".", "..", "a/b", "../x", "/etc/x"};
+
+	(void)state;
+	assert_non_null(f);
+	assert_int_equal(fetch_probe_dir(dirfd_), 0);
+	assert_int_equal(entries(), 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(fetch_url(f, "http://127.0.0.1:1/", dirfd_,
+					   bad[i], &r), -EINVAL);
+		assert_string_equal(r.error, "unsafe file name");
+	}
+	assert_int_equal(entries(), 0);
+	fetch_free(f);
+	fetch_free(NULL);
+	fetch_share_free(NULL);
+}
+
+static void
+test_refused_is_retried_then_fails(void **state)
+{
+	struct fetch_opts o;
+	struct fetch_share *sh = fetch_share_new();
+	struct fetcher *f;
+	struct fetch_result r;
+	char url[64];
+	double t;
+
+	(void)state;
+	assert_non_null(sh);
+	fetch_opts_default(&o);
+	o.retries = 2;
+	o.backoff = 0.1;
+	f = fetch_new(&o, sh);
+	assert_non_null(f);
+	refused_url(url, sizeof(url));
+	t = now();
+	assert_int_equal(fetch_url(f, url, dirfd_, "file", &r), -EIO);
+	t = now() - t;
+	assert_int_equal(r.attempts, 3);
+	/* Waits of 0.1 then 0.2 s between the three attempts. */
+	assert_true(t >= 0.29);
+	assert_true(r.seconds >= 0.29);
+	assert_non_null(strstr(r.error, "onnect"));
+	assert_int_equal(r.status, 0);
+	assert_int_equal(entries(), 0);
+	/* No retries asked: one attempt. */
+	fetch_free(f);
+	o.retries = 0;
+	f = fetch_new(&o, sh);
+	assert_int_equal(fetch_url(f, url, dirfd_, "file", &r), -EIO);
+	assert_int_equal(r.attempts, 1);
+	fetch_free(f);
+	fetch_share_free(sh);
+}
+
+struct canceller {
+	atomic_int flag;
+};
+
+static void *
+cancel_soon(void *arg)
+{
+	struct canceller *c = arg;
+	struct timespec ts = {0, 200000000};
+
+	nanosleep(&ts, NULL);
+	atomic_store(&c->flag, 1);
+	return NULL;
+}
+
+static void
+test_cancel_stops_the_wait(void **state)
+{
+	static struct canceller c;
+	struct fetch_opts o;
+	struct fetcher *f;
+	struct fetch_result r;
+	pthread_t t;
+	char url[64];
+	double t0;
+
+	(void)state;
+	fetch_opts_default(&o);
+	o.retries = 5;
+	o.backoff = 20;		/* would take minutes without cancel */
+	o.cancel = &c.flag;
+	f = fetch_new(&o, NULL);
+	assert_non_null(f);
+	refused_url(url, sizeof(url));
+	assert_int_equal(pthread_create(&t, NULL, cancel_soon, &c), 0);
+	t0 = now();
+	assert_int_equal(fetch_url(f, url, dirfd_, "file", &r), -ECANCELED);
+	assert_true(now() - t0 < 5);
+	pthread_join(t, NULL);
+	assert_string_equal(r.error, "interrupted");
+	assert_int_equal(entries(), 0);
+	/* Already cancelled: stops at once. */
+	assert_int_equal(fetch_url(f, url, dirfd_, "file", &r), -ECANCELED);
+	assert_int_equal(entries(), 0);
+	fetch_free(f);
+}
+
+static void
+test_protocols_limited(void **state)
+{
+	struct fetcher *f = fetch_new(NULL, NULL);
+	struct fetch_result r;
+
+	(void)state;
+	/* A list must not make us read local files. */
+	assert_int_equal(fetch_url(f, "file:///etc/passwd", dirfd_, "passwd",
+				   &r), -EIO);
+	assert_int_equal(r.attempts, 1);
+	assert_int_equal(entries(), 0);
+	fetch_free(f);
+}
+
+static int
+setup(void **state)
+{
+	(void)state;
+	alarm(60);
+	return 0;
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup(test_probe_and_unsafe_names, setup),
+		cmocka_unit_test_setup(test_refused_is_retried_then_fails, setup),
+		cmocka_unit_test_setup(test_cancel_stops_the_wait, setup),
+		cmocka_unit_test_setup(test_protocols_limited, setup),
+	};
+	char cmd[128];
+	int rc;
+
+	snprintf(dir, sizeof(dir), "%s/nt-fetch.XXXXXX",
+		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	if (mkdtemp(dir) == NULL || (dirfd_ = open(dir, O_RDONLY |
+						   O_DIRECTORY)) < 0)
+		return 1;
+	fetch_global_init();
+	rc = cmocka_run_group_tests(tests, NULL, NULL);
+	fetch_global_cleanup();
+	close(dirfd_);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		rc = 1;
+	return rc;
+}
