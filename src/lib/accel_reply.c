@@ -138,7 +138,9 @@ static int
 open_part(struct accel *a, int64_t size, int fresh)
 {
 	struct stat st;
-	int flags = O_RDWR | O_CREAT | O_CLOEXEC | (fresh ? O_TRUNC : 0);
+	/* A resume needs the .part it describes; creating an empty one
+	 * would only hide that it is gone. */
+	int flags = O_RDWR | O_CLOEXEC | (fresh ? O_CREAT | O_TRUNC : 0);
 
 	/* A streamed download that restarts opens its file again. */
 	if (a->fd >= 0)
