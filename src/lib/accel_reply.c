@@ -9,7 +9,9 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/file.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -158,13 +160,24 @@ open_part(struct accel *a, int64_t size, int fresh)
 		return 0;
 	}
 	if (size > 0) {
-		int rc = posix_fallocate(a->fd, 0, size);
+		struct statfs fs;
 
-		/* Some file systems cannot preallocate; pwrite still fills
-		 * the file, only less compactly. */
-		if (rc != 0 && rc != EOPNOTSUPP && rc != EINVAL)
-			return -rc;
-		if (rc != 0 && ftruncate(a->fd, size) < 0)
+		/*
+		 * Reserve the blocks now: the file is laid out in one piece
+		 * and a full disk shows at once, not mid-download. Not on
+		 * tmpfs, where it would only zero the whole file in memory
+		 * before the first byte (about 0.1 s a GiB), nor where the
+		 * file system cannot (glibc's posix_fallocate would then
+		 * write every block): a sparse file of the right size.
+		 */
+		int prealloc = fstatfs(a->fd, &fs) == 0 &&
+			       fs.f_type != TMPFS_MAGIC;
+
+		if (prealloc && fallocate(a->fd, 0, 0, size) == 0)
+			return 0;
+		if (prealloc && errno != EOPNOTSUPP && errno != ENOSYS)
+			return -errno;	/* ENOSPC: said now, not later */
+		if (ftruncate(a->fd, size) < 0)
 			return -errno;
 	}
 	return 0;
