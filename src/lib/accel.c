@@ -32,7 +32,7 @@ accel__now(void)
 }
 
 void
-accel__set_error(struct accel *a, int rc, const char *url, const char *fmt, ...)
+accel__err(struct accel *a, int rc, const char *url, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -60,7 +60,7 @@ warn_msg(struct accel *a, const char *fmt, ...)
 }
 
 void
-accel__conn_why(struct conn *c, enum fail f, const char *fmt, ...)
+accel__why(struct conn *c, enum fail f, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -104,8 +104,8 @@ conn_start(struct accel *a, struct conn *c, int64_t begin, int64_t end)
 	curl_easy_setopt(c->easy, CURLOPT_HTTPHEADER,
 			 c->probe ? a->probe_hdrs : a->hdrs);
 	if ((mc = curl_multi_add_handle(a->multi, c->easy)) != CURLM_OK) {
-		accel__set_error(a, -ENOMEM, src_url(s), "%s",
-			  curl_multi_strerror(mc));
+		accel__err(a, -ENOMEM, src_url(s), "%s",
+			   curl_multi_strerror(mc));
 		return -1;
 	}
 	c->busy = 1;
@@ -242,8 +242,8 @@ probe_failed(struct accel *a, struct conn *c, enum fail f)
 				      backoff(a->probe_fails, c->retry_after);
 		return;
 	}
-	accel__set_error(a, -EIO, a->o->urls[0], "%s%s", c->why,
-		  f == F_RETRY ? " (gave up after retries)" : "");
+	accel__err(a, -EIO, a->o->urls[0], "%s%s", c->why,
+		   f == F_RETRY ? " (gave up after retries)" : "");
 }
 
 /* A try of the probe connection, the stream or a range has ended. */
@@ -277,7 +277,7 @@ conn_done(struct accel *a, struct conn *c, CURLcode res)
 			return;
 		}
 		if (f == F_NONE)
-			accel__conn_why(c, F_RETRY, "no reply body");
+			accel__why(c, F_RETRY, "no reply body");
 		probe_failed(a, c, f == F_NONE ? F_RETRY : f);
 		return;
 	}
@@ -290,7 +290,7 @@ conn_done(struct accel *a, struct conn *c, CURLcode res)
 			return;
 		}
 		if (f == F_NONE)
-			accel__conn_why(c, F_RETRY, "short reply");
+			accel__why(c, F_RETRY, "short reply");
 		/* Without ranges the only retry is from the start. */
 		c->probe = 1;
 		a->mode = M_PROBE;
@@ -309,7 +309,7 @@ conn_done(struct accel *a, struct conn *c, CURLcode res)
 		}
 	}
 	if (f == F_CHANGED && c->src == 0) {
-		accel__set_error(a, -ESTALE, src_url(s), "%s", c->why);
+		accel__err(a, -ESTALE, src_url(s), "%s", c->why);
 		return;
 	}
 	if (f == F_CHANGED || (f == F_FATAL && c->src != 0)) {
@@ -319,11 +319,11 @@ conn_done(struct accel *a, struct conn *c, CURLcode res)
 		if (range >= 0)
 			accel_plan_release(a->plan, range, 0);
 		if (alive_sources(a) == 0)
-			accel__set_error(a, -EIO, s->url, "%s", c->why);
+			accel__err(a, -EIO, s->url, "%s", c->why);
 		return;
 	}
 	if (f == F_FATAL) {
-		accel__set_error(a, -EIO, src_url(s), "%s", c->why);
+		accel__err(a, -EIO, src_url(s), "%s", c->why);
 		return;
 	}
 	/* F_RETRY: only the missing bytes are asked again. */
@@ -335,16 +335,18 @@ conn_done(struct accel *a, struct conn *c, CURLcode res)
 
 		if (alive_sources(a) > 1) {
 			/* Several sources: the blame is the source's. */
-			fails = accel_plan_failed(a->plan, range, c->got > 0, 0);
+			fails = accel_plan_failed(a->plan, range, c->got > 0,
+						  0);
 			if (++s->fails >= a->o->retries)
 				drop_source(a, c->src, c->why);
 		} else {
-			fails = accel_plan_failed(a->plan, range, c->got > 0, 1);
+			fails = accel_plan_failed(a->plan, range, c->got > 0,
+						  1);
 			if (fails >= a->o->retries) {
-				accel__set_error(a, -EIO, src_url(s), "%s (bytes %"
-					  PRId64 "-%" PRId64 ", after %d "
-					  "tries)", c->why, r->cur, r->end - 1,
-					  fails);
+				accel__err(a, -EIO, src_url(s), "%s (bytes %"
+					   PRId64 "-%" PRId64 ", after %d "
+					   "tries)", c->why, r->cur, r->end - 1,
+					   fails);
 				return;
 			}
 		}
@@ -417,7 +419,7 @@ check_stalls(struct accel *a, double now)
 		if (!c->busy || c->paused ||
 		    now - c->last_data < a->o->timeout)
 			continue;
-		accel__conn_why(c, F_RETRY, "no data for %g s", a->o->timeout);
+		accel__why(c, F_RETRY, "no data for %g s", a->o->timeout);
 		conn_done(a, c, CURLE_OPERATION_TIMEDOUT);
 	}
 }
@@ -505,7 +507,8 @@ verify_sha256(struct accel *a)
 
 		for (int i = 0; i < 32; i++)
 			snprintf(hex + 2 * i, 3, "%02x", md[i]);
-		accel__set_error(a, rc, a->o->urls[0], "sha256 mismatch: got %s", hex);
+		accel__err(a, rc, a->o->urls[0], "sha256 mismatch: got %s",
+			   hex);
 	}
 out:
 	EVP_MD_CTX_free(ctx);
@@ -521,14 +524,14 @@ finish(struct accel *a)
 
 	if (a->o->sha256 != NULL && (rc = verify_sha256(a)) < 0) {
 		if (rc != -EBADMSG)
-			accel__set_error(a, rc, a->part, "read: %s", strerror(-rc));
+			accel__err(a, rc, a->part, "read: %s", strerror(-rc));
 		unlink(a->part);
 		unlink(a->state);
 		return rc;
 	}
 	if (fdatasync(a->fd) < 0 || rename(a->part, a->o->path) < 0) {
 		rc = -errno;
-		accel__set_error(a, rc, a->o->path, "%s", strerror(errno));
+		accel__err(a, rc, a->o->path, "%s", strerror(errno));
 		return rc;
 	}
 	unlink(a->state);
@@ -577,7 +580,7 @@ load_state(struct accel *a)
 
 	if (f == NULL) {
 		if (errno != ENOENT) {
-			accel__set_error(a, -errno, a->state, "%s", strerror(errno));
+			accel__err(a, -errno, a->state, "%s", strerror(errno));
 			return -1;
 		}
 		warn_msg(a, "%s: no saved state; starting from the beginning",
@@ -587,8 +590,8 @@ load_state(struct accel *a)
 	a->saved = accel_plan_load(f, &a->meta, MIN_PIECE);
 	fclose(f);
 	if (a->saved == NULL) {
-		accel__set_error(a, -EINVAL, a->state, "not a valid state file; "
-			  "remove it and %s to start over", a->part);
+		accel__err(a, -EINVAL, a->state, "not a valid state file; "
+			   "remove it and %s to start over", a->part);
 		return -1;
 	}
 	for (int i = 0; i < accel_plan_count(a->saved); i++) {
@@ -630,7 +633,7 @@ run(struct accel *a)
 	    (a->src = calloc((size_t)o->nurls, sizeof(*a->src))) == NULL ||
 	    (a->probe_hdrs = curl_slist_append(NULL,
 			"Accept-Encoding: identity")) == NULL) {
-		accel__set_error(a, -ENOMEM, o->urls[0], "%s", strerror(ENOMEM));
+		accel__err(a, -ENOMEM, o->urls[0], "%s", strerror(ENOMEM));
 		return a->fatal;
 	}
 	a->nconns = o->conns;
@@ -641,8 +644,8 @@ run(struct accel *a)
 	}
 	for (int i = 0; i < a->nconns; i++) {
 		if (setup_conn(a, &a->conns[i]) < 0) {
-			accel__set_error(a, -ENOMEM, o->urls[0], "%s",
-				  strerror(ENOMEM));
+			accel__err(a, -ENOMEM, o->urls[0], "%s",
+				   strerror(ENOMEM));
 			return a->fatal;
 		}
 		a->conns[i].src = i % a->nsrc;
@@ -658,7 +661,7 @@ run(struct accel *a)
 
 		now = accel__now();
 		if (o->stop != NULL && *o->stop) {
-			accel__set_error(a, -EINTR, o->urls[0], "interrupted");
+			accel__err(a, -EINTR, o->urls[0], "interrupted");
 			break;
 		}
 		if ((a->mode == M_RANGES && accel_plan_complete(a->plan)) ||
@@ -689,8 +692,8 @@ run(struct accel *a)
 		}
 		if (a->mode == M_RANGES && now - last_save >= SAVE_EVERY) {
 			if ((rc = save_state(a)) < 0)
-				accel__set_error(a, rc, a->state, "%s",
-					  strerror(-rc));
+				accel__err(a, rc, a->state, "%s",
+					   strerror(-rc));
 			last_save = now;
 		}
 		{
@@ -717,7 +720,7 @@ run(struct accel *a)
 			unlink(a->state);
 		} else if ((rc = save_state(a)) < 0 && a->fatal == -EINTR) {
 			a->fatal = 0;
-			accel__set_error(a, rc, a->state, "%s", strerror(-rc));
+			accel__err(a, rc, a->state, "%s", strerror(-rc));
 		}
 	}
 	return a->fatal;

@@ -78,7 +78,7 @@ struct accel {
 	int probe_fails;
 	int stream_done;
 	int fatal;		/* -errno once the download has failed */
-	int kick;		/* something changed: loop again without waiting */
+	int kick;		/* something changed: loop again at once */
 	double tokens;		/* --max-speed: bytes that may arrive now */
 	double last_refill;
 	double t0;
@@ -88,10 +88,10 @@ struct accel {
 /* Monotonic seconds. */
 double accel__now(void);
 /* Records the download's first fatal error (later ones are dropped). */
-void accel__set_error(struct accel *a, int rc, const char *url,
-		      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void accel__err(struct accel *a, int rc, const char *url, const char *fmt,
+		...) __attribute__((format(printf, 4, 5)));
 /* Marks the connection's try as failed, of kind f, and says why. */
-void accel__conn_why(struct conn *c, enum fail f, const char *fmt, ...)
+void accel__why(struct conn *c, enum fail f, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 /*

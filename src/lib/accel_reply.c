@@ -106,7 +106,8 @@ accel__on_header(char *buf, size_t size, size_t nmemb, void *arg)
 	    (size_t)(colon - buf) >= sizeof(name))
 		return n;
 	copy_trimmed(name, sizeof(name), buf, (size_t)(colon - buf));
-	copy_trimmed(val, sizeof(val), colon + 1, n - (size_t)(colon - buf) - 1);
+	copy_trimmed(val, sizeof(val), colon + 1,
+		     n - (size_t)(colon - buf) - 1);
 	if (strcasecmp(name, "Content-Range") == 0)
 		parse_content_range(c, val);
 	else if (strcasecmp(name, "ETag") == 0)
@@ -222,19 +223,19 @@ accel__check_probe(struct accel *a, struct conn *c)
 	if (c->status == 206) {
 		if (c->has_cr != 1 || c->cr_begin != a->probe_at ||
 		    c->cr_total < 0 || c->cr_end != c->cr_total - 1) {
-			accel__conn_why(c, F_RETRY, "bad Content-Range in reply to "
-				 "bytes=%" PRId64 "-", a->probe_at);
+			accel__why(c, F_RETRY, "bad Content-Range in reply to "
+				   "bytes=%" PRId64 "-", a->probe_at);
 			return -1;
 		}
 		size = c->cr_total;
 	} else if (c->status == 200 && !resume) {
 		size = c->clen;
 	} else if (c->status == 200) {
-		accel__set_error(a, -ESTALE, url, "the server ignores Range now; "
-			  "cannot resume (remove %s to start over)", a->part);
+		accel__err(a, -ESTALE, url, "the server ignores Range now; "
+			   "cannot resume (remove %s to start over)", a->part);
 		return -1;
 	} else {
-		accel__conn_why(c, F_RETRY, "unexpected HTTP %d", c->status);
+		accel__why(c, F_RETRY, "unexpected HTTP %d", c->status);
 		return -1;
 	}
 	if (resume) {
@@ -245,13 +246,13 @@ accel__check_probe(struct accel *a, struct conn *c)
 		else if (same && a->meta.lastmod[0])
 			same = strcmp(a->meta.lastmod, c->lastmod) == 0;
 		if (!same) {
-			accel__set_error(a, -ESTALE, url, "%s does not match the "
-				  "file on the server now (size %" PRId64
-				  " ETag %s, was %" PRId64 " ETag %s); remove "
-				  "it and %s to start over", a->state, size,
-				  c->etag[0] ? c->etag : "none", a->meta.size,
-				  a->meta.etag[0] ? a->meta.etag : "none",
-				  a->part);
+			accel__err(a, -ESTALE, url, "%s does not match the "
+				   "file on the server now (size %" PRId64
+				   " ETag %s, was %" PRId64 " ETag %s); remove "
+				   "it and %s to start over", a->state, size,
+				   c->etag[0] ? c->etag : "none", a->meta.size,
+				   a->meta.etag[0] ? a->meta.etag : "none",
+				   a->part);
 			return -1;
 		}
 	} else {
@@ -264,10 +265,10 @@ accel__check_probe(struct accel *a, struct conn *c)
 	if (eff != NULL && a->src[0].eff == NULL)
 		a->src[0].eff = strdup(eff);
 	if ((rc = open_part(a, size < 0 ? 0 : size, !resume)) < 0) {
-		accel__set_error(a, rc, a->part, "%s", rc == -EBUSY ?
-			  "another download is writing it" : rc == -ESTALE ?
-			  "its size does not match its state file" :
-			  strerror(-rc));
+		accel__err(a, rc, a->part, "%s", rc == -EBUSY ?
+			   "another download is writing it" : rc == -ESTALE ?
+			   "its size does not match its state file" :
+			   strerror(-rc));
 		return -1;
 	}
 	if (c->status == 200) {
@@ -278,7 +279,7 @@ accel__check_probe(struct accel *a, struct conn *c)
 		return 0;
 	}
 	if ((rc = make_headers(a)) < 0) {
-		accel__set_error(a, rc, url, "%s", strerror(-rc));
+		accel__err(a, rc, url, "%s", strerror(-rc));
 		return -1;
 	}
 	if (resume) {
@@ -286,7 +287,7 @@ accel__check_probe(struct accel *a, struct conn *c)
 		a->saved = NULL;
 	} else if ((a->plan = accel_plan_new(size, a->nconns, MIN_PIECE)) ==
 		   NULL) {
-		accel__set_error(a, -ENOMEM, url, "%s", strerror(ENOMEM));
+		accel__err(a, -ENOMEM, url, "%s", strerror(ENOMEM));
 		return -1;
 	}
 	a->res->bytes = size;
@@ -307,36 +308,36 @@ check_range(struct accel *a, struct conn *c)
 
 	if (c->status == 206) {
 		if (c->has_cr != 1 || c->cr_total != size || !same_file(a, c)) {
-			accel__conn_why(c, F_CHANGED, "file differs (size %" PRId64
-				 ", ETag %s; expected %" PRId64 ", ETag %s)",
-				 c->has_cr == 1 ? c->cr_total : (int64_t)-1,
-				 c->etag[0] ? c->etag : "none", size,
-				 a->meta.etag[0] ? a->meta.etag : "none");
+			accel__why(c, F_CHANGED, "file differs (size %" PRId64
+				   ", ETag %s; expected %" PRId64 ", ETag %s)",
+				   c->has_cr == 1 ? c->cr_total : (int64_t)-1,
+				   c->etag[0] ? c->etag : "none", size,
+				   a->meta.etag[0] ? a->meta.etag : "none");
 			return -1;
 		}
 		if (c->cr_begin != c->req_begin ||
 		    c->cr_end != c->req_end - 1) {
-			accel__conn_why(c, F_RETRY, "sent bytes %" PRId64 "-%" PRId64
-				 " when asked for %" PRId64 "-%" PRId64,
-				 c->cr_begin, c->cr_end, c->req_begin,
-				 c->req_end - 1);
+			accel__why(c, F_RETRY, "sent bytes %" PRId64 "-%" PRId64
+				   " when asked for %" PRId64 "-%" PRId64,
+				   c->cr_begin, c->cr_end, c->req_begin,
+				   c->req_end - 1);
 			return -1;
 		}
 		return 0;
 	}
 	if (c->status == 200) {
 		if ((c->clen >= 0 && c->clen != size) || !same_file(a, c))
-			accel__conn_why(c, F_CHANGED, "file changed on the server "
-				 "during the download (size %" PRId64
-				 ", ETag %s; was %" PRId64 ", ETag %s)",
-				 c->clen, c->etag[0] ? c->etag : "none", size,
-				 a->meta.etag[0] ? a->meta.etag : "none");
+			accel__why(c, F_CHANGED, "file changed on the server "
+				   "during the download (size %" PRId64
+				   ", ETag %s; was %" PRId64 ", ETag %s)",
+				   c->clen, c->etag[0] ? c->etag : "none", size,
+				   a->meta.etag[0] ? a->meta.etag : "none");
 		else
-			accel__conn_why(c, F_CHANGED, "server stopped honouring "
-				 "Range (HTTP 200 to a ranged request)");
+			accel__why(c, F_CHANGED, "server stopped honouring "
+				   "Range (HTTP 200 to a ranged request)");
 		return -1;
 	}
-	accel__conn_why(c, F_RETRY, "unexpected HTTP %d", c->status);
+	accel__why(c, F_RETRY, "unexpected HTTP %d", c->status);
 	return -1;
 }
 
@@ -365,7 +366,8 @@ accel__on_data(char *ptr, size_t size, size_t nmemb, void *arg)
 	int rc;
 
 	if (!c->checked) {
-		if ((c->probe ? accel__check_probe(a, c) : check_range(a, c)) < 0)
+		rc = c->probe ? accel__check_probe(a, c) : check_range(a, c);
+		if (rc < 0)
 			return 0;
 		c->checked = 1;
 	}
@@ -391,7 +393,7 @@ accel__on_data(char *ptr, size_t size, size_t nmemb, void *arg)
 	}
 	if (take > 0) {
 		if ((rc = pwrite_all(a->fd, ptr, take, c->pos)) < 0) {
-			accel__set_error(a, rc, a->part, "write: %s", strerror(-rc));
+			accel__err(a, rc, a->part, "write: %s", strerror(-rc));
 			return 0;
 		}
 		if (a->mode == M_RANGES)
