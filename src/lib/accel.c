@@ -541,6 +541,9 @@ finish(struct accel *a)
 static int
 setup_conn(struct accel *a, struct conn *c)
 {
+	long buf = RECV_BUDGET / a->nconns;
+
+	buf = buf < RECV_MIN ? RECV_MIN : buf > RECV_MAX ? RECV_MAX : buf;
 	c->a = a;
 	c->range = -1;
 	if ((c->easy = curl_easy_init()) == NULL)
@@ -560,7 +563,7 @@ setup_conn(struct accel *a, struct conn *c)
 	curl_easy_setopt(c->easy, CURLOPT_HTTP_VERSION,
 			 (long)CURL_HTTP_VERSION_1_1);
 	curl_easy_setopt(c->easy, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c->easy, CURLOPT_BUFFERSIZE, (long)RECV_BUF);
+	curl_easy_setopt(c->easy, CURLOPT_BUFFERSIZE, buf);
 	curl_easy_setopt(c->easy, CURLOPT_USERAGENT,
 			 "netthreads-download-accelerator");
 	curl_easy_setopt(c->easy, CURLOPT_CONNECTTIMEOUT_MS,
