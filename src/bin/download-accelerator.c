@@ -122,6 +122,7 @@ main(int argc, char **argv)
 	double timeout = 10;
 	int c, rc, status = 1;
 
+	opterr = 0;
 	while ((c = getopt_long(argc, argv, "n:o:cqh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
@@ -175,8 +176,7 @@ main(int argc, char **argv)
 		case O_VERSION:
 			cli_version();
 		default:
-			usage(stderr);
-			return 2;
+			cli_bad_option(argv, "n:o:cqh");
 		}
 	}
 	if (optind == argc) {

@@ -99,6 +99,14 @@ out=$(timeout 60 "$DA" "$U/f8" 2>"$T_TMP/err")
 is "$?" 0 "without -c the new file downloads"
 check "and it is the new file" cmp -s f8 "$W/f8"
 
+# A state file without its .part is refused, and no empty .part appears.
+stopped INT 0.7
+rm -f f8.part
+out=$(timeout 60 "$DA" -c "$U/f8" 2>"$T_TMP/err")
+is "$?" 1 "a state file without its .part is refused"
+check "naming the missing .part" grep -q "f8.part: No such file or directory" "$T_TMP/err"
+check "and no .part is created" [ ! -e f8.part ]
+
 # A malformed state file is refused.
 stopped INT 0.7
 head -n 3 f8.part.state >f8.state.cut && mv f8.state.cut f8.part.state

@@ -1,0 +1,411 @@
+/* accel_reply.c -- the accelerator's view of each HTTP reply: headers
+ * parsed, the probe and every range checked, bytes written into place. */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/file.h>
+#include <linux/magic.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "accel.h"
+#include "accel_int.h"
+
+
+static void
+copy_trimmed(char *out, size_t len, const char *v, size_t n)
+{
+	while (n > 0 && isspace((unsigned char)*v))
+		v++, n--;
+	while (n > 0 && isspace((unsigned char)v[n - 1]))
+		n--;
+	if (n >= len)
+		n = len - 1;
+	memcpy(out, v, n);
+	out[n] = '\0';
+}
+
+/* "bytes A-B/T" or "bytes * /T" (without the space). */
+static void
+parse_content_range(struct conn *c, const char *v)
+{
+	long long b, e, t;
+	char star[2];
+
+	c->has_cr = 0;
+	if (sscanf(v, "bytes %lld-%lld/%lld", &b, &e, &t) == 3 && b >= 0 &&
+	    e >= b && t > e) {
+		c->cr_begin = b, c->cr_end = e, c->cr_total = t;
+		c->has_cr = 1;
+	} else if (sscanf(v, "bytes %lld-%lld/%1[*]", &b, &e, star) == 3 &&
+		   b >= 0 && e >= b) {
+		c->cr_begin = b, c->cr_end = e, c->cr_total = -1;
+		c->has_cr = 1;
+	} else if (sscanf(v, "bytes */%lld", &t) == 1 && t >= 0) {
+		c->cr_begin = -1, c->cr_end = -1, c->cr_total = t;
+		c->has_cr = 2;
+	}
+}
+
+static void
+parse_retry_after(struct conn *c, const char *v)
+{
+	char *end;
+	double s = strtod(v, &end);
+	time_t when;
+
+	if (end != v && *end == '\0' && s >= 0) {
+		c->retry_after = s;
+		return;
+	}
+	if ((when = curl_getdate(v, NULL)) >= 0) {
+		s = difftime(when, time(NULL));
+		c->retry_after = s > 0 ? s : 0;
+	}
+}
+
+size_t
+accel__on_header(char *buf, size_t size, size_t nmemb, void *arg)
+{
+	struct conn *c = arg;
+	size_t n = size * nmemb;
+	char name[32], val[512];
+	const char *colon;
+	int status;
+
+	if (n >= 5 && strncmp(buf, "HTTP/", 5) == 0) {
+		/* A new response (after a redirect or a 100): forget the
+		 * last one's headers. */
+		c->status = 0;
+		c->reason[0] = '\0';
+		c->has_cr = 0;
+		c->clen = -1;
+		c->etag[0] = c->lastmod[0] = '\0';
+		c->retry_after = -1;
+		copy_trimmed(val, sizeof(val), buf, n);
+		if (sscanf(val, "HTTP/%*s %d", &status) == 1) {
+			const char *sp = strchr(val, ' ');
+
+			c->status = status;
+			sp = sp != NULL ? strchr(sp + 1, ' ') : NULL;
+			if (sp != NULL)
+				copy_trimmed(c->reason, sizeof(c->reason), sp,
+					     strlen(sp));
+		}
+		return n;
+	}
+	if ((colon = memchr(buf, ':', n)) == NULL ||
+	    (size_t)(colon - buf) >= sizeof(name))
+		return n;
+	copy_trimmed(name, sizeof(name), buf, (size_t)(colon - buf));
+	copy_trimmed(val, sizeof(val), colon + 1,
+		     n - (size_t)(colon - buf) - 1);
+	if (strcasecmp(name, "Content-Range") == 0)
+		parse_content_range(c, val);
+	else if (strcasecmp(name, "ETag") == 0)
+		copy_trimmed(c->etag, sizeof(c->etag), val, strlen(val));
+	else if (strcasecmp(name, "Last-Modified") == 0)
+		copy_trimmed(c->lastmod, sizeof(c->lastmod), val, strlen(val));
+	else if (strcasecmp(name, "Retry-After") == 0)
+		parse_retry_after(c, val);
+	else if (strcasecmp(name, "Content-Length") == 0) {
+		char *end;
+		long long v = strtoll(val, &end, 10);
+
+		if (end != val && *end == '\0' && v >= 0)
+			c->clen = v;
+	}
+	return n;
+}
+
+/* Whether the response's validator is the probe's one. */
+static int
+same_file(const struct accel *a, const struct conn *c)
+{
+	if (a->meta.etag[0])
+		return strcmp(a->meta.etag, c->etag) == 0;
+	if (a->meta.lastmod[0])
+		return strcmp(a->meta.lastmod, c->lastmod) == 0;
+	return 1;
+}
+
+static int
+open_part(struct accel *a, int64_t size, int fresh)
+{
+	struct stat st;
+	/* A resume needs the .part it describes; creating an empty one
+	 * would only hide that it is gone. */
+	int flags = O_RDWR | O_CLOEXEC | (fresh ? O_CREAT | O_TRUNC : 0);
+
+	/* A streamed download that restarts opens its file again. */
+	if (a->fd >= 0)
+		close(a->fd);
+	if ((a->fd = open(a->part, flags, 0644)) < 0)
+		return -errno;
+	/* Two downloads into one .part would corrupt each other. */
+	if (flock(a->fd, LOCK_EX | LOCK_NB) < 0)
+		return errno == EWOULDBLOCK ? -EBUSY : -errno;
+	if (!fresh) {
+		if (fstat(a->fd, &st) < 0)
+			return -errno;
+		if (st.st_size != size)
+			return -ESTALE;
+		return 0;
+	}
+	if (size > 0) {
+		struct statfs fs;
+
+		/*
+		 * Reserve the blocks now: the file is laid out in one piece
+		 * and a full disk shows at once, not mid-download. Not on
+		 * tmpfs, where it would only zero the whole file in memory
+		 * before the first byte (about 0.1 s a GiB), nor where the
+		 * file system cannot (glibc's posix_fallocate would then
+		 * write every block): a sparse file of the right size.
+		 */
+		int prealloc = fstatfs(a->fd, &fs) == 0 &&
+			       fs.f_type != TMPFS_MAGIC;
+
+		if (prealloc && fallocate(a->fd, 0, 0, size) == 0)
+			return 0;
+		if (prealloc && errno != EOPNOTSUPP && errno != ENOSYS)
+			return -errno;	/* ENOSPC: said now, not later */
+		if (ftruncate(a->fd, size) < 0)
+			return -errno;
+	}
+	return 0;
+}
+
+static int
+make_headers(struct accel *a)
+{
+	char h[400];
+	struct curl_slist *l;
+
+	a->hdrs = curl_slist_append(NULL, "Accept-Encoding: identity");
+	if (a->hdrs == NULL)
+		return -ENOMEM;
+	/* If-Range makes a server whose file changed answer 200 with the
+	 * whole new file instead of a slice of it; a weak ETag is not
+	 * allowed there, a date is. */
+	h[0] = '\0';
+	if (a->meta.etag[0] && strncmp(a->meta.etag, "W/", 2) != 0)
+		snprintf(h, sizeof(h), "If-Range: %s", a->meta.etag);
+	else if (a->meta.lastmod[0])
+		snprintf(h, sizeof(h), "If-Range: %s", a->meta.lastmod);
+	if (h[0]) {
+		if ((l = curl_slist_append(a->hdrs, h)) == NULL)
+			return -ENOMEM;
+		a->hdrs = l;
+	}
+	return 0;
+}
+
+/* The probe's answer decides the mode and the plan. Returns 0 or sets
+ * c->fail (or a->fatal). */
+int
+accel__check_probe(struct accel *a, struct conn *c)
+{
+	const char *url = a->o->urls[0];
+	char *eff = NULL;
+	int64_t size;
+	int rc, resume = a->saved != NULL;
+
+	curl_easy_getinfo(c->easy, CURLINFO_EFFECTIVE_URL, &eff);
+	if (c->status == 206) {
+		if (c->has_cr != 1 || c->cr_begin != a->probe_at ||
+		    c->cr_total < 0 || c->cr_end != c->cr_total - 1) {
+			accel__why(c, F_RETRY, "bad Content-Range in reply to "
+				   "bytes=%" PRId64 "-", a->probe_at);
+			return -1;
+		}
+		size = c->cr_total;
+	} else if (c->status == 200 && !resume) {
+		size = c->clen;
+	} else if (c->status == 200) {
+		accel__err(a, -ESTALE, url, "the server ignores Range now; "
+			   "cannot resume (remove %s to start over)", a->part);
+		return -1;
+	} else {
+		accel__why(c, F_RETRY, "unexpected HTTP %d", c->status);
+		return -1;
+	}
+	if (resume) {
+		int same = size == a->meta.size;
+
+		if (same && a->meta.etag[0])
+			same = strcmp(a->meta.etag, c->etag) == 0;
+		else if (same && a->meta.lastmod[0])
+			same = strcmp(a->meta.lastmod, c->lastmod) == 0;
+		if (!same) {
+			accel__err(a, -ESTALE, url, "%s does not match the "
+				   "file on the server now (size %" PRId64
+				   " ETag %s, was %" PRId64 " ETag %s); remove "
+				   "it and %s to start over", a->state, size,
+				   c->etag[0] ? c->etag : "none", a->meta.size,
+				   a->meta.etag[0] ? a->meta.etag : "none",
+				   a->part);
+			return -1;
+		}
+	} else {
+		a->meta.size = size;
+		snprintf(a->meta.url, sizeof(a->meta.url), "%s", url);
+		snprintf(a->meta.etag, sizeof(a->meta.etag), "%s", c->etag);
+		snprintf(a->meta.lastmod, sizeof(a->meta.lastmod), "%s",
+			 c->lastmod);
+	}
+	if (eff != NULL && a->src[0].eff == NULL)
+		a->src[0].eff = strdup(eff);
+	if ((rc = open_part(a, size < 0 ? 0 : size, !resume)) < 0) {
+		accel__err(a, rc, a->part, "%s", rc == -EBUSY ?
+			   "another download is writing it" : rc == -ESTALE ?
+			   "its size does not match its state file" :
+			   strerror(-rc));
+		return -1;
+	}
+	if (c->status == 200) {
+		/* No ranges (or no length): one streamed connection. */
+		a->mode = M_STREAM;
+		c->range = -1;
+		c->pos = 0;
+		return 0;
+	}
+	if ((rc = make_headers(a)) < 0) {
+		accel__err(a, rc, url, "%s", strerror(-rc));
+		return -1;
+	}
+	if (resume) {
+		a->plan = a->saved;
+		a->saved = NULL;
+	} else if ((a->plan = accel_plan_new(size, a->nconns, MIN_PIECE)) ==
+		   NULL) {
+		accel__err(a, -ENOMEM, url, "%s", strerror(ENOMEM));
+		return -1;
+	}
+	a->res->bytes = size;
+	a->mode = M_RANGES;
+	a->kick = 1;
+	c->range = accel_plan_take_at(a->plan, a->probe_at);
+	if (c->range < 0)
+		c->stopped = 1;
+	c->req_end = size;
+	return 0;
+}
+
+/* Validates a ranged reply against the probe before any byte is kept. */
+static int
+check_range(struct accel *a, struct conn *c)
+{
+	int64_t size = a->meta.size;
+
+	if (c->status == 206) {
+		if (c->has_cr != 1 || c->cr_total != size || !same_file(a, c)) {
+			accel__why(c, F_CHANGED, "file differs (size %" PRId64
+				   ", ETag %s; expected %" PRId64 ", ETag %s)",
+				   c->has_cr == 1 ? c->cr_total : (int64_t)-1,
+				   c->etag[0] ? c->etag : "none", size,
+				   a->meta.etag[0] ? a->meta.etag : "none");
+			return -1;
+		}
+		if (c->cr_begin != c->req_begin ||
+		    c->cr_end != c->req_end - 1) {
+			accel__why(c, F_RETRY, "sent bytes %" PRId64 "-%" PRId64
+				   " when asked for %" PRId64 "-%" PRId64,
+				   c->cr_begin, c->cr_end, c->req_begin,
+				   c->req_end - 1);
+			return -1;
+		}
+		return 0;
+	}
+	if (c->status == 200) {
+		if ((c->clen >= 0 && c->clen != size) || !same_file(a, c))
+			accel__why(c, F_CHANGED, "file changed on the server "
+				   "during the download (size %" PRId64
+				   ", ETag %s; was %" PRId64 ", ETag %s)",
+				   c->clen, c->etag[0] ? c->etag : "none", size,
+				   a->meta.etag[0] ? a->meta.etag : "none");
+		else
+			accel__why(c, F_CHANGED, "server stopped honouring "
+				   "Range (HTTP 200 to a ranged request)");
+		return -1;
+	}
+	accel__why(c, F_RETRY, "unexpected HTTP %d", c->status);
+	return -1;
+}
+
+static int
+pwrite_all(int fd, const char *p, size_t n, int64_t off)
+{
+	while (n > 0) {
+		ssize_t w = pwrite(fd, p, n, off);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += w, n -= (size_t)w, off += w;
+	}
+	return 0;
+}
+
+size_t
+accel__on_data(char *ptr, size_t size, size_t nmemb, void *arg)
+{
+	struct conn *c = arg;
+	struct accel *a = c->a;
+	size_t n = size * nmemb, take = n;
+	int rc;
+
+	if (!c->checked) {
+		rc = c->probe ? accel__check_probe(a, c) : check_range(a, c);
+		if (rc < 0)
+			return 0;
+		c->checked = 1;
+	}
+	if (c->stopped || a->fatal)
+		return 0;
+	c->last_data = accel__now();
+	if (a->o->max_speed > 0) {
+		/* A token bucket over all connections: over budget, the
+		 * connection pauses and libcurl hands the same bytes back
+		 * when the loop resumes it. */
+		if (a->tokens <= 0) {
+			c->paused = 1;
+			return CURL_WRITEFUNC_PAUSE;
+		}
+		a->tokens -= (double)n;
+	}
+	if (a->mode == M_RANGES) {
+		const struct accel_range *r = accel_plan_range(a->plan,
+							       c->range);
+
+		if ((int64_t)take > r->end - c->pos)
+			take = (size_t)(r->end - c->pos);
+	}
+	if (take > 0) {
+		if ((rc = pwrite_all(a->fd, ptr, take, c->pos)) < 0) {
+			accel__err(a, rc, a->part, "write: %s", strerror(-rc));
+			return 0;
+		}
+		if (a->mode == M_RANGES)
+			accel_plan_advance(a->plan, c->range, (int64_t)take);
+		c->pos += (int64_t)take;
+		c->got += (int64_t)take;
+	}
+	if (take < n) {
+		/* Its range ends here (another connection took the rest):
+		 * cutting the transfer is cheaper than reading on. */
+		c->stopped = 1;
+		return 0;
+	}
+	return n;
+}
