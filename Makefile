@@ -71,6 +71,8 @@ MANS      := $(sort $(wildcard docs/man/*.1))
 
 .PHONY: all lib tests check check-one demo bench bench-progs install uninstall clean deps format
 .DEFAULT_GOAL := all
+# Objects are worth keeping between builds.
+.SECONDARY:
 
 all: $(BINS)
 
