@@ -279,11 +279,7 @@ main(int argc, char **argv)
 			cli_bad_option(argv, OPTSTRING);
 		}
 	}
-	if (optind != argc) {
-		warnx("unexpected argument: %s", argv[optind]);
-		usage(stderr);
-		return 2;
-	}
+	cli_no_operands(argc, argv, usage);
 	if (*dir == '\0') {
 		warnx("empty folder name");
 		return 2;

@@ -416,11 +416,7 @@ main(int argc, char **argv)
 			cli_bad_option(argv, "s:p:c:l:d:T:n:i:h");
 		}
 	}
-	if (optind != argc) {
-		warnx("unexpected argument: %s", argv[optind]);
-		usage(stderr);
-		return 2;
-	}
+	cli_no_operands(argc, argv, usage);
 	signal(SIGPIPE, SIG_IGN);
 	if (nthreads > nconn)
 		nthreads = nconn;

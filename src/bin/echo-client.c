@@ -120,11 +120,7 @@ main(int argc, char **argv)
 			cli_bad_option(argv, "s:p:h");
 		}
 	}
-	if (optind != argc) {
-		warnx("unexpected argument: %s", argv[optind]);
-		usage(stderr);
-		return 2;
-	}
+	cli_no_operands(argc, argv, usage);
 	signal(SIGPIPE, SIG_IGN);
 	snprintf(server, sizeof(server), "%s port %lld", host, port);
 	fd = sock_connect(host, (int)port, 0);

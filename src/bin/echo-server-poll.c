@@ -497,11 +497,7 @@ main(int argc, char **argv)
 			cli_bad_option(argv, "p:b:t:m:w:qh");
 		}
 	}
-	if (optind != argc) {
-		warnx("unexpected argument: %s", argv[optind]);
-		usage(stderr);
-		return 2;
-	}
+	cli_no_operands(argc, argv, usage);
 
 	signal(SIGPIPE, SIG_IGN);
 	/* Workers inherit this mask; only the main thread takes signals. */

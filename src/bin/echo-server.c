@@ -130,11 +130,7 @@ main(int argc, char **argv)
 			cli_bad_option(argv, "p:b:qh");
 		}
 	}
-	if (optind != argc) {
-		warnx("unexpected argument: %s", argv[optind]);
-		usage(stderr);
-		return 2;
-	}
+	cli_no_operands(argc, argv, usage);
 	signal(SIGPIPE, SIG_IGN);
 	/* No SA_RESTART: a signal must interrupt accept() and recv(). */
 	memset(&sa, 0, sizeof(sa));

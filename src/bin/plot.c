@@ -221,11 +221,7 @@ main(int argc, char **argv)
 			cli_bad_option(argv, "d:o:h");
 		}
 	}
-	if (optind != argc) {
-		warnx("unexpected argument: %s", argv[optind]);
-		usage(stderr);
-		return 2;
-	}
+	cli_no_operands(argc, argv, usage);
 	if (outdir == NULL)
 		outdir = dir;
 	if (snprintf(pattern, sizeof(pattern), "%s/data-*.txt", dir) >=

@@ -75,11 +75,7 @@ main(int argc, char **argv)
 			cli_bad_option(argv, "n:h");
 		}
 	}
-	if (optind != argc) {
-		warnx("unexpected argument: %s", argv[optind]);
-		usage(stderr);
-		return 2;
-	}
+	cli_no_operands(argc, argv, usage);
 	if ((hs = calloc((size_t)n, sizeof(*hs))) == NULL)
 		err(1, "calloc");
 	/* Greeting needs little stack; small stacks let many threads fit. */

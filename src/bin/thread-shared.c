@@ -160,11 +160,7 @@ main(int argc, char **argv)
 			cli_bad_option(argv, "n:i:h");
 		}
 	}
-	if (optind != argc) {
-		warnx("unexpected argument: %s", argv[optind]);
-		usage(stderr);
-		return 2;
-	}
+	cli_no_operands(argc, argv, usage);
 	if (n * iterations > MAX_ITERS * 10)
 		errx(2, "%lld threads x %lld iterations: too much work "
 			"(at most %lld additions in all)", n, iterations,

@@ -137,6 +137,16 @@ cli_bad_option(char **argv, const char *optstring)
 }
 
 void
+cli_no_operands(int argc, char **argv, void (*usage)(FILE *))
+{
+	if (optind >= argc)
+		return;
+	warnx("unexpected argument: %s", argv[optind]);
+	usage(stderr);
+	exit(2);
+}
+
+void
 cli_version(void)
 {
 	printf("%s (netthreads) %s\n", program_invocation_short_name,

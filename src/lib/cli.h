@@ -2,6 +2,8 @@
 #ifndef NT_CLI_H
 #define NT_CLI_H
 
+#include <stdio.h>
+
 /*
  * Parses a whole decimal integer in [min, max]. Returns 0 and sets *out, or
  * -EINVAL (not a number, trailing junk, empty) or -ERANGE (outside the
@@ -35,6 +37,13 @@ void cli_bad_value(const char *what, const char *value, int code)
  */
 void cli_bad_option(char **argv, const char *optstring)
 	__attribute__((noreturn));
+
+/*
+ * For programs that take no operands: when any remain after the options
+ * (optind < argc), prints "PROG: unexpected argument: X" and the usage to
+ * stderr, and exits 2. Returns otherwise.
+ */
+void cli_no_operands(int argc, char **argv, void (*usage)(FILE *));
 
 /* Prints "PROG VERSION" to stdout and exits 0. */
 void cli_version(void) __attribute__((noreturn));
