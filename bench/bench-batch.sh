@@ -6,7 +6,12 @@
 # kernel pacing: nginx's limit_rate lets small files through at full speed);
 # and with 50 ms added before each response (fault-httpd's stall=0.05,at=0
 # fault: the response waits 50 ms before its body, headers corked with it).
-# Prints wall time, CPU (user + system), peak RSS and ratios.
+# Prints wall time, CPU (user + system), peak RSS and ratios. The files are
+# written to a tmpfs folder (BENCH_OUT, default /dev/shm when writable):
+# on ext4, creating 200 files right after the previous run deleted 200
+# costs the inode allocator more CPU than the download tools themselves
+# spend (its scan past recently deleted inodes), and varies from run to
+# run; tmpfs leaves the tools' own costs to compare.
 #
 #   BENCH_FULL=1   also the capped 10 MiB set at N = 1 (about 100 s a tool)
 #   BENCH_REPS=K   best of K runs per cell (default 1; 5 for runs under 1.5 s)
@@ -16,13 +21,18 @@ set -u
 top=${NT_TOP:-$(cd "$(dirname "$0")/.." && pwd)}
 bin=${NT_BIN:-$top/build/plain/bin}
 helpers=${NT_HELPERS:-$top/build/plain/helpers}
+BB=${NT_BENCH_BIN:-$(dirname "$bin")/bench}
 export NT_HELPERS=$helpers
 reps=${BENCH_REPS:-1}
 RATE=$((2 * 1024 * 1024))
 DELAY=0.05
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/nt-bench-batch.XXXXXX")
+outroot=${BENCH_OUT:-}
+if [ -z "$outroot" ] && [ -d /dev/shm ] && [ -w /dev/shm ]; then outroot=/dev/shm; fi
+outdir=$(mktemp -d "${outroot:-$tmp}/nt-bench-out.XXXXXX")
 cleanup() {
+	rm -rf "$outdir"
 	"$top/scripts/nginx-local" stop "$tmp/ng" >/dev/null 2>&1
 	for p in ${fpids:-}; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
 	rm -rf "$tmp"
@@ -30,7 +40,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-for t in wget aria2c curl xargs /usr/bin/time; do
+[ -x "$BB/runstat" ] || { echo "bench-batch: $BB/runstat not built (make bench-progs)" >&2; exit 1; }
+for t in wget aria2c curl xargs; do
 	command -v "$t" >/dev/null || { echo "bench-batch: $t missing (scripts/deps bench)" >&2; exit 1; }
 done
 mkdir -p "$tmp/www/small" "$tmp/www/large"
@@ -56,34 +67,30 @@ cport=$(cat "$tmp/capped.port" 2>/dev/null)
 dport=$(cat "$tmp/latency.port" 2>/dev/null)
 [ -n "$cport" ] && [ -n "$dport" ] || { echo "bench-batch: fault-httpd did not start" >&2; exit 1; }
 
-# run OUT CMD...: runs CMD in a fresh OUT folder; prints "wall cpu rss_kib"
-# of the fastest of BENCH_REPS runs (5 when a run is under 1.5 s, where
-# the shared machine's noise matters most). Wall time is taken by the shell
-# (microseconds); CPU and peak RSS (of the largest process) by GNU time.
+# run OUT CMD...: runs CMD in a fresh OUT folder, BENCH_REPS times (5 when
+# a run is under 1.5 s, where the shared machine's noise matters most);
+# prints "wall cpu rss_kib": the fastest wall time, the median CPU time
+# (user + system, microseconds from wait4 through runstat) and the peak RSS
+# of the largest process in the fastest run.
 run() {
-	local out=$1 best= line t0 t1 r=0 want=$reps
+	local out=$1 r=0 want=$reps
 	shift
+	: >"$tmp/runs"
 	while [ $r -lt $want ]; do
 		r=$((r + 1))
 		rm -rf "$out"; mkdir -p "$out"
-		t0=$EPOCHREALTIME
-		(cd "$out" && /usr/bin/time -f '%U %S %M' -o "$tmp/time" "$@" \
-			>/dev/null 2>"$tmp/err")
-		t1=$EPOCHREALTIME
-		line=$(tail -n 1 "$tmp/time" | awk -v a="$t0" -v b="$t1" \
-			'{ printf "%.3f %.2f %d", b - a, $1 + $2, $3 }')
-		if [ -z "$best" ] || awk -v a="$line" -v b="$best" \
-			'BEGIN { split(a, x, " "); split(b, y, " "); exit !(x[1] < y[1]) }'; then
-			best=$line
-		fi
-		awk -v a="$line" 'BEGIN { exit !(a + 0 < 1.5) }' && [ $want -lt 5 ] && want=5
+		(cd "$out" && "$BB/runstat" "$tmp/time" "$@" >/dev/null 2>"$tmp/err")
+		cat "$tmp/time" >>"$tmp/runs"
+		awk '{ exit !($1 < 1.5) }' "$tmp/time" && [ $want -lt 5 ] && want=5
 	done
-	echo "$best"
+	sort -n -k2,2 "$tmp/runs" | awk '{ c[NR] = $2 } END { print c[int((NR + 1) / 2)] }' >"$tmp/cpu"
+	sort -n -k1,1 "$tmp/runs" | head -n 1 |
+		awk -v c="$(cat "$tmp/cpu")" '{ printf "%.3f %.3f %d", $1, c, $3 }'
 }
 
 # cell SET N TOOL LIST: one measurement; prints the row's numbers or FAIL.
 cell() {
-	local set=$1 n=$2 tool=$3 list=$4 out=$tmp/out want got
+	local set=$1 n=$2 tool=$3 list=$4 out=$outdir/out want got
 	case $tool in
 	download) r=$(run "$out" "$bin/download" -q -i "$list" -d .) ;;
 	threaded-download) r=$(run "$out" "$bin/threaded-download" -q -j "$n" -i "$list" -d .) ;;
@@ -116,6 +123,7 @@ label() {
 
 echo "# $(date -u +%F) $(nproc) cores; wall s / CPU s (user+sys) / peak RSS MiB;"
 echo "# x best = wall / fastest peer at the same N (below 1.00: faster);"
+echo "# x curl = CPU / curl --parallel's CPU at the same N;"
 echo "# ideal = ceil(files / N) x (file time at the cap, or the 50 ms delay)"
 for cond in ${BENCH_CASES:-uncapped capped latency}; do
 	case $cond in
@@ -132,7 +140,7 @@ for cond in ${BENCH_CASES:-uncapped capped latency}; do
 		done >"$list"
 		echo
 		echo "## $title, $cond"
-		printf '%-24s %3s %8s %8s %8s %7s %7s\n' tool N wall cpu rss "x best" ideal
+		printf '%-24s %3s %8s %8s %8s %7s %7s %7s\n' tool N wall cpu rss "x best" "x curl" ideal
 		for n in 1 8 32; do
 			if [ $cond = capped ] && [ $set = large ] && [ $n = 1 ] && [ -z "${BENCH_FULL:-}" ]; then
 				echo "(N = 1 skipped: 100 s a tool; BENCH_FULL=1 runs it)"
@@ -164,9 +172,11 @@ for cond in ${BENCH_CASES:-uncapped capped latency}; do
 					printf '%-24s %3s %8s\n' "$(label $t)" $n "$1"
 					continue
 				fi
-				printf '%-24s %3s %8s %8s %8.1f %7s %7s\n' "$(label $t)" $n "$1" "$2" \
+				ccpu=$(echo "${res[curl]}" | awk 'NF == 3 { print $2 }')
+				printf '%-24s %3s %8s %8s %8.1f %7s %7s %7s\n' "$(label $t)" $n "$1" "$2" \
 					"$(awk -v k="$3" 'BEGIN { print k / 1024 }')" \
 					"$(awk -v a="$1" -v b="${best:-0}" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')" \
+					"$(awk -v a="$2" -v b="${ccpu:-0}" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')" \
 					"$ideal"
 			done
 			unset res

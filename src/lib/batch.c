@@ -1,9 +1,12 @@
 /* batch.c -- reads URL lists, reserves unique names, runs the downloads. */
 #include <errno.h>
+#include <sched.h>
+#include <stdio.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "batch.h"
 #include "tpool.h"
@@ -205,6 +208,8 @@ struct run {
 	struct batch *b;
 	const struct batch_run_opts *o;
 	struct fetch_share *share;
+	unsigned threads, concurrency;
+	atomic_size_t next;	/* the next item a worker claims */
 };
 
 static int
@@ -213,97 +218,162 @@ stopping(const struct batch_run_opts *o)
 	return o->fetch.cancel != NULL && atomic_load(o->fetch.cancel) != 0;
 }
 
-static void
-run_one(struct run *r, struct fetcher *f, struct batch_item *it)
+/* The next pending item for this worker, or NULL when none is left (or
+ * the run is stopping). An atomic increment: no lock, no queue to feed. */
+static struct batch_item *
+claim(struct run *r)
 {
-	int rc;
+	size_t i;
 
-	if (stopping(r->o))
-		return;		/* stays pending */
-	if (r->o->on_start != NULL)
-		r->o->on_start(r->o->arg, it);
-	if (f == NULL) {
-		memset(&it->res, 0, sizeof(it->res));
-		snprintf(it->res.error, sizeof(it->res.error),
-			 "no curl handle: %s", strerror(ENOMEM));
-		rc = -ENOMEM;
-	} else {
-		rc = fetch_url(f, it->url, r->o->dirfd, it->name, &it->res);
-	}
+	while (!stopping(r->o) &&
+	       (i = atomic_fetch_add(&r->next, 1)) < r->b->n)
+		if (r->b->items[i].state == BATCH_PENDING)
+			return &r->b->items[i];
+	return NULL;
+}
+
+static void
+item_end(struct run *r, struct batch_item *it, int rc)
+{
 	it->state = rc == 0 ? BATCH_SAVED :
 		    rc == -ECANCELED ? BATCH_INTERRUPTED : BATCH_FAILED;
 	if (r->o->on_done != NULL)
 		r->o->on_done(r->o->arg, it);
 }
 
+static void
+item_start(struct run *r, struct batch_item *it)
+{
+	if (r->o->on_start != NULL)
+		r->o->on_start(r->o->arg, it);
+}
+
+/* An item that cannot run at all (no curl handle). */
+static void
+item_unrunnable(struct run *r, struct batch_item *it)
+{
+	item_start(r, it);
+	memset(&it->res, 0, sizeof(it->res));
+	snprintf(it->res.error, sizeof(it->res.error), "no curl handle: %s",
+		 strerror(ENOMEM));
+	item_end(r, it, -ENOMEM);
+}
+
+static void
+on_fetch_done(void *arg, void *cookie, int rc)
+{
+	item_end(arg, cookie, rc);
+}
+
 static void *
 worker_init(void *arg, unsigned index)
 {
 	struct run *r = arg;
+	/* The concurrency, spread over the workers as evenly as it goes. */
+	unsigned slots = r->concurrency / r->threads +
+			 (index < r->concurrency % r->threads);
 
-	(void)index;
-	return fetch_new(&r->o->fetch, r->share);
+	return fetch_multi_new(&r->o->fetch, r->share, slots);
 }
 
 static void
 worker_fini(void *arg, void *wctx)
 {
 	(void)arg;
-	fetch_free(wctx);
+	fetch_multi_free(wctx);
 }
 
-struct task {
-	struct run *run;
-	struct batch_item *it;
-};
-
+/*
+ * A worker: keeps its multi handle's slots filled with claimed items and
+ * moves their transfers on, until no item is left and its last transfer
+ * has ended.
+ */
 static void
 worker_task(void *item, void *wctx)
 {
-	struct task *t = item;
+	struct run *r = item;
+	struct fetch_multi *fm = wctx;
+	struct batch_item *it;
 
-	run_one(t->run, wctx, t->it);
+	if (fm == NULL) {
+		while ((it = claim(r)) != NULL)
+			item_unrunnable(r, it);
+		return;
+	}
+	for (;;) {
+		while (fetch_multi_idle(fm) > 0 && (it = claim(r)) != NULL) {
+			int rc;
+
+			item_start(r, it);
+			rc = fetch_multi_add(fm, it->url, r->o->dirfd, it->name,
+					     &it->res, it);
+			if (rc < 0)
+				item_end(r, it, rc);
+		}
+		if (fetch_multi_busy(fm) == 0)
+			break;
+		fetch_multi_run(fm, -1, on_fetch_done, r);
+	}
+}
+
+/* The processors this process may run on. */
+static unsigned
+online_cpus(void)
+{
+	cpu_set_t set;
+	int n;
+
+	if (sched_getaffinity(0, sizeof(set), &set) == 0 &&
+	    (n = CPU_COUNT(&set)) > 0)
+		return (unsigned)n;
+	n = (int)sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? (unsigned)n : 1;
 }
 
 int
 batch_run(struct batch *b, const struct batch_run_opts *o)
 {
-	struct run r = {b, o, NULL};
+	struct run r = {b, o, NULL, 0, 0, 0};
 	struct fetcher *f = NULL;
-	struct task *tasks = NULL;
 	struct tpool *pool = NULL;
+	struct batch_item *it;
 	size_t pending = 0;
-	unsigned threads;
 	int rc = 0;
 
 	if (o->jobs == 0) {
 		if ((f = fetch_new(&o->fetch, NULL)) == NULL) {
-			rc = -errno;
+			while ((it = claim(&r)) != NULL)
+				item_unrunnable(&r, it);
 			goto out;
 		}
-		for (size_t i = 0; i < b->n && !stopping(o); i++)
-			if (b->items[i].state == BATCH_PENDING)
-				run_one(&r, f, &b->items[i]);
+		while ((it = claim(&r)) != NULL) {
+			item_start(&r, it);
+			item_end(&r, it, fetch_url(f, it->url, o->dirfd,
+						   it->name, &it->res));
+		}
 		goto out;
 	}
-	/* More workers than items would only be idle threads. */
 	for (size_t i = 0; i < b->n; i++)
 		if (b->items[i].state == BATCH_PENDING)
 			pending++;
 	if (pending == 0)
 		goto out;
-	threads = pending < o->jobs ? (unsigned)pending : o->jobs;
-	if ((r.share = fetch_share_new()) == NULL ||
-	    (tasks = calloc(b->n ? b->n : 1, sizeof(*tasks))) == NULL) {
+	/* No more at once than there are items; no more threads than
+	 * processors, each driving its share of the transfers. */
+	r.concurrency = pending < o->jobs ? (unsigned)pending : o->jobs;
+	r.threads = o->threads > 0 ? o->threads : online_cpus();
+	if (r.threads > r.concurrency)
+		r.threads = r.concurrency;
+	if (r.threads > TPOOL_MAX_THREADS)
+		r.threads = TPOOL_MAX_THREADS;
+	if ((r.share = fetch_share_new()) == NULL) {
 		rc = -ENOMEM;
 		goto out;
 	}
 	{
 		struct tpool_conf conf = {
-			.threads = threads,
-			/* Enough queued that no worker waits on the feeder,
-			 * little enough that memory stays flat. */
-			.queue = 2 * (size_t)threads,
+			.threads = r.threads,
+			.queue = r.threads,
 			.task = worker_task,
 			.init = worker_init,
 			.fini = worker_fini,
@@ -315,18 +385,15 @@ batch_run(struct batch *b, const struct batch_run_opts *o)
 			goto out;
 		}
 	}
-	for (size_t i = 0; i < b->n && !stopping(o); i++) {
-		if (b->items[i].state != BATCH_PENDING)
-			continue;
-		tasks[i].run = &r;
-		tasks[i].it = &b->items[i];
-		if ((rc = tpool_submit(pool, &tasks[i])) < 0)
+	/* One task a thread actually started: each runs until the items run
+	 * out, so a thread refused by the system means fewer at once, not
+	 * items left behind. */
+	for (unsigned i = 0; i < tpool_threads(pool); i++)
+		if ((rc = tpool_submit(pool, &r)) < 0)
 			break;
-	}
 	tpool_finish(pool);
 out:
 	tpool_free(pool);
-	free(tasks);
 	fetch_free(f);
 	fetch_share_free(r.share);
 	return rc;

@@ -26,7 +26,8 @@ struct batch;
 
 /* Called for a line that is not an http(s) URL; text is the trimmed line. */
 typedef void (*batch_bad_fn)(void *arg, unsigned long line, const char *text);
-/* Called by the thread running an item, when it starts and when it ends. */
+/* Called by the thread running an item, when it starts and when it ends
+ * (by the worker that claimed it; one worker runs several items at once). */
 typedef void (*batch_item_fn)(void *arg, struct batch_item *it);
 
 /* An empty batch, or NULL with errno set. batch_free(NULL) does nothing. */
@@ -57,10 +58,14 @@ size_t batch_count(const struct batch *b);
 struct batch_item *batch_item(struct batch *b, size_t i);
 
 struct batch_run_opts {
-	unsigned jobs;		/* 0: one at a time in the calling thread;
-				 * else that many worker threads (at most
-				 * TPOOL_MAX_THREADS, and no more than there
-				 * are items to run) */
+	unsigned jobs;		/* 0: one at a time in the calling thread,
+				 * with fetch_url(); else at most that many
+				 * downloads at once (no more than there are
+				 * items), on worker threads that each drive
+				 * their share through one fetch_multi */
+	unsigned threads;	/* worker threads, 0: one per processor the
+				 * process may run on; never more than
+				 * jobs or TPOOL_MAX_THREADS */
 	int dirfd;		/* folder the files go to */
 	struct fetch_opts fetch; /* fetch.cancel also stops starting items */
 	batch_item_fn on_start;	/* optional */

@@ -16,8 +16,13 @@
 
 #include "fetch.h"
 
-/* Bigger receive buffers mean fewer callbacks and write(2) calls per MiB. */
-#define FETCH_BUFSIZE (128L * 1024)
+/*
+ * Bigger receive buffers mean fewer callbacks and write(2) calls per MiB.
+ * Kept under glibc's 128 KiB mmap threshold: libcurl allocates the buffer
+ * anew for each transfer in a multi handle, and a buffer above it would
+ * be mapped, and its pages faulted in, fresh every time.
+ */
+#define FETCH_BUFSIZE (120L * 1024)
 #define TMP_TRIES 100
 
 struct fetch_share {
@@ -30,6 +35,17 @@ struct fetcher {
 	CURL *curl;
 	struct fetch_opts o;
 	char errbuf[CURL_ERROR_SIZE];
+	/* Per fetch: */
+	int dirfd;
+	const char *name;
+	struct fetch_result *r;
+	double start;
+	double backoff;		/* the next wait before a retry */
+	char tmp[512];		/* the temporary entry's name, "" for none */
+	/* In a fetch_multi: */
+	enum { SLOT_IDLE, SLOT_RUNNING, SLOT_WAITING } state;
+	double due;		/* SLOT_WAITING: when the retry starts */
+	void *cookie;
 	/* Per attempt: */
 	int fd;
 	int werrno;		/* errno of a failed write */
@@ -459,114 +475,390 @@ retryable_curl(CURLcode rc)
 	}
 }
 
-int
-fetch_url(struct fetcher *f, const char *url, int dirfd, const char *name,
-	  struct fetch_result *r)
+/*
+ * A fetch is begun once, then runs one or more attempts (each one
+ * transfer, by curl_easy_perform() or inside a multi handle), then ends.
+ * These steps are shared by fetch_url(), which runs the attempts itself,
+ * and fetch_multi, which runs many fetches' attempts at once.
+ */
+
+/* Checks the name and opens the temporary file. Returns 0 or -errno, with
+ * r->error saying why. */
+static int
+fetch_begin(struct fetcher *f, const char *url, int dirfd, const char *name,
+	    struct fetch_result *r)
 {
-	char tmp[512];
-	double start = now(), wait = f->o.backoff;
-	int fd, ret = -EIO, retries = f->o.retries < 0 ? 0 : f->o.retries;
+	int fd;
 
 	memset(r, 0, sizeof(*r));
+	f->r = r;
+	f->dirfd = dirfd;
+	f->name = name;
+	f->start = now();
+	f->backoff = f->o.backoff;
+	f->tmp[0] = '\0';
 	if (name[0] == '\0' || strchr(name, '/') != NULL ||
 	    strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
 		snprintf(r->error, sizeof(r->error), "unsafe file name");
 		return -EINVAL;
 	}
-	if ((fd = temp_open(dirfd, name, tmp, sizeof(tmp))) < 0) {
+	if ((fd = temp_open(dirfd, name, f->tmp, sizeof(f->tmp))) < 0) {
 		snprintf(r->error, sizeof(r->error), "temporary file: %s",
 			 strerror(-fd));
 		return fd;
 	}
 	f->fd = fd;
 	curl_easy_setopt(f->curl, CURLOPT_URL, url);
-	for (;;) {
-		CURLcode rc;
-		long code = 0;
-		int again = 0;
+	return 0;
+}
 
-		r->attempts++;
-		f->checked = f->discard = 0;
-		f->werrno = 0;
-		f->written = 0;
-		f->retry_after = -1;
-		f->reason[0] = '\0';
-		f->errbuf[0] = '\0';
-		if (r->attempts > 1 &&
-		    (ftruncate(fd, 0) < 0 || lseek(fd, 0, SEEK_SET) < 0)) {
-			ret = -errno;
-			snprintf(r->error, sizeof(r->error), "temporary file: %s",
-				 strerror(errno));
-			break;
-		}
-		rc = curl_easy_perform(f->curl);
-		curl_easy_getinfo(f->curl, CURLINFO_RESPONSE_CODE, &code);
-		r->status = code;
-		if (rc == CURLE_OK && code >= 200 && code < 300) {
-			ret = 0;
-			break;
-		}
-		if (rc == CURLE_ABORTED_BY_CALLBACK || cancelled(f)) {
-			ret = -ECANCELED;
-			snprintf(r->error, sizeof(r->error), "interrupted");
-			break;
-		}
-		if (rc == CURLE_WRITE_ERROR && f->werrno != 0) {
-			ret = -f->werrno;
-			snprintf(r->error, sizeof(r->error), "writing %s: %s",
-				 name, strerror(f->werrno));
-			break;
-		}
-		if (rc == CURLE_OK) {
-			snprintf(r->error, sizeof(r->error), "HTTP %ld%s%s",
-				 code, f->reason[0] != '\0' ? " " : "",
-				 f->reason);
-			again = code >= 500 || code == 429;
-		} else {
-			snprintf(r->error, sizeof(r->error), "%s",
-				 f->errbuf[0] != '\0' ? f->errbuf :
-				 curl_easy_strerror(rc));
-			again = retryable_curl(rc);
-		}
-		ret = -EIO;
-		if (!again || r->attempts > retries)
-			break;
-		{
-			double w = wait;
+/* Readies the next attempt: state reset, the file emptied. Returns 0 or
+ * -errno. */
+static int
+attempt_begin(struct fetcher *f)
+{
+	struct fetch_result *r = f->r;
 
-			if (f->retry_after > w)
-				w = f->retry_after;
-			if (w > f->o.max_wait)
-				w = f->o.max_wait;
-			if (wait_for(f, w) < 0) {
-				ret = -ECANCELED;
-				snprintf(r->error, sizeof(r->error),
-					 "interrupted");
-				break;
-			}
-			wait *= 2;
-		}
+	r->attempts++;
+	f->checked = f->discard = 0;
+	f->werrno = 0;
+	f->written = 0;
+	f->retry_after = -1;
+	f->reason[0] = '\0';
+	f->errbuf[0] = '\0';
+	if (r->attempts > 1 &&
+	    (ftruncate(f->fd, 0) < 0 || lseek(f->fd, 0, SEEK_SET) < 0)) {
+		int e = errno;
+
+		snprintf(r->error, sizeof(r->error), "temporary file: %s",
+			 strerror(e));
+		return -e;
 	}
+	return 0;
+}
+
+/*
+ * Judges a finished transfer. Returns 0 when the body is complete, 1 when
+ * it should be retried after *delay seconds, or -errno (-ECANCELED,
+ * -EIO, a write error) with r->error saying why.
+ */
+static int
+attempt_end(struct fetcher *f, CURLcode rc, double *delay)
+{
+	struct fetch_result *r = f->r;
+	int retries = f->o.retries < 0 ? 0 : f->o.retries, again;
+	long code = 0;
+	double w;
+
+	curl_easy_getinfo(f->curl, CURLINFO_RESPONSE_CODE, &code);
+	r->status = code;
+	if (rc == CURLE_OK && code >= 200 && code < 300)
+		return 0;
+	if (rc == CURLE_ABORTED_BY_CALLBACK || cancelled(f)) {
+		snprintf(r->error, sizeof(r->error), "interrupted");
+		return -ECANCELED;
+	}
+	if (rc == CURLE_WRITE_ERROR && f->werrno != 0) {
+		snprintf(r->error, sizeof(r->error), "writing %s: %s",
+			 f->name, strerror(f->werrno));
+		return -f->werrno;
+	}
+	if (rc == CURLE_OK) {
+		snprintf(r->error, sizeof(r->error), "HTTP %ld%s%s", code,
+			 f->reason[0] != '\0' ? " " : "", f->reason);
+		again = code >= 500 || code == 429;
+	} else {
+		snprintf(r->error, sizeof(r->error), "%s",
+			 f->errbuf[0] != '\0' ? f->errbuf :
+			 curl_easy_strerror(rc));
+		again = retryable_curl(rc);
+	}
+	if (!again || r->attempts > retries)
+		return -EIO;
+	w = f->backoff;
+	if (f->retry_after > w)
+		w = f->retry_after;
+	if (w > f->o.max_wait)
+		w = f->o.max_wait;
+	f->backoff *= 2;
+	*delay = w;
+	return 1;
+}
+
+/* Ends a fetch whose outcome is ret: the file named when ret is 0,
+ * everything temporary removed. Returns the final outcome. */
+static int
+fetch_end(struct fetcher *f, int ret)
+{
+	struct fetch_result *r = f->r;
+	int fd = f->fd;
+
 	f->fd = -1;
 	if (ret == 0) {
 		r->bytes = f->written;
-		if ((ret = temp_commit(dirfd, fd, name, tmp, sizeof(tmp))) < 0) {
+		if ((ret = temp_commit(f->dirfd, fd, f->name, f->tmp,
+				       sizeof(f->tmp))) < 0) {
 			snprintf(r->error, sizeof(r->error), "naming %s: %s",
-				 name, strerror(-ret));
+				 f->name, strerror(-ret));
 		} else if (close(fd) < 0) {
 			/* A late write error (NFS): the file is not whole. */
 			ret = -errno;
 			snprintf(r->error, sizeof(r->error), "writing %s: %s",
-				 name, strerror(errno));
-			unlinkat(dirfd, name, 0);
-			tmp[0] = '\0';
+				 f->name, strerror(errno));
+			unlinkat(f->dirfd, f->name, 0);
+			f->tmp[0] = '\0';
 		}
 		fd = -1;
 	}
 	if (fd >= 0)
 		close(fd);
-	if (ret != 0 && tmp[0] != '\0')
-		unlinkat(dirfd, tmp, 0);
-	r->seconds = now() - start;
+	if (ret != 0 && f->tmp[0] != '\0')
+		unlinkat(f->dirfd, f->tmp, 0);
+	r->seconds = now() - f->start;
 	return ret;
+}
+
+int
+fetch_url(struct fetcher *f, const char *url, int dirfd, const char *name,
+	  struct fetch_result *r)
+{
+	double delay = 0;
+	int ret;
+
+	if ((ret = fetch_begin(f, url, dirfd, name, r)) < 0)
+		return ret;
+	for (;;) {
+		if ((ret = attempt_begin(f)) < 0)
+			break;
+		ret = attempt_end(f, curl_easy_perform(f->curl), &delay);
+		if (ret != 1)
+			break;
+		if (wait_for(f, delay) < 0) {
+			snprintf(r->error, sizeof(r->error), "interrupted");
+			ret = -ECANCELED;
+			break;
+		}
+	}
+	return fetch_end(f, ret);
+}
+
+/*
+ * fetch_multi: many fetches at once on one thread, through one libcurl
+ * multi handle. Each slot is a fetcher (its own easy handle, reused from
+ * fetch to fetch); the connections live in the multi handle's cache, so
+ * any slot reuses a connection another slot left open to the same host.
+ * A retry does not block the thread: the slot waits with a due time and
+ * the next fetch_multi_run() after it restarts the transfer.
+ */
+struct fetch_multi {
+	CURLM *m;
+	const atomic_int *cancel;
+	unsigned nslots, busy;
+	struct fetcher **slots;
+};
+
+void
+fetch_multi_free(struct fetch_multi *fm)
+{
+	if (fm == NULL)
+		return;
+	for (unsigned i = 0; i < fm->nslots; i++) {
+		struct fetcher *f = fm->slots[i];
+
+		if (f == NULL)
+			continue;
+		if (f->state == SLOT_RUNNING)
+			curl_multi_remove_handle(fm->m, f->curl);
+		if (f->state != SLOT_IDLE)
+			fetch_end(f, -ECANCELED);
+		fetch_free(f);
+	}
+	free(fm->slots);
+	if (fm->m != NULL)
+		curl_multi_cleanup(fm->m);
+	free(fm);
+}
+
+struct fetch_multi *
+fetch_multi_new(const struct fetch_opts *o, struct fetch_share *s,
+		unsigned slots)
+{
+	struct fetch_multi *fm;
+
+	if (slots < 1) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if ((fm = calloc(1, sizeof(*fm))) == NULL ||
+	    (fm->slots = calloc(slots, sizeof(*fm->slots))) == NULL ||
+	    (fm->m = curl_multi_init()) == NULL)
+		goto fail;
+	fm->nslots = slots;
+	for (unsigned i = 0; i < slots; i++) {
+		if ((fm->slots[i] = fetch_new(o, s)) == NULL)
+			goto fail;
+		curl_easy_setopt(fm->slots[i]->curl, CURLOPT_PRIVATE,
+				 fm->slots[i]);
+	}
+	fm->cancel = fm->slots[0]->o.cancel;
+	return fm;
+fail:
+	fetch_multi_free(fm);
+	errno = ENOMEM;
+	return NULL;
+}
+
+unsigned
+fetch_multi_idle(const struct fetch_multi *fm)
+{
+	return fm->nslots - fm->busy;
+}
+
+unsigned
+fetch_multi_busy(const struct fetch_multi *fm)
+{
+	return fm->busy;
+}
+
+/* Ends the fetch in slot f with outcome ret and frees the slot. */
+static void
+slot_end(struct fetch_multi *fm, struct fetcher *f, int ret,
+	 fetch_done_fn *done, void *arg)
+{
+	ret = fetch_end(f, ret);
+	f->state = SLOT_IDLE;
+	fm->busy--;
+	if (done != NULL)
+		done(arg, f->cookie, ret);
+}
+
+/* Starts the next attempt of the fetch in slot f. Returns 0 or -errno
+ * (r->error set). */
+static int
+slot_start(struct fetch_multi *fm, struct fetcher *f)
+{
+	CURLMcode mc;
+	int rc;
+
+	if ((rc = attempt_begin(f)) < 0)
+		return rc;
+	if ((mc = curl_multi_add_handle(fm->m, f->curl)) != CURLM_OK) {
+		snprintf(f->r->error, sizeof(f->r->error), "%s",
+			 curl_multi_strerror(mc));
+		return mc == CURLM_OUT_OF_MEMORY ? -ENOMEM : -EIO;
+	}
+	f->state = SLOT_RUNNING;
+	return 0;
+}
+
+int
+fetch_multi_add(struct fetch_multi *fm, const char *url, int dirfd,
+		const char *name, struct fetch_result *r, void *cookie)
+{
+	struct fetcher *f = NULL;
+	int rc;
+
+	for (unsigned i = 0; i < fm->nslots && f == NULL; i++)
+		if (fm->slots[i]->state == SLOT_IDLE)
+			f = fm->slots[i];
+	if (f == NULL)
+		return -EBUSY;
+	f->cookie = cookie;
+	if ((rc = fetch_begin(f, url, dirfd, name, r)) < 0)
+		return rc;
+	if ((rc = slot_start(fm, f)) < 0)
+		return fetch_end(f, rc);
+	fm->busy++;
+	return 0;
+}
+
+/* Waits in poll at most this long while a cancel flag is watched, so
+ * that setting it takes effect promptly without a wake-up call. */
+#define MULTI_CANCEL_POLL_MS 50
+
+int
+fetch_multi_run(struct fetch_multi *fm, int timeout_ms, fetch_done_fn *done,
+		void *arg)
+{
+	int stop = fm->cancel != NULL && atomic_load(fm->cancel) != 0;
+	double t = now();
+	long curl_ms = -1;
+	int running, left, rc = 0;
+	CURLMcode mc;
+	CURLMsg *msg;
+
+	/* Retries that are due start; after a cancel, nothing does. */
+	for (unsigned i = 0; i < fm->nslots; i++) {
+		struct fetcher *f = fm->slots[i];
+		double ms;
+
+		if (f->state == SLOT_RUNNING && stop) {
+			curl_multi_remove_handle(fm->m, f->curl);
+			snprintf(f->r->error, sizeof(f->r->error),
+				 "interrupted");
+			slot_end(fm, f, -ECANCELED, done, arg);
+			continue;
+		}
+		if (f->state != SLOT_WAITING)
+			continue;
+		if (stop) {
+			snprintf(f->r->error, sizeof(f->r->error),
+				 "interrupted");
+			slot_end(fm, f, -ECANCELED, done, arg);
+		} else if (f->due <= t) {
+			if ((rc = slot_start(fm, f)) < 0)
+				slot_end(fm, f, rc, done, arg);
+		} else {
+			ms = (f->due - t) * 1000 + 1;
+			if (ms < timeout_ms || timeout_ms < 0)
+				timeout_ms = (int)ms;
+		}
+	}
+	if (fm->busy == 0)
+		return 0;
+	if (curl_multi_timeout(fm->m, &curl_ms) == CURLM_OK && curl_ms >= 0 &&
+	    (timeout_ms < 0 || curl_ms < timeout_ms))
+		timeout_ms = (int)curl_ms;
+	if (fm->cancel != NULL &&
+	    (timeout_ms < 0 || timeout_ms > MULTI_CANCEL_POLL_MS))
+		timeout_ms = MULTI_CANCEL_POLL_MS;
+	if (timeout_ms < 0)
+		timeout_ms = 1000;
+	mc = curl_multi_poll(fm->m, NULL, 0, timeout_ms, NULL);
+	if (mc == CURLM_OK)
+		mc = curl_multi_perform(fm->m, &running);
+	if (mc != CURLM_OK) {
+		/* The multi handle itself failed (out of memory): every
+		 * transfer in it ends with that error. */
+		for (unsigned i = 0; i < fm->nslots; i++) {
+			struct fetcher *f = fm->slots[i];
+
+			if (f->state == SLOT_IDLE)
+				continue;
+			if (f->state == SLOT_RUNNING)
+				curl_multi_remove_handle(fm->m, f->curl);
+			snprintf(f->r->error, sizeof(f->r->error), "%s",
+				 curl_multi_strerror(mc));
+			slot_end(fm, f, -EIO, done, arg);
+		}
+		return mc == CURLM_OUT_OF_MEMORY ? -ENOMEM : -EIO;
+	}
+	while ((msg = curl_multi_info_read(fm->m, &left)) != NULL) {
+		struct fetcher *f = NULL;
+		CURLcode res = msg->data.result;
+		double delay = 0;
+
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE,
+				  (char **)&f);
+		curl_multi_remove_handle(fm->m, f->curl);
+		if ((rc = attempt_end(f, res, &delay)) == 1) {
+			f->state = SLOT_WAITING;
+			f->due = now() + delay;
+			continue;
+		}
+		slot_end(fm, f, rc, done, arg);
+	}
+	return (int)fm->busy;
 }

@@ -93,6 +93,47 @@ int fetch_url(struct fetcher *f, const char *url, int dirfd, const char *name,
 	      struct fetch_result *r);
 
 /*
+ * A fetch_multi runs up to `slots` fetches at once on the calling thread,
+ * through one libcurl multi handle: the event-driven counterpart of one
+ * fetcher per thread, with the same options, files, retries and results
+ * as fetch_url(). One thread at a time may use it. Returns it, or NULL
+ * with errno set. Freeing it stops and removes what is still running;
+ * fetch_multi_free(NULL) does nothing.
+ */
+struct fetch_multi;
+typedef void fetch_done_fn(void *arg, void *cookie, int rc);
+
+struct fetch_multi *fetch_multi_new(const struct fetch_opts *o,
+				    struct fetch_share *s, unsigned slots);
+void fetch_multi_free(struct fetch_multi *fm);
+
+/* Free slots, and slots with a fetch in progress (running or waiting to
+ * retry). */
+unsigned fetch_multi_idle(const struct fetch_multi *fm);
+unsigned fetch_multi_busy(const struct fetch_multi *fm);
+
+/*
+ * Starts fetching url into name in dirfd, as fetch_url() would, in a free
+ * slot; r must stay valid until the fetch ends, when done() receives
+ * cookie. Returns 0 when started; -EBUSY when no slot is free; or the
+ * -errno fetch_url() would return at once (bad name, no temporary file),
+ * with r filled, and then done() is not called.
+ */
+int fetch_multi_add(struct fetch_multi *fm, const char *url, int dirfd,
+		    const char *name, struct fetch_result *r, void *cookie);
+
+/*
+ * Waits at most timeout_ms (-1: as long as the transfers need) for
+ * progress, moves every transfer on, starts retries that are due, and
+ * calls done(arg, cookie, rc) for each fetch that ended, rc as
+ * fetch_url() returns it. Once opts.cancel is set every fetch ends with
+ * -ECANCELED. Returns the number of fetches still in progress, or -errno
+ * when the multi handle failed (every fetch then ended with an error).
+ */
+int fetch_multi_run(struct fetch_multi *fm, int timeout_ms,
+		    fetch_done_fn *done, void *arg);
+
+/*
  * Checks that files can be created in the folder open as dirfd by creating
  * and removing a temporary file. Returns 0 or -errno.
  */

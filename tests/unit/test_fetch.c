@@ -1,5 +1,6 @@
 /* test_fetch.c -- fetch failures that need no server: unsafe names, refused
- * connections with retries, cancelling a wait, and nothing left behind. */
+ * connections with retries, cancelling a wait, and nothing left behind; the
+ * same through fetch_multi, whose retries wait side by side. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -188,6 +189,124 @@ test_protocols_limited(void **state)
 	fetch_free(f);
 }
 
+/* What a fetch_multi reported: the cookies in order, and the outcomes. */
+struct ended {
+	int n;
+	void *cookie[8];
+	int rc[8];
+};
+
+static void
+on_done(void *arg, void *cookie, int rc)
+{
+	struct ended *e = arg;
+
+	assert_true(e->n < 8);
+	e->cookie[e->n] = cookie;
+	e->rc[e->n++] = rc;
+}
+
+/* Runs fm until nothing is in progress; returns the seconds it took. */
+static double
+drain(struct fetch_multi *fm, struct ended *e)
+{
+	double t0 = now();
+	int guard = 0;
+
+	while (fetch_multi_busy(fm) > 0) {
+		assert_true(fetch_multi_run(fm, -1, on_done, e) >= 0);
+		assert_true(++guard < 100000);
+	}
+	return now() - t0;
+}
+
+static void
+test_multi_retries_run_side_by_side(void **state)
+{
+	struct fetch_opts o;
+	struct fetch_multi *fm;
+	struct fetch_result r[4];
+	struct ended e = {0};
+	char url[3][64];
+	const char *names[3] = {"a", "b", "c"};
+	double t;
+
+	(void)state;
+	fetch_opts_default(&o);
+	o.retries = 2;
+	o.backoff = 0.2;	/* waits 0.2 then 0.4 s: 0.6 s a fetch */
+	fm = fetch_multi_new(&o, NULL, 3);
+	assert_non_null(fm);
+	assert_int_equal(fetch_multi_idle(fm), 3);
+	for (int i = 0; i < 3; i++) {
+		refused_url(url[i], sizeof(url[i]));
+		assert_int_equal(fetch_multi_add(fm, url[i], dirfd_, names[i],
+						 &r[i], &r[i]), 0);
+	}
+	assert_int_equal(fetch_multi_idle(fm), 0);
+	assert_int_equal(fetch_multi_busy(fm), 3);
+	assert_int_equal(fetch_multi_add(fm, url[0], dirfd_, "d", &r[3],
+					 &r[3]), -EBUSY);
+	t = drain(fm, &e);
+	/* The three waits overlap: one thread, not one fetch after another
+	 * (which would take 1.8 s). */
+	assert_true(t >= 0.55);
+	assert_true(t < 1.5);
+	assert_int_equal(e.n, 3);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(e.rc[i], -EIO);
+		assert_int_equal(((struct fetch_result *)e.cookie[i])->attempts,
+				 3);
+	}
+	assert_int_equal(fetch_multi_idle(fm), 3);
+	assert_int_equal(entries(), 0);
+	fetch_multi_free(fm);
+}
+
+static void
+test_multi_bad_name_and_cancel(void **state)
+{
+	static struct canceller c;
+	struct fetch_opts o;
+	struct fetch_multi *fm;
+	struct fetch_result r[2];
+	struct ended e = {0};
+	pthread_t t;
+	char url[64];
+	double secs;
+
+	(void)state;
+	fetch_opts_default(&o);
+	o.retries = 5;
+	o.backoff = 20;		/* minutes without cancel */
+	o.cancel = &c.flag;
+	fm = fetch_multi_new(&o, NULL, 2);
+	assert_non_null(fm);
+	refused_url(url, sizeof(url));
+	/* Refused at once, no slot taken, done() not called. */
+	assert_int_equal(fetch_multi_add(fm, url, dirfd_, "..", &r[0], NULL),
+			 -EINVAL);
+	assert_string_equal(r[0].error, "unsafe file name");
+	assert_int_equal(fetch_multi_idle(fm), 2);
+	assert_int_equal(fetch_multi_add(fm, url, dirfd_, "x", &r[0], &r[0]),
+			 0);
+	assert_int_equal(fetch_multi_add(fm, url, dirfd_, "y", &r[1], &r[1]),
+			 0);
+	assert_int_equal(pthread_create(&t, NULL, cancel_soon, &c), 0);
+	secs = drain(fm, &e);
+	pthread_join(t, NULL);
+	assert_true(secs < 5);
+	assert_int_equal(e.n, 2);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(e.rc[i], -ECANCELED);
+		assert_string_equal(r[i].error, "interrupted");
+	}
+	assert_int_equal(entries(), 0);
+	assert_null(fetch_multi_new(&o, NULL, 0));
+	fetch_multi_free(fm);
+	fetch_multi_free(NULL);
+}
+
 static int
 setup(void **state)
 {
@@ -204,6 +323,9 @@ main(void)
 		cmocka_unit_test_setup(test_refused_is_retried_then_fails, setup),
 		cmocka_unit_test_setup(test_cancel_stops_the_wait, setup),
 		cmocka_unit_test_setup(test_protocols_limited, setup),
+		cmocka_unit_test_setup(test_multi_retries_run_side_by_side,
+				       setup),
+		cmocka_unit_test_setup(test_multi_bad_name_and_cancel, setup),
 	};
 	char cmd[128];
 	int rc;
