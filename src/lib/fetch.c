@@ -23,6 +23,12 @@
  * be mapped, and its pages faulted in, fresh every time.
  */
 #define FETCH_BUFSIZE (120L * 1024)
+/*
+ * libcurl hands the body over in pieces of at most 16 KiB; they are
+ * gathered into writes of this size, a quarter of the write(2) calls
+ * (measured: 13,200 writes for 20 files of 10 MiB become 3,300).
+ */
+#define FETCH_WBUF (64 * 1024)
 #define TMP_TRIES 100
 
 struct fetch_share {
@@ -46,6 +52,8 @@ struct fetcher {
 	enum { SLOT_IDLE, SLOT_RUNNING, SLOT_WAITING } state;
 	double due;		/* SLOT_WAITING: when the retry starts */
 	void *cookie;
+	char *wbuf;		/* body bytes not yet written, FETCH_WBUF */
+	size_t wlen;
 	/* Per attempt: */
 	int fd;
 	int werrno;		/* errno of a failed write */
@@ -140,11 +148,41 @@ cancelled(const struct fetcher *f)
 	return f->o.cancel != NULL && atomic_load(f->o.cancel) != 0;
 }
 
+/* Writes all of p to the body's file. Returns 0, or -1 with f->werrno
+ * set. */
+static int
+write_all(struct fetcher *f, const char *p, size_t len)
+{
+	while (len > 0) {
+		ssize_t w = write(f->fd, p, len);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			f->werrno = errno;
+			return -1;
+		}
+		p += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Writes out what the body buffer holds. Returns 0 or -1 (f->werrno). */
+static int
+flush_body(struct fetcher *f)
+{
+	int rc = write_all(f, f->wbuf, f->wlen);
+
+	f->wlen = 0;
+	return rc;
+}
+
 static size_t
 on_body(char *data, size_t size, size_t n, void *arg)
 {
 	struct fetcher *f = arg;
-	size_t len = size * n, off = 0;
+	size_t len = size * n;
 
 	if (!f->checked) {
 		long code = 0;
@@ -157,16 +195,18 @@ on_body(char *data, size_t size, size_t n, void *arg)
 	}
 	if (f->discard)
 		return len;
-	while (off < len) {
-		ssize_t w = write(f->fd, data + off, len - off);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			f->werrno = errno;
-			return 0;	/* makes curl fail with WRITE_ERROR */
-		}
-		off += (size_t)w;
+	if (f->wbuf == NULL)
+		f->wbuf = malloc(FETCH_WBUF); /* without it, unbuffered */
+	if (f->wlen + len > FETCH_WBUF && f->wlen > 0 && flush_body(f) < 0)
+		return 0;	/* makes curl fail with WRITE_ERROR */
+	if (f->wbuf == NULL || len > FETCH_WBUF) {
+		if (write_all(f, data, len) < 0)
+			return 0;
+	} else {
+		memcpy(f->wbuf + f->wlen, data, len);
+		f->wlen += len;
+		if (f->wlen == FETCH_WBUF && flush_body(f) < 0)
+			return 0;
 	}
 	f->written += (long long)len;
 	if (f->o.received != NULL)
@@ -292,6 +332,7 @@ fetch_free(struct fetcher *f)
 	if (f == NULL)
 		return;
 	curl_easy_cleanup(f->curl);
+	free(f->wbuf);
 	free(f);
 }
 
@@ -523,6 +564,7 @@ attempt_begin(struct fetcher *f)
 	f->checked = f->discard = 0;
 	f->werrno = 0;
 	f->written = 0;
+	f->wlen = 0;
 	f->retry_after = -1;
 	f->reason[0] = '\0';
 	f->errbuf[0] = '\0';
@@ -552,6 +594,11 @@ attempt_end(struct fetcher *f, CURLcode rc, double *delay)
 
 	curl_easy_getinfo(f->curl, CURLINFO_RESPONSE_CODE, &code);
 	r->status = code;
+	/* The rest of a complete body goes out; a failed one is dropped
+	 * (its file is emptied before any retry). */
+	if (rc == CURLE_OK && f->wlen > 0 && flush_body(f) < 0)
+		rc = CURLE_WRITE_ERROR;
+	f->wlen = 0;
 	if (rc == CURLE_OK && code >= 200 && code < 300)
 		return 0;
 	if (rc == CURLE_ABORTED_BY_CALLBACK || cancelled(f)) {

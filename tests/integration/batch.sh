@@ -224,6 +224,26 @@ kill -KILL $pid
 wait $pid 2>/dev/null
 is "$(ls -A kill9 | tr '\n' ' ')" "f5 " "SIGKILL mid-download: only the complete file is there"
 
+# A write that fails part-way (file size limit: writes past 100 KiB fail with
+# EFBIG, SIGXFSZ ignored): that file fails and leaves nothing, the others are
+# saved. 200,000 bytes fail while the body arrives; 110,000 bytes fail on the
+# last write, after the transfer ended.
+head -c 200000 /dev/urandom >"$W/f/wbig"
+head -c 110000 /dev/urandom >"$W/f/wmid"
+head -c 50000 /dev/urandom >"$W/f/wsmall"
+printf '%s\n' "$U/f/wbig" "$U/f/wsmall" "$U/f/wmid" >uwrite
+for p in D TD; do
+	prog=${!p} d=wfail$p
+	(ulimit -f 100; trap '' XFSZ; exec timeout 60 "$prog" -i uwrite -d "$d") >out.w 2>err.w
+	is "$?" 1 "$p: a failing write exits 1"
+	for n in wbig wmid; do
+		check "$p: $n: writing fails with the reason" \
+			grep -q "^${prog##*/}: failed $U/f/$n: writing $n: File too large\$" err.w
+	done
+	check "$p: the small file is saved whole" cmp -s "$W/f/wsmall" "$d/wsmall"
+	is "$(ls -A "$d" | tr '\n' ' ')" "wsmall " "$p: nothing else in the folder"
+done
+
 # Progress line on a terminal: one redrawn line, no per-URL lines.
 script -qec "timeout 60 '$TD' -i urls200 -d tty -j 4" /dev/null </dev/null >out.tty 2>&1
 check "on a tty: a progress line" grep -aq 'files .* MiB/s' out.tty
