@@ -10,7 +10,10 @@
 # taking turns. Environment: ECHO_SECONDS (timed phase per run, default 2),
 # ECHO_CONNS (default "1 100 1000 10000"), ECHO_SIZES (default "64 16384"),
 # ECHO_IDLE (silent connections beside 10 busy ones, default 10000; empty:
-# no such row).
+# no such row), ECHO_RAW (a folder to keep every run's figures in),
+# ECHO_MODES (the servers, default "libuv poll epoll" and
+# blocking at one connection; the libuv reference always runs, as the
+# ratios' base).
 set -eu
 : "${NT_BIN:?run through bench/run}"
 BB=$NT_BUILD/bench
@@ -25,6 +28,8 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/bench-echo.XXXXXX")
 spid=
 cleanup() {
 	[ -n "$spid" ] && kill -9 "$spid" 2>/dev/null
+	# ECHO_RAW=DIR keeps every run's figures (one file per server).
+	[ -n "${ECHO_RAW:-}" ] && mkdir -p "$ECHO_RAW" && cp "$tmp"/raw.* "$ECHO_RAW"/ 2>/dev/null
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -106,6 +111,7 @@ run() {
 	cpu=$(awk -v t=$((t1 - t0)) -v hz="$HZ" -v n="$rt" \
 		'BEGIN{ if (n > 0) printf "%.2f", t / hz * 1e6 / n; else print "-" }')
 	echo "$(val round-trips/s) $(val MiB/s) $(val latency-p99) $(val stalled) $(val errors) $rss $cpu" >>"$tmp/$1"
+	echo "$3 $2 $4 $(cat "$tmp/out" | awk '{ printf "%s=%s ", $1, $2 }') rss=$rss cpu_us_rt=$cpu" >>"$tmp/raw.$1"
 }
 
 # col MODE N: the median of column N over the repetitions.
@@ -114,10 +120,12 @@ col() { awk -v n="$2" '{print $n}' "$tmp/$1" | median; }
 # group SIZE C IDLE LABEL: every server mode, REPS times, one row each.
 group() {
 	size=$1 c=$2 idle=$3 label=$4
-	modes="libuv poll epoll"
+	modes="libuv ${ECHO_MODES:-poll epoll}"
+	modes=$(echo "$modes" | awk '{ for (i = 1; i <= NF; i++) if (!seen[$i]++) printf "%s ", $i }')
 	# The blocking server serves one client at a time: only one
 	# connection is a meaningful measurement for it.
-	[ "$c" -eq 1 ] && [ "$idle" -eq 0 ] && modes="$modes blocking"
+	[ -z "${ECHO_MODES:-}" ] && [ "$c" -eq 1 ] && [ "$idle" -eq 0 ] &&
+		modes="$modes blocking"
 	for m in $modes; do : >"$tmp/$m"; done
 	# Repetitions interleave the servers, so a burst of load from
 	# elsewhere on the machine hits them alike.
@@ -126,25 +134,46 @@ group() {
 		for m in $modes; do run $m "$c" "$size" "$idle"; done
 		r=$((r + 1))
 	done
-	uvrt=$(col libuv 1)
-	uvcpu=$(col libuv 7)
 	for m in $modes; do
 		[ -s "$tmp/$m" ] || continue
 		rts=$(col $m 1)
 		cpu=$(col $m 7)
-		rr=$(awk -v a="$rts" -v b="$uvrt" 'BEGIN{ if (b > 0) printf "%.2f", a / b; else print "-" }')
-		cr=$(awk -v a="$cpu" -v b="$uvcpu" 'BEGIN{ if (b > 0 && a != "-") printf "%.2f", a / b; else print "-" }')
+		# Ratios to the reference run by run (the runs take turns, so
+		# run i of each server met the same moment's load), then their
+		# median: drift on the machine cancels out of each pair.
+		rr=$(pratio $m 1)
+		cr=$(pratio $m 7)
+		pr=$(pratio $m 3)
 		# Stalled and errors: the worst repetition, not the median.
 		st=$(awk '{print $4}' "$tmp/$m" | sort -n | tail -n 1)
 		er=$(awk '{print $5}' "$tmp/$m" | sort -n | tail -n 1)
-		printf '%-6s %9s %-9s %10.0f %9s %9s %7s %6s %8s %9s %8s %8s\n' \
+		printf '%-6s %9s %-9s %10.0f %9s %9s %7s %6s %8s %9s %8s %8s %8s\n' \
 			"$size" "$label" "$m" "$rts" "$(col $m 2)" "$(col $m 3)" \
-			"$st" "$er" "$(col $m 6)" "$cpu" "$rr" "$cr"
+			"$st" "$er" "$(col $m 6)" "$cpu" "$rr" "$cr" "$pr"
+		[ "$m" = libuv ] || [ "$REPS" -lt 3 ] || echo "$size $label $m $(pspread $m 1) $(pspread $m 7) $(pspread $m 3)" >>"$tmp/spread"
 	done
 }
 
-printf '%-6s %9s %-9s %10s %9s %9s %7s %6s %8s %9s %8s %8s\n' \
-	size conns server "rt/s" "MiB/s" "p99 ms" stalled errors "RSS MiB" "CPU us/rt" "rt/s÷uv" "CPU÷uv"
+# pratio MODE N: the median over the runs of column N of MODE divided by
+# column N of the libuv run it took turns with.
+pratio() {
+	paste -d ' ' "$tmp/$1" "$tmp/libuv" | awk -v n="$2" '
+		{ a = $n; b = $(n + 7); if (a != "-" && b != "-" && b > 0) print a / b }' |
+		median | awk '{ if ($1 == "-") print "-"; else printf "%.2f", $1 }'
+}
+
+# pspread MODE N: "LOW-HIGH (W/R)": the lowest and highest run-by-run
+# ratio of column N, and in how many of the R runs it was at least 1.
+pspread() {
+	paste -d ' ' "$tmp/$1" "$tmp/libuv" | awk -v n="$2" '
+		{ a = $n; b = $(n + 7); if (a == "-" || b == "-" || b <= 0) next
+		  r = a / b; k++; if (k == 1 || r < lo) lo = r; if (k == 1 || r > hi) hi = r
+		  if (r >= 1) w++ }
+		END { if (k) printf "%.2f-%.2f(%d/%d)", lo, hi, w, k; else print "-" }'
+}
+
+printf '%-6s %9s %-9s %10s %9s %9s %7s %6s %8s %9s %8s %8s %8s\n' \
+	size conns server "rt/s" "MiB/s" "p99 ms" stalled errors "RSS MiB" "CPU us/rt" "rt/s÷uv" "CPU÷uv" "p99÷uv"
 for size in $SIZES; do
 	for c in $CONNS; do
 		group "$size" "$c" 0 "$c"
@@ -153,8 +182,17 @@ done
 # Mostly idle: 10 busy clients among 10,000 silent ones, where poll pays
 # for every descriptor on every wait and epoll only for the ready ones.
 [ -n "${ECHO_IDLE-10000}" ] && group 64 10 "${ECHO_IDLE-10000}" "10+${ECHO_IDLE-10000}i"
+if [ -s "$tmp/spread" ]; then
+	echo
+	echo "run-by-run ratios to libuv, lowest-highest (runs where the ratio was >= 1 of all):"
+	printf '%-6s %9s %-9s %20s %20s %20s\n' size conns server "rt/s÷uv" "CPU÷uv" "p99÷uv"
+	while read -r a b c d e f; do
+		printf '%-6s %9s %-9s %20s %20s %20s\n' "$a" "$b" "$c" "$d" "$e" "$f"
+	done <"$tmp/spread"
+fi
 echo
 echo "rt/s: verified round trips per second; stalled: connections with no"
 echo "round trip at all; RSS: server peak (VmHWM); CPU us/rt: server user +"
 echo "system time over the whole run, divided by the round trips. Each"
-echo "figure is a median over the repetitions; stalled and errors the worst."
+echo "figure is a median over the repetitions; stalled and errors the worst;"
+echo "the ratios are medians of run-by-run ratios to the libuv run beside it."

@@ -16,6 +16,12 @@ evloop__clock(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+void
+evloop__update_time(struct evloop *el)
+{
+	el->now = evloop__clock();
+}
+
 struct evloop *
 evloop_new(const char *backend, int setsize)
 {
@@ -279,8 +285,10 @@ evloop_run_once(struct evloop *el, int timeout_ms)
 		if (timeout_ms < 0 || due < timeout_ms)
 			timeout_ms = due;
 	}
+	/* The backend updates el->now as the wait returns, before any
+	 * callback: a callback stamping an event must not get the time the
+	 * wait began, which can be most of an idle timeout earlier. */
 	n = el->be->wait(el, timeout_ms);
-	el->now = evloop__clock();
 	if (n < 0 && n != -EINTR)
 		return n;
 	if (n > 0)

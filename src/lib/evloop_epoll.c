@@ -70,6 +70,7 @@ ep_wait(struct evloop *el, int timeout_ms)
 	struct ep_state *d = el->bdata;
 	int n = epoll_wait(d->epfd, d->ev, EPOLL_BATCH, timeout_ms);
 
+	evloop__update_time(el);
 	if (n < 0)
 		return -errno;
 	for (int i = 0; i < n; i++) {

@@ -18,9 +18,10 @@ struct evloop__backend {
 	/* fd's interest goes from old (-1: not watched) to events (-1:
 	 * remove). Returns 0 or -errno. */
 	int (*set)(struct evloop *el, int fd, int old, int events);
-	/* Waits up to timeout_ms (-1 forever) and calls evloop__ready() for
-	 * each ready descriptor. Returns the count or -errno (-EINTR is not
-	 * an error to the loop). */
+	/* Waits up to timeout_ms (-1 forever), calls evloop__update_time()
+	 * as soon as the wait returns, then evloop__ready() for each ready
+	 * descriptor. Returns the count or -errno (-EINTR is not an error to
+	 * the loop). */
 	int (*wait)(struct evloop *el, int timeout_ms);
 };
 
@@ -37,6 +38,9 @@ struct evloop {
 
 extern const struct evloop__backend evloop__poll;
 extern const struct evloop__backend evloop__epoll;
+
+/* Sets el->now from the monotonic clock. */
+void evloop__update_time(struct evloop *el);
 
 /* Called by a backend for a ready fd; runs its callback if still wanted. */
 void evloop__ready(struct evloop *el, int fd, int events);

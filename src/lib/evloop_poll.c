@@ -79,6 +79,7 @@ pl_wait(struct evloop *el, int timeout_ms)
 	struct poll_data *d = el->bdata;
 	int n = poll(d->pfd, (nfds_t)d->n, timeout_ms), nready = 0;
 
+	evloop__update_time(el);
 	if (n < 0)
 		return -errno;
 	/* Callbacks change the array as they run, so take the ready set out

@@ -88,6 +88,54 @@ do_idle(const char *host, int port, double maxsec)
 	}
 }
 
+/* Sends one byte and waits (at most 3 s) for its echo. Returns 0 when it
+ * came back, -1 when the connection was closed or nothing came. */
+static int
+ping(int fd)
+{
+	struct pollfd p = {fd, POLLIN, 0};
+	char c = 'p';
+
+	if (send(fd, &c, 1, MSG_NOSIGNAL) != 1)
+		return -1;
+	if (poll(&p, 1, 3000) <= 0 || recv(fd, &c, 1, 0) != 1)
+		return -1;
+	return c == 'p' ? 0 : -1;
+}
+
+/* Silent for quiet seconds, one echo, then silent for after seconds and
+ * one more echo: a client that was quiet for most of the idle timeout, then
+ * spoke, must get the whole timeout again from then on. */
+static int
+do_late(const char *host, int port, double quiet, double after)
+{
+	int fd = dial(host, port);
+	double t0 = now();
+	struct timespec ts;
+
+	ts.tv_sec = (time_t)quiet;
+	ts.tv_nsec = (long)((quiet - (double)ts.tv_sec) * 1e9);
+	nanosleep(&ts, NULL);
+	if (ping(fd) < 0) {
+		printf("closed before the first echo, after %.2f s\n",
+		       now() - t0);
+		close(fd);
+		return 1;
+	}
+	ts.tv_sec = (time_t)after;
+	ts.tv_nsec = (long)((after - (double)ts.tv_sec) * 1e9);
+	nanosleep(&ts, NULL);
+	if (ping(fd) < 0) {
+		printf("closed before the second echo, after %.2f s\n",
+		       now() - t0);
+		close(fd);
+		return 1;
+	}
+	printf("both echoed, after %.2f s\n", now() - t0);
+	close(fd);
+	return 0;
+}
+
 static int
 do_flood(const char *host, int port, long long bytes, double sec)
 {
@@ -184,12 +232,14 @@ main(int argc, char **argv)
 
 	signal(SIGPIPE, SIG_IGN);
 	if (argc < 5)
-		errx(2, "usage: echo-peer reset|idle|flood|cycles|hold HOST PORT ...");
+		errx(2, "usage: echo-peer reset|idle|late|flood|cycles|hold HOST PORT ...");
 	port = atoi(argv[3]);
 	if (strcmp(argv[1], "reset") == 0)
 		return do_reset(argv[2], port, atol(argv[4]));
 	if (strcmp(argv[1], "idle") == 0)
 		return do_idle(argv[2], port, atof(argv[4]));
+	if (strcmp(argv[1], "late") == 0 && argc == 6)
+		return do_late(argv[2], port, atof(argv[4]), atof(argv[5]));
 	if (strcmp(argv[1], "flood") == 0 && argc == 6)
 		return do_flood(argv[2], port, atoll(argv[4]), atof(argv[5]));
 	if (strcmp(argv[1], "cycles") == 0)

@@ -96,6 +96,12 @@ for be in poll epoll; do
 		awk -v s="${secs:-99}" 'BEGIN{exit !(s >= 1.3 && s <= 4)}'
 	bench busy -c 5 -d 2.5 -l 64
 	is "$?/$(field stalled "$T_TMP/busy.out")" "0/0" "$be: clients busy for longer than the timeout are not closed"
+	# Quiet for 1.2 s, one echo, quiet 0.8 s: 2 s after connecting but
+	# only 0.8 s after it last spoke, so it must still be open. (The loop
+	# slept through the 1.2 s; the echo must be stamped with the time the
+	# wait ended, not the time it began.)
+	out=$(timeout 20 "$P" late $H "$SPORT" 1.2 0.8)
+	is "$out" "$(echo "$out" | grep '^both echoed')" "$be: a client that spoke late in its idle period keeps it ($out)"
 
 	srv_stop 10
 	is "$SRC" 0 "$be: server with -t exits 0"

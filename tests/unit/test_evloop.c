@@ -1,6 +1,7 @@
 /* test_evloop.c -- the event loop on each backend: readiness, interest
  * changes, removal during dispatch, timer order, stop. */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -272,6 +274,56 @@ test_run_stop(void **state)
 	assert_false(evloop_timer_active(&t));
 }
 
+static void *
+write_later(void *arg)
+{
+	struct timespec ts = {0, 300000000};
+
+	nanosleep(&ts, NULL);
+	(void)!write(*(int *)arg, "x", 1);
+	return NULL;
+}
+
+static void
+on_io_now(struct evloop *el, int fd, int events, void *arg)
+{
+	char c;
+
+	(void)events;
+	(void)!read(fd, &c, 1);
+	*(uint64_t *)arg = evloop_now(el);
+}
+
+/* A callback after a long wait sees the time the wait ended: an event
+ * stamped with the time it began would look up to a whole wait old. */
+static void
+test_now_in_callback(void **state)
+{
+	struct evloop *el = evloop_new(*state, 64);
+	struct evloop_timer t;
+	pthread_t th;
+	uint64_t before, seen = 0;
+	int p[2], n = 0;
+
+	assert_non_null(el);
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(evloop_add(el, p[0], EVLOOP_READ, on_io_now, &seen),
+			 0);
+	/* Bounds the wait, should the write never come. */
+	evloop_timer_init(&t, on_stop_timer, &n);
+	evloop_timer_start(el, &t, 5000);
+	before = evloop_now(el);
+	assert_int_equal(pthread_create(&th, NULL, write_later, &p[1]), 0);
+	assert_int_equal(evloop_run_once(el, -1), 1);
+	pthread_join(th, NULL);
+	assert_int_equal(n, 0);
+	assert_true(seen >= before + 250);
+	evloop_timer_stop(el, &t);
+	evloop_free(el);
+	close(p[0]);
+	close(p[1]);
+}
+
 static void
 test_bad_backend(void **state)
 {
@@ -304,6 +356,7 @@ main(void)
 		BOTH(test_timers),
 		BOTH(test_timer_heap),
 		BOTH(test_run_stop),
+		BOTH(test_now_in_callback),
 		cmocka_unit_test(test_bad_backend),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
