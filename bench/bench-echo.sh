@@ -80,15 +80,22 @@ hwm() { awk '/^VmHWM:/ {printf "%.1f", $2 / 1024}' "/proc/$1/status"; }
 val() { awk -v k="$1" '$1 == k {print $2}' "$tmp/out"; }
 
 echo "echo servers: median of $REPS runs of ${SECS} s, server on CPU $SCPU, echo-bench on CPU $CCPU ($(nproc) CPUs)"
-# One loopback TCP stream, for the 16 KiB comparison.
-$pin_s "$BB/tcp-stream" sink >"$tmp/sink" &
-sink=$!
-while [ ! -s "$tmp/sink" ]; do sleep 0.05; done
-$pin_c "$BB/tcp-stream" source "$(head -n 1 "$tmp/sink")" 16384 "$SECS"
-wait $sink
-stream=$(sed -n 's/ MiB\/s$//p' "$tmp/sink")
-echo "one loopback TCP stream, 16 KiB writes: $stream MiB/s"
+# stream: one loopback TCP stream with 16 KiB writes, sink on the server's
+# CPU and source on the load generator's; prints its MiB/s. The 16 KiB
+# echo goal is a share of this, and it swings from run to run, so it is
+# measured beside every 16 KiB repetition and compared run by run.
+stream() {
+	# Gone first: the loop below must not read the last run's port.
+	rm -f "$tmp/sink"
+	$pin_s "$BB/tcp-stream" sink >"$tmp/sink" &
+	sink=$!
+	while [ ! -s "$tmp/sink" ]; do sleep 0.05; done
+	$pin_c "$BB/tcp-stream" source "$(head -n 1 "$tmp/sink")" 16384 "$SECS"
+	wait $sink
+	sed -n 's/ MiB\/s$//p' "$tmp/sink"
+}
 echo
+
 # median: the middle of the numbers on standard input.
 median() { sort -n | awk '{v[NR] = $1} END {if (NR) print v[int((NR + 1) / 2)]; else print "-"}'; }
 
@@ -127,11 +134,13 @@ group() {
 	[ -z "${ECHO_MODES:-}" ] && [ "$c" -eq 1 ] && [ "$idle" -eq 0 ] &&
 		modes="$modes blocking"
 	for m in $modes; do : >"$tmp/$m"; done
+	: >"$tmp/stream"
 	# Repetitions interleave the servers, so a burst of load from
 	# elsewhere on the machine hits them alike.
 	r=0
 	while [ $r -lt "$REPS" ]; do
 		for m in $modes; do run $m "$c" "$size" "$idle"; done
+		[ "$size" -ge 16384 ] && [ "$c" -eq 100 ] && stream >>"$tmp/stream"
 		r=$((r + 1))
 	done
 	for m in $modes; do
@@ -152,6 +161,16 @@ group() {
 			"$st" "$er" "$(col $m 6)" "$cpu" "$rr" "$cr" "$pr"
 		[ "$m" = libuv ] || [ "$REPS" -lt 3 ] || echo "$size $label $m $(pspread $m 1) $(pspread $m 7) $(pspread $m 3)" >>"$tmp/spread"
 	done
+	if [ -s "$tmp/stream" ]; then
+		for m in $modes; do
+			[ -s "$tmp/$m" ] || continue
+			paste -d ' ' "$tmp/$m" "$tmp/stream" |
+				awk '$8 > 0 { print $2 / $8 }' | median |
+				awk -v m="$m" '{ printf "%s %.0f%%\n", m, $1 * 100 }'
+		done | tr '\n' ' ' >"$tmp/share"
+		echo "$size $label: one stream beside these runs $(median <"$tmp/stream") MiB/s (median);" \
+			"echoed MiB/s as a share of it, run by run: $(cat "$tmp/share")" >>"$tmp/streams"
+	fi
 }
 
 # pratio MODE N: the median over the runs of column N of MODE divided by
@@ -182,6 +201,10 @@ done
 # Mostly idle: 10 busy clients among 10,000 silent ones, where poll pays
 # for every descriptor on every wait and epoll only for the ready ones.
 [ -n "${ECHO_IDLE-10000}" ] && group 64 10 "${ECHO_IDLE-10000}" "10+${ECHO_IDLE-10000}i"
+if [ -s "$tmp/streams" ]; then
+	echo
+	cat "$tmp/streams"
+fi
 if [ -s "$tmp/spread" ]; then
 	echo
 	echo "run-by-run ratios to libuv, lowest-highest (runs where the ratio was >= 1 of all):"
