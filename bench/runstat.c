@@ -11,17 +11,9 @@
 #include <stdio.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+#include "mtime.h"
 
 static double
 tv(struct timeval t)
@@ -42,7 +34,7 @@ main(int argc, char **argv)
 		errx(2, "usage: runstat OUTFILE CMD [ARG...]");
 	if ((out = fopen(argv[1], "w")) == NULL)
 		err(2, "%s", argv[1]);
-	t0 = now();
+	t0 = mtime_now();
 	if ((pid = fork()) < 0)
 		err(2, "fork");
 	if (pid == 0) {
@@ -52,7 +44,7 @@ main(int argc, char **argv)
 	}
 	if (wait4(pid, &st, 0, &ru) < 0)
 		err(2, "wait4");
-	t1 = now();
+	t1 = mtime_now();
 	fprintf(out, "%.3f %.3f %ld\n", t1 - t0, tv(ru.ru_utime) +
 		tv(ru.ru_stime), ru.ru_maxrss);
 	if (fclose(out) != 0)

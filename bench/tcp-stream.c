@@ -15,15 +15,7 @@
 #include <unistd.h>
 
 #include "sock.h"
-
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
+#include "mtime.h"
 
 int
 main(int argc, char **argv)
@@ -44,10 +36,10 @@ main(int argc, char **argv)
 			errx(1, "accept: %s", sock_strerror(fd));
 		while ((n = recv(fd, buf, sizeof(buf), 0)) > 0) {
 			if (total == 0)
-				t0 = now();
+				t0 = mtime_now();
 			total += n;
 		}
-		printf("%.1f MiB/s\n", total / (now() - t0) / 1048576);
+		printf("%.1f MiB/s\n", total / (mtime_now() - t0) / 1048576);
 		return 0;
 	}
 	if (argc == 5 && strcmp(argv[1], "source") == 0) {
@@ -58,8 +50,8 @@ main(int argc, char **argv)
 		memset(buf, 's', len);
 		if ((fd = sock_connect("127.0.0.1", atoi(argv[2]), 0)) < 0)
 			errx(1, "connect: %s", sock_strerror(fd));
-		end = now() + secs;
-		while (now() < end) {
+		end = mtime_now() + secs;
+		while (mtime_now() < end) {
 			if (sock_send_all(fd, buf, len) < 0)
 				err(1, "send");
 		}

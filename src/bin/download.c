@@ -20,6 +20,7 @@
 #include "cli.h"
 #include "fetch.h"
 #include "tpool.h"
+#include "mtime.h"
 
 #ifndef BATCH_THREADED
 #define BATCH_THREADED 0
@@ -50,15 +51,6 @@ struct out {
 	 * line, so a message never lands in the middle of a redraw. */
 	pthread_mutex_t mu;
 };
-
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void
 on_signal(int sig)
@@ -131,7 +123,7 @@ make_dirs(const char *dir)
 static void
 draw(struct out *o, int force)
 {
-	double t = now(), el;
+	double t = mtime_now(), el;
 	long long got;
 	size_t done;
 
@@ -338,7 +330,7 @@ main(int argc, char **argv)
 	for (size_t l = strlen(o.dir); l > 1 && o.dir[l - 1] == '/'; l--)
 		o.dir[l - 1] = '\0';
 	o.total = n;
-	o.start = now();
+	o.start = mtime_now();
 	o.progress = BATCH_THREADED && !verbose && !o.quiet && isatty(2);
 	pthread_mutex_init(&o.mu, NULL);
 
@@ -399,7 +391,7 @@ main(int argc, char **argv)
 		if (nbad > 0)
 			printf(", %ld bad lines", nbad);
 		printf(" of %zu URLs; %lld bytes in %.3f s%s\n", n, bytes,
-		       now() - o.start,
+		       mtime_now() - o.start,
 		       atomic_load(&interrupted) ? " (interrupted)" : "");
 	}
 	if (atomic_load(&interrupted))

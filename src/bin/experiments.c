@@ -23,6 +23,7 @@
 #include "cli.h"
 #include "expdata.h"
 #include "httpserv.h"
+#include "mtime.h"
 
 #define MAX_TARGETS 64
 #define MAX_THREADS 64
@@ -106,15 +107,6 @@ usage(FILE *f)
 "  -q, --quiet           no progress line\n"
 "  -h, --help            this help\n"
 "      --version         print the version\n");
-}
-
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 static int
@@ -363,7 +355,7 @@ progress_draw(const struct exp *e, const struct target *t, int threads,
 	      long rep)
 {
 	char el[32], eta[32] = "?";
-	double elapsed = now() - e->start;
+	double elapsed = mtime_now() - e->start;
 
 	if (!e->progress)
 		return;
@@ -412,7 +404,7 @@ run_one(struct exp *e, struct target *t, int threads, long rep, char *line,
 	char out[OUT_MAX + 1];
 	size_t have = 0;
 	int pfd[2], status = 0, nfiles = 0, killed = 0, rc = RUN_FAILED;
-	double deadline = now() + e->run_timeout, term_at = 0;
+	double deadline = mtime_now() + e->run_timeout, term_at = 0;
 	struct expdata_row r;
 	const char *bad = NULL;
 	struct dirent *de;
@@ -455,14 +447,14 @@ run_one(struct exp *e, struct target *t, int threads, long rep, char *line,
 	close(pfd[1]);
 	for (;;) {
 		struct pollfd p = {.fd = pfd[0], .events = POLLIN};
-		double left = deadline - now();
+		double left = deadline - mtime_now();
 		ssize_t n;
 
 		if (got_signal && term_at == 0) {
 			kill(pid, SIGTERM);
-			term_at = now();
+			term_at = mtime_now();
 		}
-		if (term_at > 0 && now() - term_at > 5 && !killed) {
+		if (term_at > 0 && mtime_now() - term_at > 5 && !killed) {
 			kill(pid, SIGKILL);
 			killed = 1;
 		}
@@ -872,7 +864,7 @@ main(int argc, char **argv)
 	}
 	e->runs_total = (long)e->ntargets * e->nthreads * e->repeat;
 	e->progress = !e->quiet && isatty(2);
-	e->start = now();
+	e->start = mtime_now();
 
 	/* As the original: every file, every repetition, every thread count;
 	 * thread counts alternate so that noise spreads over all of them. */
@@ -920,7 +912,7 @@ main(int argc, char **argv)
 	for (int i = 0; i < e->ntargets; i++)
 		summarize(e, &e->t[i]);
 	printf("\n%ld runs, %ld failed, %.1f s\n", e->runs_done, e->failures,
-	       now() - e->start);
+	       mtime_now() - e->start);
 	if (e->failures > 0)
 		status = 1;
 out:

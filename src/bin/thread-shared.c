@@ -12,6 +12,7 @@
 
 #include "cli.h"
 #include "counter.h"
+#include "mtime.h"
 
 #define MAX_THREADS 10000L
 #define MAX_ITERS   1000000000LL
@@ -67,15 +68,6 @@ usage(FILE *f)
 		MAX_THREADS);
 }
 
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* Each phase starts and ends on barriers so the main thread can time it. */
 static void *
 work(void *arg)
@@ -115,9 +107,9 @@ timed_phase(int phase)
 	double t0;
 
 	gate(phase);
-	t0 = now();
+	t0 = mtime_now();
 	pthread_barrier_wait(&phase_end);
-	return now() - t0;
+	return mtime_now() - t0;
 }
 
 int

@@ -13,6 +13,7 @@
 
 #include "accel.h"
 #include "accel_int.h"
+#include "mtime.h"
 
 /*
  * One thread drives every connection through libcurl's multi interface:
@@ -21,15 +22,6 @@
  * CPU cost is one poll loop, and memory is N receive buffers whatever the
  * file size.
  */
-
-double
-accel__now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 void
 accel__err(struct accel *a, int rc, const char *url, const char *fmt, ...)
@@ -93,7 +85,7 @@ conn_start(struct accel *a, struct conn *c, int64_t begin, int64_t end)
 	c->status = 0;
 	c->has_cr = 0;
 	c->retry_after = -1;
-	c->last_data = accel__now();
+	c->last_data = mtime_now();
 	if (end < 0)
 		snprintf(range, sizeof(range), "%" PRId64 "-", begin);
 	else
@@ -238,7 +230,7 @@ probe_failed(struct accel *a, struct conn *c, enum fail f)
 {
 	a->probe_fails++;
 	if (f == F_RETRY && a->probe_fails < a->o->retries) {
-		a->probe_not_before = accel__now() +
+		a->probe_not_before = mtime_now() +
 				      backoff(a->probe_fails, c->retry_after);
 		return;
 	}
@@ -351,7 +343,7 @@ conn_done(struct accel *a, struct conn *c, CURLcode res)
 			}
 		}
 		accel_plan_release(a->plan, range,
-				   accel__now() + backoff(fails ? fails : 1,
+				   mtime_now() + backoff(fails ? fails : 1,
 						     c->retry_after));
 	}
 }
@@ -658,11 +650,11 @@ run(struct accel *a)
 	curl_multi_setopt(a->multi, CURLMOPT_MAXCONNECTS, (long)a->nconns);
 	if (o->resume && load_state(a) < 0)
 		return a->fatal;
-	last_save = a->last_refill = accel__now();
+	last_save = a->last_refill = mtime_now();
 	while (!a->fatal) {
 		double wake = 0;
 
-		now = accel__now();
+		now = mtime_now();
 		if (o->stop != NULL && *o->stop) {
 			accel__err(a, -EINTR, o->urls[0], "interrupted");
 			break;
@@ -686,7 +678,7 @@ run(struct accel *a)
 					  (char **)&c);
 			conn_done(a, c, m->data.result);
 		}
-		now = accel__now();
+		now = mtime_now();
 		refill(a, now, &wake);
 		check_stalls(a, now);
 		if (now - last_report >= PROGRESS_EVERY) {
@@ -741,7 +733,7 @@ accel_run(const struct accel_opts *o, struct accel_result *res)
 	a.res = res;
 	a.fd = -1;
 	a.meta.size = -1;
-	a.t0 = accel__now();
+	a.t0 = mtime_now();
 	if (o->nurls < 1 || o->conns < 1 || o->retries < 1 ||
 	    o->path == NULL) {
 		snprintf(res->errmsg, sizeof(res->errmsg), "%s",
@@ -749,7 +741,7 @@ accel_run(const struct accel_opts *o, struct accel_result *res)
 		return -EINVAL;
 	}
 	rc = run(&a);
-	res->seconds = accel__now() - a.t0;
+	res->seconds = mtime_now() - a.t0;
 	for (int i = 0; i < a.nconns; i++)
 		curl_easy_cleanup(a.conns[i].easy);
 	curl_multi_cleanup(a.multi);

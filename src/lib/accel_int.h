@@ -90,9 +90,6 @@ struct accel {
 	double t0;
 };
 
-
-/* Monotonic seconds. */
-double accel__now(void);
 /* Records the download's first fatal error (later ones are dropped). */
 void accel__err(struct accel *a, int rc, const char *url, const char *fmt,
 		...) __attribute__((format(printf, 4, 5)));

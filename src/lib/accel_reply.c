@@ -18,6 +18,7 @@
 
 #include "accel.h"
 #include "accel_int.h"
+#include "mtime.h"
 
 
 static void
@@ -373,7 +374,7 @@ accel__on_data(char *ptr, size_t size, size_t nmemb, void *arg)
 	}
 	if (c->stopped || a->fatal)
 		return 0;
-	c->last_data = accel__now();
+	c->last_data = mtime_now();
 	if (a->o->max_speed > 0) {
 		/* A token bucket over all connections: over budget, the
 		 * connection pauses and libcurl hands the same bytes back

@@ -15,6 +15,7 @@
 #include <curl/curl.h>
 
 #include "fetch.h"
+#include "mtime.h"
 
 /*
  * Bigger receive buffers mean fewer callbacks and write(2) calls per MiB.
@@ -336,23 +337,14 @@ fetch_free(struct fetcher *f)
 	free(f);
 }
 
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* Sleeps secs, waking early when cancelled. Returns 0, or -ECANCELED. */
 static int
 wait_for(const struct fetcher *f, double secs)
 {
-	double end = now() + secs;
+	double end = mtime_now() + secs;
 
 	while (!cancelled(f)) {
-		double left = end - now();
+		double left = end - mtime_now();
 		struct timespec ts;
 
 		if (left <= 0)
@@ -535,7 +527,7 @@ fetch_begin(struct fetcher *f, const char *url, int dirfd, const char *name,
 	f->r = r;
 	f->dirfd = dirfd;
 	f->name = name;
-	f->start = now();
+	f->start = mtime_now();
 	f->backoff = f->o.backoff;
 	f->tmp[0] = '\0';
 	if (name[0] == '\0' || strchr(name, '/') != NULL ||
@@ -661,7 +653,7 @@ fetch_end(struct fetcher *f, int ret)
 		close(fd);
 	if (ret != 0 && f->tmp[0] != '\0')
 		unlinkat(f->dirfd, f->tmp, 0);
-	r->seconds = now() - f->start;
+	r->seconds = mtime_now() - f->start;
 	return ret;
 }
 
@@ -828,7 +820,7 @@ fetch_multi_run(struct fetch_multi *fm, int timeout_ms, fetch_done_fn *done,
 		void *arg)
 {
 	int stop = fm->cancel != NULL && atomic_load(fm->cancel) != 0;
-	double t = now();
+	double t = mtime_now();
 	long curl_ms = -1;
 	int running, left, rc = 0;
 	CURLMcode mc;
@@ -902,7 +894,7 @@ fetch_multi_run(struct fetch_multi *fm, int timeout_ms, fetch_done_fn *done,
 		curl_multi_remove_handle(fm->m, f->curl);
 		if ((rc = attempt_end(f, res, &delay)) == 1) {
 			f->state = SLOT_WAITING;
-			f->due = now() + delay;
+			f->due = mtime_now() + delay;
 			continue;
 		}
 		slot_end(fm, f, rc, done, arg);

@@ -18,6 +18,7 @@
 #include "httpserv.h"
 #include "httpserv_int.h"
 #include "sock.h"
+#include "mtime.h"
 
 #define FAULT_SPECS   4096	/* distinct SPEC texts counted */
 #define CONN_STACK    (256 * 1024)
@@ -151,7 +152,7 @@ handle(struct conn *c, char *head, long len)
 static void
 linger_close(struct conn *c, char *buf)
 {
-	double end = httpserv__now() + 1.0;
+	double end = mtime_now() + 1.0;
 	long total = 0;
 
 	shutdown(c->fd, SHUT_WR);
@@ -160,7 +161,7 @@ linger_close(struct conn *c, char *buf)
 			{.fd = c->fd, .events = POLLIN},
 			{.fd = c->srv->stopfd[0], .events = POLLIN},
 		};
-		double left = end - httpserv__now();
+		double left = end - mtime_now();
 		ssize_t n;
 
 		if (left <= 0 || poll(p, 2, (int)(left * 1000) + 1) <= 0 ||

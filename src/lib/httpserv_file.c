@@ -17,6 +17,7 @@
 
 #include "httpserv_int.h"
 #include "sock.h"
+#include "mtime.h"
 
 static const char *
 status_text(int code)
@@ -135,15 +136,6 @@ struct body {
 	unsigned long rate;	/* paced by our writes; 0: not */
 };
 
-double
-httpserv__now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* Sends b->len bytes from b->off. 0 when sent, 1 when cut by a fault,
  * -errno on failure. */
 static int
@@ -152,7 +144,7 @@ send_body(struct conn *c, const struct body *b, struct resp *rs)
 	char *buf = NULL;
 	long long pos = 0;
 	int rc = 0, stalled = 0;
-	double t0 = httpserv__now();
+	double t0 = mtime_now();
 	size_t step = IO_CHUNK;
 
 	if (b->xor != 0 || b->chunked) {
@@ -189,7 +181,7 @@ send_body(struct conn *c, const struct body *b, struct resp *rs)
 							  : (long long)step);
 		if (b->rate != 0) {
 			double due = t0 + (double)pos / (double)b->rate;
-			double wait = due - httpserv__now();
+			double wait = due - mtime_now();
 
 			if (wait > 0 && httpserv__wait_or_stop(c->srv, (int)(wait * 1000))) {
 				rc = -ECANCELED;

@@ -139,8 +139,6 @@ unsigned long httpserv__fault_count(struct httpserv *s, const char *spec,
 
 /* httpserv_file.c: answers. */
 
-/* Seconds on the monotonic clock. */
-double httpserv__now(void);
 
 /* A short answer with a text body (an error, a redirect, a fault); r may
  * be NULL when the request could not be parsed. 0 or -errno. */

@@ -25,15 +25,7 @@
 #include <unistd.h>
 
 #include "sock.h"
-
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
+#include "mtime.h"
 
 static int
 dial(const char *host, int port)
@@ -66,21 +58,21 @@ static int
 do_idle(const char *host, int port, double maxsec)
 {
 	int fd = dial(host, port);
-	double t0 = now();
+	double t0 = mtime_now();
 	char c;
 
 	for (;;) {
-		int left = (int)((t0 + maxsec - now()) * 1000);
+		int left = (int)((t0 + maxsec - mtime_now()) * 1000);
 		struct pollfd p = {fd, POLLIN, 0};
 		if (left <= 0) {
-			printf("still open after %.2f s\n", now() - t0);
+			printf("still open after %.2f s\n", mtime_now() - t0);
 			close(fd);
 			return 1;
 		}
 		if (poll(&p, 1, left) > 0) {
 			ssize_t r = recv(fd, &c, 1, 0);
 			if (r <= 0) {
-				printf("closed after %.2f s\n", now() - t0);
+				printf("closed after %.2f s\n", mtime_now() - t0);
 				close(fd);
 				return 0;
 			}
@@ -110,7 +102,7 @@ static int
 do_late(const char *host, int port, double quiet, double after)
 {
 	int fd = dial(host, port);
-	double t0 = now();
+	double t0 = mtime_now();
 	struct timespec ts;
 
 	ts.tv_sec = (time_t)quiet;
@@ -118,7 +110,7 @@ do_late(const char *host, int port, double quiet, double after)
 	nanosleep(&ts, NULL);
 	if (ping(fd) < 0) {
 		printf("closed before the first echo, after %.2f s\n",
-		       now() - t0);
+		       mtime_now() - t0);
 		close(fd);
 		return 1;
 	}
@@ -127,11 +119,11 @@ do_late(const char *host, int port, double quiet, double after)
 	nanosleep(&ts, NULL);
 	if (ping(fd) < 0) {
 		printf("closed before the second echo, after %.2f s\n",
-		       now() - t0);
+		       mtime_now() - t0);
 		close(fd);
 		return 1;
 	}
-	printf("both echoed, after %.2f s\n", now() - t0);
+	printf("both echoed, after %.2f s\n", mtime_now() - t0);
 	close(fd);
 	return 0;
 }
@@ -140,14 +132,14 @@ static int
 do_flood(const char *host, int port, long long bytes, double sec)
 {
 	int fd = dial(host, port);
-	double t0 = now();
+	double t0 = mtime_now();
 	long long sent = 0;
 	static char chunk[65536];
 	int status = 0;
 
 	memset(chunk, 'f', sizeof(chunk));
 	sock_set_nonblock(fd, 1);
-	while (sent < bytes && now() - t0 < sec) {
+	while (sent < bytes && mtime_now() - t0 < sec) {
 		struct pollfd p = {fd, POLLOUT, 0};
 		size_t want = bytes - sent < (long long)sizeof(chunk)
 				      ? (size_t)(bytes - sent) : sizeof(chunk);
@@ -164,7 +156,7 @@ do_flood(const char *host, int port, long long bytes, double sec)
 	}
 	/* Still not reading: stay until the time is up, so the server is
 	 * measured while it holds this client. */
-	while (status == 0 && now() - t0 < sec)
+	while (status == 0 && mtime_now() - t0 < sec)
 		usleep(20000);
 	printf("wrote %lld bytes\n", sent);
 	close(fd);
@@ -191,7 +183,7 @@ do_hold(const char *host, int port, long n, double sec)
 	int *fds = calloc((size_t)n, sizeof(int));
 	int *state = calloc((size_t)n, sizeof(int)); /* 0 waiting 1 echoed 2 closed */
 	long echoed = 0, closed = 0;
-	double t0 = now();
+	double t0 = mtime_now();
 	char c = 'h';
 
 	if (fds == NULL || state == NULL)
@@ -202,7 +194,7 @@ do_hold(const char *host, int port, long n, double sec)
 		if (send(fds[i], &c, 1, MSG_NOSIGNAL) != 1)
 			state[i] = 2, closed++;
 	}
-	while (echoed + closed < n && now() - t0 < sec) {
+	while (echoed + closed < n && mtime_now() - t0 < sec) {
 		for (long i = 0; i < n; i++) {
 			char b;
 			ssize_t r;

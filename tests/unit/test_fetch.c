@@ -22,18 +22,10 @@
 #include <cmocka.h>
 
 #include "fetch.h"
+#include "mtime.h"
 
 static char dir[64];
 static int dirfd_;
-
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* Entries in the test folder besides . and .. */
 static int
@@ -107,9 +99,9 @@ test_refused_is_retried_then_fails(void **state)
 	f = fetch_new(&o, sh);
 	assert_non_null(f);
 	refused_url(url, sizeof(url));
-	t = now();
+	t = mtime_now();
 	assert_int_equal(fetch_url(f, url, dirfd_, "file", &r), -EIO);
-	t = now() - t;
+	t = mtime_now() - t;
 	assert_int_equal(r.attempts, 3);
 	/* Waits of 0.1 then 0.2 s between the three attempts. */
 	assert_true(t >= 0.29);
@@ -162,9 +154,9 @@ test_cancel_stops_the_wait(void **state)
 	assert_non_null(f);
 	refused_url(url, sizeof(url));
 	assert_int_equal(pthread_create(&t, NULL, cancel_soon, &c), 0);
-	t0 = now();
+	t0 = mtime_now();
 	assert_int_equal(fetch_url(f, url, dirfd_, "file", &r), -ECANCELED);
-	assert_true(now() - t0 < 5);
+	assert_true(mtime_now() - t0 < 5);
 	pthread_join(t, NULL);
 	assert_string_equal(r.error, "interrupted");
 	assert_int_equal(entries(), 0);
@@ -210,14 +202,14 @@ on_done(void *arg, void *cookie, int rc)
 static double
 drain(struct fetch_multi *fm, struct ended *e)
 {
-	double t0 = now();
+	double t0 = mtime_now();
 	int guard = 0;
 
 	while (fetch_multi_busy(fm) > 0) {
 		assert_true(fetch_multi_run(fm, -1, on_done, e) >= 0);
 		assert_true(++guard < 100000);
 	}
-	return now() - t0;
+	return mtime_now() - t0;
 }
 
 static void
