@@ -28,7 +28,7 @@
 
 #if BATCH_THREADED
 #define PROG "threaded-download"
-#define OPTSTRING "i:d:j:vqh"
+#define OPTSTRING "i:d:j:t:vqh"
 #else
 #define PROG "download"
 #define OPTSTRING "i:d:qh"
@@ -73,6 +73,9 @@ usage(FILE *f)
 #if BATCH_THREADED
 		"  -j, --jobs N         at most N downloads at once, 1 to %d\n"
 		"                       (default one per URL, at most %d)\n"
+		"  -t, --threads T      worker threads sharing them, 1 to %d, never\n"
+		"                       more than N (default one per processor;\n"
+		"                       -t N: a thread per download)\n"
 		"  -v, --verbose        a line per URL even on a terminal\n"
 #endif
 		"  -q, --quiet          print only failures\n"
@@ -82,11 +85,11 @@ usage(FILE *f)
 		"(default 0.5)\n"
 		"  -h, --help           this help\n"
 		"      --version        print the version\n",
-		BATCH_THREADED ? " [-j N]" : "",
+		BATCH_THREADED ? " [-j N] [-t T]" : "",
 		BATCH_THREADED ? " [-v]" : "",
 		BATCH_THREADED ? "several at once" : "one after another"
 #if BATCH_THREADED
-		, TPOOL_MAX_THREADS, TPOOL_MAX_THREADS
+		, TPOOL_MAX_THREADS, TPOOL_MAX_THREADS, TPOOL_MAX_THREADS
 #endif
 		);
 }
@@ -208,6 +211,7 @@ main(int argc, char **argv)
 		{"dir", required_argument, NULL, 'd'},
 #if BATCH_THREADED
 		{"jobs", required_argument, NULL, 'j'},
+		{"threads", required_argument, NULL, 't'},
 		{"verbose", no_argument, NULL, 'v'},
 #endif
 		{"quiet", no_argument, NULL, 'q'},
@@ -223,7 +227,7 @@ main(int argc, char **argv)
 	struct sigaction sa;
 	struct out o;
 	FILE *in;
-	long long jobs = 0, retries = 3, v;
+	long long jobs = 0, threads = 0, retries = 3, v;
 	double wait = 0.5;
 	long nbad;
 	size_t n, saved = 0, failed = 0, pending = 0;
@@ -244,6 +248,12 @@ main(int argc, char **argv)
 			if ((rc = cli_parse_long(optarg, 1, TPOOL_MAX_THREADS,
 						 &jobs)) < 0)
 				cli_bad_value("job count (1 to 64)", optarg,
+					      rc);
+			break;
+		case 't':
+			if ((rc = cli_parse_long(optarg, 1, TPOOL_MAX_THREADS,
+						 &threads)) < 0)
+				cli_bad_value("thread count (1 to 64)", optarg,
 					      rc);
 			break;
 		case 'v':
@@ -361,6 +371,7 @@ main(int argc, char **argv)
 		jobs = 1;
 #endif
 	ro.jobs = (unsigned)jobs;
+	ro.threads = (unsigned)threads;
 	if (n > 0 && (rc = batch_run(b, &ro)) < 0) {
 		errno = -rc;
 		warn("cannot start downloads");

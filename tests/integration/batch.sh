@@ -191,6 +191,33 @@ is "$(ls dmany | wc -l)" $many "$many files, one per URL"
 check "thread count peaked at $max (<= $cap) over $samples samples" [ "$max" -le $cap -a "$max" -ge 2 -a "$samples" -ge 5 ]
 is "$(cat dmany/m7.3)" m7 "a numbered copy holds the right body"
 
+# -t: the worker threads. Eight slow URLs (500 KB each at nginx's 200 KB/s
+# after a first second's worth: about 1.5 s) at -j 8: with -t 8 a thread per
+# download (8 workers and the main thread), by default one per processor;
+# never more than -j.
+head -c 500000 /dev/urandom >"$W/slow/m"
+for i in 1 2 3 4 5 6 7 8; do echo "$U/slow/m?$i"; done >uthreads
+for c in "8 9" "- $(( $(nproc) < 8 ? $(nproc) + 1 : 9 ))" "64 9"; do
+	set -- $c
+	t=${1#-} targ=${1:+-t $1} d=thr$1
+	[ "$1" = - ] && targ=
+	"$TD" -i uthreads -d "$d" -j 8 $targ -q >/dev/null 2>&1 &
+	pid=$!
+	max=0
+	for i in $(seq 1 400); do
+		n=$(awk '/^Threads:/ { print $2 }' /proc/$pid/status 2>/dev/null) || break
+		[ -z "$n" ] && break
+		[ "$n" -gt "$max" ] && max=$n
+		sleep 0.01
+	done
+	wait $pid
+	rc=$?
+	want=$2
+	case "$V" in tsan) want=$((want + 1)) ;; esac
+	is "$rc/$(ls "$d" | wc -l)" "0/8" "-j 8 ${targ:-(default -t)}: all 8 saved"
+	is "$max" "$want" "-j 8 ${targ:-(default -t)}: $want threads at the peak"
+done
+
 # SIGINT (and SIGTERM): stop, remove partial files, summary, exit 128+sig.
 for i in 1 2 3 4; do head -c 2000000 /dev/urandom >"$W/slow/s$i"; done
 printf '%s\n' "$U/f/f5" "$U/slow/s1" "$U/slow/s2" "$U/slow/s3" "$U/slow/s4" >uslow
@@ -263,12 +290,14 @@ timeout 10 "$TD" -i urls200 -d afile/sub 2>err.u
 is "$?" 1 "folder that cannot be created exits 1"
 check "and names it" grep -q '^threaded-download: afile/sub: cannot create folder: Not a directory$' err.u
 check "nothing downloaded" test ! -e afile/sub
-for args in "-j 0" "-j 65" "-j x" "--retries 99" "extra"; do
+for args in "-j 0" "-j 65" "-j x" "-t 0" "-t 65" "--threads x" "--retries 99" "extra"; do
 	timeout 10 "$TD" -i urls200 -d never $args 2>err.u
 	is "$?" 2 "threaded-download $args exits 2"
 done
 timeout 10 "$D" -j 4 2>/dev/null
 is "$?" 2 "download has no -j"
+timeout 10 "$D" -t 4 2>/dev/null
+is "$?" 2 "download has no -t"
 check "no folder created on bad usage" test ! -e never
 timeout 10 "$D" --help | grep -q '^usage: download' && ok "--help" || notok "--help"
 timeout 10 "$TD" --version | grep -q '^threaded-download (netthreads) ' && ok "--version" || notok "--version"
