@@ -19,6 +19,7 @@
 #include "batch.h"
 #include "cli.h"
 #include "fetch.h"
+#include "fsutil.h"
 #include "tpool.h"
 #include "mtime.h"
 
@@ -92,35 +93,6 @@ usage(FILE *f)
 		, TPOOL_MAX_THREADS, TPOOL_MAX_THREADS, TPOOL_MAX_THREADS
 #endif
 		);
-}
-
-/* Creates dir and its missing parents, like mkdir -p. Returns 0 or -errno. */
-static int
-make_dirs(const char *dir)
-{
-	char *p, *s;
-	int rc = 0;
-
-	if ((s = strdup(dir)) == NULL)
-		return -ENOMEM;
-	for (p = s + 1;; p++) {
-		if (*p != '/' && *p != '\0')
-			continue;
-		{
-			char c = *p;
-
-			*p = '\0';
-			if (mkdir(s, 0777) < 0 && errno != EEXIST) {
-				rc = -errno;
-				break;
-			}
-			*p = c;
-		}
-		if (*p == '\0')
-			break;
-	}
-	free(s);
-	return rc;
 }
 
 static void
@@ -311,7 +283,7 @@ main(int argc, char **argv)
 		errno = -rc;
 		err(1, "names");
 	}
-	if ((rc = make_dirs(dir)) < 0) {
+	if ((rc = fs_mkdirs(dir, 0777)) < 0) {
 		errno = -rc;
 		err(1, "%s: cannot create folder", dir);
 	}

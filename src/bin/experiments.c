@@ -4,7 +4,6 @@
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <getopt.h>
 #include <limits.h>
 #include <math.h>
@@ -22,6 +21,7 @@
 
 #include "cli.h"
 #include "expdata.h"
+#include "fsutil.h"
 #include "httpserv.h"
 #include "mtime.h"
 
@@ -107,23 +107,6 @@ usage(FILE *f)
 "  -q, --quiet           no progress line\n"
 "  -h, --help            this help\n"
 "      --version         print the version\n");
-}
-
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	remove(path);
-	return 0;
-}
-
-/* Removes path and everything under it (no symlink is followed). */
-static void
-rm_tree(const char *path)
-{
-	nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 /* Finds download-accelerator beside our own executable, then in PATH. */
@@ -569,7 +552,7 @@ run_one(struct exp *e, struct target *t, int threads, long rep, char *line,
 	rc = RUN_OK;
 clean:
 	/* The next run starts from an empty folder again. */
-	rm_tree(e->rundir);
+	fs_remove_tree(e->rundir);
 	if (mkdir(e->rundir, 0755) < 0 && rc == RUN_OK) {
 		say(why, whylen, "%s: %s", e->rundir, strerror(errno));
 		rc = RUN_FAILED;
@@ -693,27 +676,6 @@ serve_local(struct exp *e)
 	return s;
 }
 
-static int
-mkdir_p(const char *dir)
-{
-	char buf[PATH_MAX];
-
-	if (strlen(dir) >= sizeof(buf))
-		return -ENAMETOOLONG;
-	strcpy(buf, dir);
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 int
 main(int argc, char **argv)
 {
@@ -815,7 +777,7 @@ main(int argc, char **argv)
 	} else if (access(e->accel, X_OK) < 0) {
 		err(1, "%s", e->accel);
 	}
-	if ((rc = mkdir_p(e->dir)) < 0)
+	if ((rc = fs_mkdirs(e->dir, 0755)) < 0)
 		errx(1, "%s: %s", e->dir, strerror(-rc));
 
 	/* Signals end the runs in order: the current child is stopped, the
@@ -917,7 +879,7 @@ main(int argc, char **argv)
 		status = 1;
 out:
 	httpserv_free(srv);
-	rm_tree(e->work);
+	fs_remove_tree(e->work);
 	for (int i = 0; i < e->ntargets; i++) {
 		if (e->t[i].fd > 0)
 			close(e->t[i].fd);

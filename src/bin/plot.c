@@ -2,7 +2,6 @@
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <getopt.h>
 #include <glob.h>
 #include <limits.h>
@@ -15,6 +14,7 @@
 
 #include "cli.h"
 #include "expdata.h"
+#include "fsutil.h"
 
 #define MAX_STATS 1024
 
@@ -65,16 +65,6 @@ gp_str(FILE *f, const char *s)
 			fputc(*s, f);
 	}
 	fputc('\'', f);
-}
-
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	remove(path);
-	return 0;
 }
 
 /* Writes the stats and outliers of s into tmp/N.stats and tmp/N.out;
@@ -424,7 +414,7 @@ out:
 	if (gp != NULL)
 		fclose(gp);
 	if (strcmp(tmp, "/tmp/plot.XXXXXX") != 0)
-		nftw(tmp, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+		fs_remove_tree(tmp);
 	for (int i = 0; i < ns; i++)
 		expdata_free(&ss[i].d);
 	free(ss);
