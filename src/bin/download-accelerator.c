@@ -113,7 +113,6 @@ main(int argc, char **argv)
 	};
 	struct accel_opts ao = {0};
 	struct accel_result res;
-	struct sigaction sa;
 	struct ui ui = {0};
 	unsigned char md[32];
 	char *name = NULL;
@@ -194,11 +193,7 @@ main(int argc, char **argv)
 			err(1, "urlname");
 		output = name;
 	}
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	cli_on_stop(on_signal);
 	signal(SIGPIPE, SIG_IGN);
 	if (!ui.quiet && isatty(STDERR_FILENO) &&
 	    (ui.bar = progress_new(STDERR_FILENO)) == NULL)

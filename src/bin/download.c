@@ -196,7 +196,6 @@ main(int argc, char **argv)
 	const char *input = "urls.txt", *dir = "downloads", *inname;
 	struct batch *b = NULL;
 	struct batch_run_opts ro;
-	struct sigaction sa;
 	struct out o;
 	FILE *in;
 	long long jobs = 0, threads = 0, retries = 3, v;
@@ -316,11 +315,7 @@ main(int argc, char **argv)
 	o.progress = BATCH_THREADED && !verbose && !o.quiet && isatty(2);
 	pthread_mutex_init(&o.mu, NULL);
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	cli_on_stop(on_signal);
 	/* A server closing on us must be an error, not a silent death. */
 	signal(SIGPIPE, SIG_IGN);
 

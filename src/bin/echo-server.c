@@ -103,7 +103,6 @@ main(int argc, char **argv)
 	long long port = 3000;
 	unsigned long long served = 0, echoed = 0, n;
 	struct sockaddr_storage ss;
-	struct sigaction sa;
 	socklen_t len;
 	char addr[80], *chunk = NULL;
 	int c, rc, lfd = -1, fd, quiet = 0, status = 0;
@@ -133,11 +132,7 @@ main(int argc, char **argv)
 	cli_no_operands(argc, argv, usage);
 	signal(SIGPIPE, SIG_IGN);
 	/* No SA_RESTART: a signal must interrupt accept() and recv(). */
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	cli_on_stop(on_signal);
 
 	if ((chunk = malloc(CHUNK)) == NULL)
 		err(1, "malloc");

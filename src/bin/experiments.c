@@ -782,11 +782,10 @@ main(int argc, char **argv)
 
 	/* Signals end the runs in order: the current child is stopped, the
 	 * server and the temporary folder go, the summary is printed. */
+	cli_on_stop(on_signal);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 

@@ -4,6 +4,7 @@
 #include <err.h>
 #include <getopt.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -152,4 +153,16 @@ cli_version(void)
 	printf("%s (netthreads) %s\n", program_invocation_short_name,
 	       NT_VERSION);
 	exit(0);
+}
+
+void
+cli_on_stop(void (*handler)(int))
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = handler;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
 }

@@ -45,6 +45,13 @@ void cli_bad_option(char **argv, const char *optstring)
  */
 void cli_no_operands(int argc, char **argv, void (*usage)(FILE *));
 
+/*
+ * Makes SIGINT and SIGTERM call handler, without SA_RESTART, so that a
+ * blocking call the signal lands in returns EINTR and the program can stop
+ * in order.
+ */
+void cli_on_stop(void (*handler)(int));
+
 /* Prints "PROG VERSION" to stdout and exits 0. */
 void cli_version(void) __attribute__((noreturn));
 
