@@ -13,14 +13,7 @@
 #include <cmocka.h>
 
 #include "accel.h"
-
-static int
-setup(void **state)
-{
-	(void)state;
-	alarm(60);
-	return 0;
-}
+#include "watchdog.h"
 
 /* The ranges, sorted by begin, tile [0, size) with no gap or overlap. */
 static void
@@ -390,12 +383,12 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup(test_split, setup),
-		cmocka_unit_test_setup(test_steal, setup),
-		cmocka_unit_test_setup(test_retry_wait, setup),
-		cmocka_unit_test_setup(test_state_round_trip, setup),
-		cmocka_unit_test_setup(test_state_refused, setup),
-		cmocka_unit_test_setup(test_random_plans, setup),
+		cmocka_unit_test_setup(test_split, watchdog_setup),
+		cmocka_unit_test_setup(test_steal, watchdog_setup),
+		cmocka_unit_test_setup(test_retry_wait, watchdog_setup),
+		cmocka_unit_test_setup(test_state_round_trip, watchdog_setup),
+		cmocka_unit_test_setup(test_state_refused, watchdog_setup),
+		cmocka_unit_test_setup(test_random_plans, watchdog_setup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "batch.h"
+#include "watchdog.h"
 
 struct bad {
 	unsigned long lines[8];
@@ -154,14 +155,6 @@ test_run_empty_and_cancelled(void **state)
 	batch_free(b);
 }
 
-static int
-setup(void **state)
-{
-	(void)state;
-	alarm(60);
-	return 0;
-}
-
 int
 main(void)
 {
@@ -175,7 +168,7 @@ main(void)
 	int rc;
 
 	fetch_global_init();
-	rc = cmocka_run_group_tests(tests, setup, NULL);
+	rc = cmocka_run_group_tests(tests, watchdog_setup, NULL);
 	fetch_global_cleanup();
 	return rc;
 }

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "buf.h"
+#include "watchdog.h"
 
 static void
 test_buf_empty(void **state)
@@ -85,14 +86,6 @@ test_buf_tail_commit(void **state)
 	buf_release(&b);
 }
 
-static int
-setup(void **state)
-{
-	(void)state;
-	alarm(60);
-	return 0;
-}
-
 int
 main(void)
 {
@@ -101,5 +94,5 @@ main(void)
 		cmocka_unit_test(test_buf_fifo),
 		cmocka_unit_test(test_buf_tail_commit),
 	};
-	return cmocka_run_group_tests(tests, setup, NULL);
+	return cmocka_run_group_tests(tests, watchdog_setup, NULL);
 }

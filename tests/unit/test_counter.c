@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "counter.h"
+#include "watchdog.h"
 
 #define THREADS 4
 #define ADDS	20000
@@ -66,14 +67,6 @@ test_counter_contended(void **state)
 	counter_free(c);
 }
 
-static int
-setup(void **state)
-{
-	(void)state;
-	alarm(60);
-	return 0;
-}
-
 int
 main(void)
 {
@@ -81,5 +74,5 @@ main(void)
 		cmocka_unit_test(test_counter_basics),
 		cmocka_unit_test(test_counter_contended),
 	};
-	return cmocka_run_group_tests(tests, setup, NULL);
+	return cmocka_run_group_tests(tests, watchdog_setup, NULL);
 }

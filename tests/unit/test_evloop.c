@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "evloop.h"
+#include "watchdog.h"
 
 static const char *backend_poll = "poll";
 static const char *backend_epoll = "epoll";
@@ -334,14 +335,6 @@ test_bad_backend(void **state)
 	assert_null(evloop_new("poll", 0));
 }
 
-static int
-setup(void **state)
-{
-	(void)state;
-	alarm(60);
-	return 0;
-}
-
 #define BOTH(f)                                                  \
 	cmocka_unit_test_prestate(f, (void *)&backend_poll[0]), \
 		cmocka_unit_test_prestate(f, (void *)&backend_epoll[0])
@@ -359,5 +352,5 @@ main(void)
 		BOTH(test_now_in_callback),
 		cmocka_unit_test(test_bad_backend),
 	};
-	return cmocka_run_group_tests(tests, setup, NULL);
+	return cmocka_run_group_tests(tests, watchdog_setup, NULL);
 }

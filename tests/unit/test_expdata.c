@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "expdata.h"
+#include "watchdog.h"
 
 static void
 test_parse_line(void **state)
@@ -148,14 +149,6 @@ test_median_and_sizes(void **state)
 			    "1.5 GiB");
 }
 
-static int
-setup(void **state)
-{
-	(void)state;
-	alarm(60);
-	return 0;
-}
-
 int
 main(void)
 {
@@ -165,5 +158,5 @@ main(void)
 		cmocka_unit_test(test_stats),
 		cmocka_unit_test(test_median_and_sizes),
 	};
-	return cmocka_run_group_tests(tests, setup, NULL);
+	return cmocka_run_group_tests(tests, watchdog_setup, NULL);
 }

@@ -23,6 +23,7 @@
 
 #include "fetch.h"
 #include "mtime.h"
+#include "watchdog.h"
 
 static char dir[64];
 static int dirfd_;
@@ -299,25 +300,17 @@ test_multi_bad_name_and_cancel(void **state)
 	fetch_multi_free(NULL);
 }
 
-static int
-setup(void **state)
-{
-	(void)state;
-	alarm(60);
-	return 0;
-}
-
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup(test_probe_and_unsafe_names, setup),
-		cmocka_unit_test_setup(test_refused_is_retried_then_fails, setup),
-		cmocka_unit_test_setup(test_cancel_stops_the_wait, setup),
-		cmocka_unit_test_setup(test_protocols_limited, setup),
+		cmocka_unit_test_setup(test_probe_and_unsafe_names, watchdog_setup),
+		cmocka_unit_test_setup(test_refused_is_retried_then_fails, watchdog_setup),
+		cmocka_unit_test_setup(test_cancel_stops_the_wait, watchdog_setup),
+		cmocka_unit_test_setup(test_protocols_limited, watchdog_setup),
 		cmocka_unit_test_setup(test_multi_retries_run_side_by_side,
-				       setup),
-		cmocka_unit_test_setup(test_multi_bad_name_and_cancel, setup),
+				       watchdog_setup),
+		cmocka_unit_test_setup(test_multi_bad_name_and_cancel, watchdog_setup),
 	};
 	char cmd[128];
 	int rc;

@@ -20,6 +20,7 @@
 #include "httpserv.h"
 #include "httpserv_int.h"
 #include "sock.h"
+#include "watchdog.h"
 
 static char root[64];
 
@@ -342,14 +343,6 @@ test_fault_spec(void **state)
 	assert_string_equal(loc, "/f");
 }
 
-static int
-setup(void **state)
-{
-	(void)state;
-	alarm(60);
-	return 0;
-}
-
 int
 main(void)
 {
@@ -370,7 +363,7 @@ main(void)
 	if (mkdtemp(root) == NULL)
 		return 1;
 	write_file("hello.txt", "hello world\n", 12);
-	rc = cmocka_run_group_tests(tests, setup, NULL);
+	rc = cmocka_run_group_tests(tests, watchdog_setup, NULL);
 	snprintf(path, sizeof(path), "%s/hello.txt", root);
 	unlink(path);
 	rmdir(root);

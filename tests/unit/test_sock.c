@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "sock.h"
+#include "watchdog.h"
 
 static void
 test_sock_listen_connect_accept(void **state)
@@ -129,14 +130,6 @@ test_sock_nofile(void **state)
 	assert_true((rlim_t)n == rl.rlim_cur && rl.rlim_cur == rl.rlim_max);
 }
 
-static int
-setup(void **state)
-{
-	(void)state;
-	alarm(60);
-	return 0;
-}
-
 int
 main(void)
 {
@@ -147,5 +140,5 @@ main(void)
 		cmocka_unit_test(test_sock_v6),
 		cmocka_unit_test(test_sock_nofile),
 	};
-	return cmocka_run_group_tests(tests, setup, NULL);
+	return cmocka_run_group_tests(tests, watchdog_setup, NULL);
 }

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "tpool.h"
+#include "watchdog.h"
 
 #define ITEMS 20000
 
@@ -199,14 +200,6 @@ test_limits(void **state)
 	tpool_free(p);
 }
 
-static int
-setup(void **state)
-{
-	(void)state;
-	alarm(60);
-	return 0;
-}
-
 int
 main(void)
 {
@@ -215,5 +208,5 @@ main(void)
 		cmocka_unit_test(test_queue_bounded),
 		cmocka_unit_test(test_limits),
 	};
-	return cmocka_run_group_tests(tests, setup, NULL);
+	return cmocka_run_group_tests(tests, watchdog_setup, NULL);
 }
