@@ -18,6 +18,7 @@
 
 #include "batch.h"
 #include "cli.h"
+#include "display.h"
 #include "fetch.h"
 #include "fsutil.h"
 #include "tpool.h"
@@ -34,6 +35,8 @@
 #define PROG "download"
 #define OPTSTRING "i:d:qh"
 #endif
+/* Longest URL shown in a line; a longer one ends in "...". */
+#define URL_SHOWN 2048
 
 /* The signal that stopped the run (SIGINT or SIGTERM), 0 if none; read by
  * every worker through fetch_opts.cancel. */
@@ -130,11 +133,12 @@ static void
 on_start(void *arg, struct batch_item *it)
 {
 	struct out *o = arg;
+	char u[URL_SHOWN];
 
 	if (o->quiet || o->progress)
 		return;
 	pthread_mutex_lock(&o->mu);
-	printf("Downloading %s\n", it->url);
+	printf("Downloading %s\n", display_url(it->url, u, sizeof(u)));
 	pthread_mutex_unlock(&o->mu);
 }
 
@@ -142,22 +146,24 @@ static void
 on_done(void *arg, struct batch_item *it)
 {
 	struct out *o = arg;
+	char u[URL_SHOWN], e[256];
 
 	atomic_fetch_add(&o->done, 1);
 	pthread_mutex_lock(&o->mu);
 	if (it->state == BATCH_SAVED) {
 		if (!o->quiet && !o->progress)
 			printf("saved %s -> %s/%s (%lld bytes, %.3f s)\n",
-			       it->url, o->dir, it->name, it->res.bytes,
-			       it->res.seconds);
+			       display_url(it->url, u, sizeof(u)), o->dir,
+			       it->name, it->res.bytes, it->res.seconds);
 		if (o->progress)
 			draw(o, 0);
 	} else {
 		if (o->progress)
 			fputs("\r\033[K", stderr);
 		fflush(stdout);
-		fprintf(stderr, PROG ": failed %s: %s\n", it->url,
-			it->res.error);
+		fprintf(stderr, PROG ": failed %s: %s\n",
+			display_url(it->url, u, sizeof(u)),
+			display_text(it->res.error, e, sizeof(e)));
 		if (o->progress)
 			draw(o, 1);
 	}
@@ -171,7 +177,7 @@ on_bad(void *arg, unsigned long line, const char *text)
 	char buf[160];
 
 	warnx("%s:%lu: not a URL: %s", file, line,
-	      batch_printable(text, buf, sizeof(buf)));
+	      display_text(text, buf, sizeof(buf)));
 }
 
 int

@@ -398,16 +398,3 @@ out:
 	fetch_share_free(r.share);
 	return rc;
 }
-
-char *
-batch_printable(const char *s, char *out, size_t size)
-{
-	size_t i = 0, len = strlen(s);
-
-	for (; s[i] != '\0' && i < size - 1; i++)
-		out[i] = ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) ? '?' : s[i];
-	out[i] = '\0';
-	if (len > size - 1)
-		memcpy(out + size - 4, "...", 4);
-	return out;
-}

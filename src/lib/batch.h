@@ -80,10 +80,4 @@ struct batch_run_opts {
  */
 int batch_run(struct batch *b, const struct batch_run_opts *o);
 
-/*
- * Copies s into out (size > 4) for a message: control characters become
- * '?', and a long string is cut with "...". Returns out.
- */
-char *batch_printable(const char *s, char *out, size_t size);
-
 #endif

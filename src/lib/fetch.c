@@ -14,6 +14,7 @@
 
 #include <curl/curl.h>
 
+#include "display.h"
 #include "fetch.h"
 #include "mtime.h"
 
@@ -256,15 +257,9 @@ on_header(char *data, size_t size, size_t n, void *arg)
 
 		f->retry_after = -1;
 		f->reason[0] = '\0';
-		if (p != NULL && (p = strchr(p + 1, ' ')) != NULL) {
-			size_t i = 0;
-
-			/* The reason goes into messages: printable only. */
-			for (p++; *p != '\0' && i < sizeof(f->reason) - 1; p++)
-				f->reason[i++] = isprint((unsigned char)*p) ?
-					*p : '?';
-			f->reason[i] = '\0';
-		}
+		/* The reason goes into messages: printable only. */
+		if (p != NULL && (p = strchr(p + 1, ' ')) != NULL)
+			display_text(p + 1, f->reason, sizeof(f->reason));
 	} else if (strncasecmp(line, "Retry-After:", 12) == 0) {
 		f->retry_after = parse_retry_after(line + 12);
 	}

@@ -101,3 +101,39 @@ urlname_is_http(const char *s)
 		}
 	return hl > 0 && host[0] != ':';
 }
+
+int
+urlname_userinfo(const char *url, size_t *off, size_t *len)
+{
+	const char *p = strstr(url, "://"), *at = NULL;
+	size_t auth;
+
+	if (p == NULL || strcspn(url, "/?#") < (size_t)(p - url))
+		return 0;
+	p += 3;
+	auth = strcspn(p, "/?#");
+	/* The last '@' of the authority ends the user information. */
+	for (size_t i = 0; i < auth; i++)
+		if (p[i] == '@')
+			at = p + i;
+	if (at == NULL)
+		return 0;
+	*off = (size_t)(p - url);
+	*len = (size_t)(at - p) + 1;
+	return 1;
+}
+
+char *
+urlname_strip_userinfo(const char *url)
+{
+	size_t off, len, n = strlen(url);
+	char *out;
+
+	if (!urlname_userinfo(url, &off, &len))
+		off = len = 0;
+	if ((out = malloc(n - len + 1)) == NULL)
+		return NULL;
+	memcpy(out, url, off);
+	memcpy(out + off, url + off + len, n - off - len + 1);
+	return out;
+}

@@ -25,4 +25,17 @@ char *urlname_from_url(const char *url);
  */
 int urlname_is_http(const char *s);
 
+/*
+ * Where the credentials of url are: "user:password@" of
+ * "scheme://user:password@host/...", at *off, *len bytes including the
+ * '@'. Returns 1, or 0 when the URL has none.
+ */
+int urlname_userinfo(const char *url, size_t *off, size_t *len);
+
+/*
+ * The URL without its credentials, for anything kept or compared on
+ * disk. Returns a string the caller frees, or NULL with errno ENOMEM.
+ */
+char *urlname_strip_userinfo(const char *url);
+
 #endif

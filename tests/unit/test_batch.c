@@ -116,19 +116,6 @@ test_reserve_many_alike(void **state)
 }
 
 static void
-test_printable(void **state)
-{
-	char out[16];
-
-	(void)state;
-	assert_string_equal(batch_printable("a\x1b[31m\n", out, sizeof(out)),
-			    "a?[31m?");
-	assert_string_equal(batch_printable("0123456789abcdefghij", out,
-					    sizeof(out)), "0123456789ab...");
-	assert_string_equal(batch_printable("", out, sizeof(out)), "");
-}
-
-static void
 test_run_empty_and_cancelled(void **state)
 {
 	struct batch *b = batch_new();
@@ -162,7 +149,6 @@ main(void)
 		cmocka_unit_test(test_read),
 		cmocka_unit_test(test_reserve_in_input_order),
 		cmocka_unit_test(test_reserve_many_alike),
-		cmocka_unit_test(test_printable),
 		cmocka_unit_test(test_run_empty_and_cancelled),
 	};
 	int rc;
