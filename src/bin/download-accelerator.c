@@ -10,6 +10,7 @@
 
 #include "accel.h"
 #include "cli.h"
+#include "display.h"
 #include "progress.h"
 #include "urlname.h"
 
@@ -30,7 +31,8 @@ usage(FILE *f)
 {
 	fprintf(f,
 "usage: download-accelerator [-n N] [-o FILE] [-c] [-q] [--checksum sha256=HEX]\n"
-"           [--timeout S] [--retries K] [--max-speed RATE] [--cacert FILE]\n"
+"           [--timeout S] [--min-speed RATE] [--retries K] [--max-speed RATE]\n"
+"           [--cacert FILE]\n"
 "           URL [MIRROR-URL...]\n"
 "Downloads one file over N parallel ranged connections into the current\n"
 "folder, then prints \"URL N BYTES SECONDS\".\n"
@@ -41,6 +43,8 @@ usage(FILE *f)
 "  -q, --quiet          no progress bar, no warnings\n"
 "      --checksum sha256=HEX  verify the file before naming it\n"
 "      --timeout S      abandon a connection silent for S seconds (default 10)\n"
+"      --min-speed RATE abandon a connection slower than RATE for the\n"
+"                       timeout, its range going to another (default none)\n"
 "      --retries K      failed tries of one range before giving up (default 5)\n"
 "      --max-speed RATE total rate cap, e.g. 500k, 2M (default none)\n"
 "      --cacert FILE    trust this CA bundle for HTTPS too\n"
@@ -95,8 +99,8 @@ parse_checksum(const char *s, unsigned char *md)
 int
 main(int argc, char **argv)
 {
-	enum { O_CHECKSUM = 256, O_TIMEOUT, O_RETRIES, O_MAXSPEED, O_CACERT,
-	       O_VERSION };
+	enum { O_CHECKSUM = 256, O_TIMEOUT, O_RETRIES, O_MAXSPEED, O_MINSPEED,
+	       O_CACERT, O_VERSION };
 	static const struct option opts[] = {
 		{"connections", required_argument, NULL, 'n'},
 		{"output", required_argument, NULL, 'o'},
@@ -106,6 +110,7 @@ main(int argc, char **argv)
 		{"timeout", required_argument, NULL, O_TIMEOUT},
 		{"retries", required_argument, NULL, O_RETRIES},
 		{"max-speed", required_argument, NULL, O_MAXSPEED},
+		{"min-speed", required_argument, NULL, O_MINSPEED},
 		{"cacert", required_argument, NULL, O_CACERT},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, O_VERSION},
@@ -115,9 +120,9 @@ main(int argc, char **argv)
 	struct accel_result res;
 	struct ui ui = {0};
 	unsigned char md[32];
-	char *name = NULL;
+	char *name = NULL, url[2048];
 	const char *output = NULL;
-	long long n = DEFAULT_CONNS, retries = 5, speed = 0;
+	long long n = DEFAULT_CONNS, retries = 5, speed = 0, min_speed = 0;
 	double timeout = 10;
 	int c, rc, status = 1;
 
@@ -166,6 +171,11 @@ main(int argc, char **argv)
 			    0)
 				cli_bad_value("rate", optarg, rc);
 			break;
+		case O_MINSPEED:
+			if ((rc = cli_parse_size(optarg, 1, 1LL << 40,
+						 &min_speed)) < 0)
+				cli_bad_value("rate", optarg, rc);
+			break;
 		case O_CACERT:
 			ao.cacert = optarg;
 			break;
@@ -204,6 +214,7 @@ main(int argc, char **argv)
 	ao.path = output;
 	ao.conns = (int)n;
 	ao.timeout = timeout;
+	ao.min_speed = min_speed;
 	ao.retries = (int)retries;
 	ao.max_speed = speed;
 	ao.stop = &stop;
@@ -216,17 +227,25 @@ main(int argc, char **argv)
 	accel_global_cleanup();
 	if (ui.bar != NULL)
 		progress_end(ui.bar);
+	/* The URL as shown: printable, without its credentials. */
+	display_url(argv[optind], url, sizeof(url));
 	if (rc == 0) {
 		if (res.resumed_from > 0 && !ui.quiet)
 			warnx("%s: resumed with %lld of %lld bytes already "
 			      "here", output, (long long)res.resumed_from,
 			      (long long)res.bytes);
-		printf("%s %lld %lld %.3f\n", argv[optind], n,
-		       (long long)res.bytes, res.seconds);
+		printf("%s %lld %lld %.3f\n", url, n, (long long)res.bytes,
+		       res.seconds);
 		status = 0;
 	} else if (rc == -EINTR) {
-		warnx("%s: interrupted; %s.part kept, resume with -c",
-		      argv[optind], output);
+		if (res.kept)
+			warnx("%s: interrupted; %s.part kept, resume with -c",
+			      url, output);
+		else
+			warnx("%s: interrupted", url);
+	} else if (res.kept) {
+		warnx("%s: %s (%s.part kept: resume with -c)", res.errurl,
+		      res.errmsg, output);
 	} else {
 		warnx("%s: %s", res.errurl, res.errmsg);
 	}

@@ -1,5 +1,6 @@
 /* accel.c -- the download engine: probe, parallel ranges, faults, resume. */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -13,7 +14,9 @@
 
 #include "accel.h"
 #include "accel_int.h"
+#include "display.h"
 #include "mtime.h"
+#include "urlname.h"
 
 /*
  * One thread drives every connection through libcurl's multi interface:
@@ -26,21 +29,25 @@
 void
 accel__err(struct accel *a, int rc, const char *url, const char *fmt, ...)
 {
+	char msg[sizeof(a->res->errmsg)];
 	va_list ap;
 
 	if (a->fatal)
 		return;
 	a->fatal = rc;
-	snprintf(a->res->errurl, sizeof(a->res->errurl), "%s", url);
+	/* Messages carry a server's words (a reason phrase, an ETag): they
+	 * leave the library printable, and URLs without credentials. */
+	display_url(url, a->res->errurl, sizeof(a->res->errurl));
 	va_start(ap, fmt);
-	vsnprintf(a->res->errmsg, sizeof(a->res->errmsg), fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	display_text(msg, a->res->errmsg, sizeof(a->res->errmsg));
 }
 
 static void
 warn_msg(struct accel *a, const char *fmt, ...)
 {
-	char msg[512];
+	char msg[512], shown[512];
 	va_list ap;
 
 	if (a->o->warn == NULL)
@@ -48,7 +55,7 @@ warn_msg(struct accel *a, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	a->o->warn(msg, a->o->cb_arg);
+	a->o->warn(display_text(msg, shown, sizeof(shown)), a->o->cb_arg);
 }
 
 void
@@ -79,13 +86,14 @@ conn_start(struct accel *a, struct conn *c, int64_t begin, int64_t end)
 	c->req_end = end;
 	c->pos = begin;
 	c->got = 0;
-	c->checked = c->stopped = c->paused = 0;
+	c->checked = c->stopped = c->paused = c->slow = 0;
 	c->fail = F_NONE;
-	c->why[0] = '\0';
+	c->why[0] = c->errbuf[0] = '\0';
 	c->status = 0;
 	c->has_cr = 0;
 	c->retry_after = -1;
-	c->last_data = mtime_now();
+	c->last_data = c->win_start = mtime_now();
+	c->win_got = 0;
 	if (end < 0)
 		snprintf(range, sizeof(range), "%" PRId64 "-", begin);
 	else
@@ -126,10 +134,13 @@ alive_sources(const struct accel *a)
 static void
 drop_source(struct accel *a, int i, const char *why)
 {
+	char u[SHOWN_URL];
+
 	if (!a->src[i].alive)
 		return;
 	a->src[i].alive = 0;
-	warn_msg(a, "%s: %s; mirror dropped", a->src[i].url, why);
+	warn_msg(a, "%s: %s; mirror dropped",
+		 display_url(a->src[i].url, u, sizeof(u)), why);
 }
 
 /* Moves c to the live source with the fewest connections. */
@@ -179,7 +190,17 @@ classify(struct accel *a, struct conn *c, CURLcode res)
 			return F_RETRY;
 		return F_FATAL;
 	}
-	snprintf(c->why, sizeof(c->why), "%s", curl_easy_strerror(res));
+	snprintf(c->why, sizeof(c->why), "%s",
+		 c->errbuf[0] ? c->errbuf : curl_easy_strerror(res));
+	/* libcurl refuses a reply whose header (a line, or all of it) is
+	 * over 100 KiB with CURLE_OUT_OF_MEMORY, without a word in the error
+	 * buffer (7.88); a real allocation failure there is far less likely.
+	 * It is the server's doing, and asking again cannot help. */
+	if (res == CURLE_OUT_OF_MEMORY) {
+		snprintf(c->why, sizeof(c->why), "reply header too large "
+			 "(over libcurl's 100 KiB limit)");
+		return F_FATAL;
+	}
 	switch (res) {
 	case CURLE_UNSUPPORTED_PROTOCOL:
 	case CURLE_URL_MALFORMAT:
@@ -332,8 +353,10 @@ conn_done(struct accel *a, struct conn *c, CURLcode res)
 			if (++s->fails >= a->o->retries)
 				drop_source(a, c->src, c->why);
 		} else {
-			fails = accel_plan_failed(a->plan, range, c->got > 0,
-						  1);
+			/* A connection dropped for slowness delivered bytes,
+			 * but not enough to count as progress. */
+			fails = accel_plan_failed(a->plan, range,
+						  c->got > 0 && !c->slow, 1);
 			if (fails >= a->o->retries) {
 				accel__err(a, -EIO, src_url(s), "%s (bytes %"
 					   PRId64 "-%" PRId64 ", after %d "
@@ -348,14 +371,19 @@ conn_done(struct accel *a, struct conn *c, CURLcode res)
 	}
 }
 
-static int
-save_state(struct accel *a)
+int
+accel__save_state(struct accel *a)
 {
 	/* The data first: the state must never describe bytes that are
 	 * not yet on disk. */
+	int rc;
+
 	if (fdatasync(a->fd) < 0)
 		return -errno;
-	return accel_plan_store(a->plan, &a->meta, a->state);
+	if ((rc = accel_plan_store(a->plan, &a->meta, a->dirfd,
+				   a->state_name)) == 0)
+		a->state_stands = 1;
+	return rc;
 }
 
 /* Gives work to the connections that have none. */
@@ -402,17 +430,35 @@ schedule(struct accel *a, double now, double *wake)
 	}
 }
 
+/* Ends the tries that are silent, or slower than --min-speed, for the
+ * timeout; their ranges go back to the plan for another connection. */
 static void
 check_stalls(struct accel *a, double now)
 {
+	double span, min = (double)a->o->min_speed;
+
 	for (int i = 0; i < a->nconns; i++) {
 		struct conn *c = &a->conns[i];
 
-		if (!c->busy || c->paused ||
-		    now - c->last_data < a->o->timeout)
+		if (!c->busy || c->paused)
 			continue;
-		accel__why(c, F_RETRY, "no data for %g s", a->o->timeout);
-		conn_done(a, c, CURLE_OPERATION_TIMEDOUT);
+		if (now - c->last_data >= a->o->timeout) {
+			accel__why(c, F_RETRY, "no data for %g s",
+				   a->o->timeout);
+			conn_done(a, c, CURLE_OPERATION_TIMEDOUT);
+			continue;
+		}
+		if (min <= 0 || (span = now - c->win_start) < a->o->timeout)
+			continue;
+		if ((double)c->win_got < min * span) {
+			c->slow = 1;
+			accel__why(c, F_RETRY, "slower than %lld bytes/s for "
+				   "%g s", a->o->min_speed, a->o->timeout);
+			conn_done(a, c, CURLE_OPERATION_TIMEDOUT);
+			continue;
+		}
+		c->win_start = now;
+		c->win_got = 0;
 	}
 }
 
@@ -442,7 +488,8 @@ refill(struct accel *a, double now, double *wake)
 
 		if (c->busy && c->paused) {
 			c->paused = 0;
-			c->last_data = now;
+			c->last_data = c->win_start = now;
+			c->win_got = 0;
 			curl_easy_pause(c->easy, CURLPAUSE_CONT);
 		}
 	}
@@ -508,6 +555,15 @@ out:
 	return rc;
 }
 
+/* NAME.part and its state go: they hold nothing worth resuming. */
+static void
+remove_part(struct accel *a)
+{
+	unlinkat(a->dirfd, a->part_name, 0);
+	unlinkat(a->dirfd, a->state_name, 0);
+	a->state_stands = 0;
+}
+
 /* The download is whole: check, make durable, give it its name. */
 static int
 finish(struct accel *a)
@@ -517,16 +573,16 @@ finish(struct accel *a)
 	if (a->o->sha256 != NULL && (rc = verify_sha256(a)) < 0) {
 		if (rc != -EBADMSG)
 			accel__err(a, rc, a->part, "read: %s", strerror(-rc));
-		unlink(a->part);
-		unlink(a->state);
+		remove_part(a);
 		return rc;
 	}
-	if (fdatasync(a->fd) < 0 || rename(a->part, a->o->path) < 0) {
+	if (fdatasync(a->fd) < 0 ||
+	    renameat(a->dirfd, a->part_name, a->dirfd, a->final_name) < 0) {
 		rc = -errno;
 		accel__err(a, rc, a->o->path, "%s", strerror(errno));
 		return rc;
 	}
-	unlink(a->state);
+	unlinkat(a->dirfd, a->state_name, 0);
 	return 0;
 }
 
@@ -541,6 +597,7 @@ setup_conn(struct accel *a, struct conn *c)
 	if ((c->easy = curl_easy_init()) == NULL)
 		return -ENOMEM;
 	curl_easy_setopt(c->easy, CURLOPT_PRIVATE, c);
+	curl_easy_setopt(c->easy, CURLOPT_ERRORBUFFER, c->errbuf);
 	curl_easy_setopt(c->easy, CURLOPT_WRITEFUNCTION, accel__on_data);
 	curl_easy_setopt(c->easy, CURLOPT_WRITEDATA, c);
 	curl_easy_setopt(c->easy, CURLOPT_HEADERFUNCTION, accel__on_header);
@@ -570,9 +627,14 @@ setup_conn(struct accel *a, struct conn *c)
 static int
 load_state(struct accel *a)
 {
-	FILE *f = fopen(a->state, "r");
+	int fd = openat(a->dirfd, a->state_name,
+			O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	FILE *f = fd >= 0 ? fdopen(fd, "r") : NULL;
 	int64_t first = -1;
+	char *url;
 
+	if (f == NULL && fd >= 0)
+		close(fd);
 	if (f == NULL) {
 		if (errno != ENOENT) {
 			accel__err(a, -errno, a->state, "%s", strerror(errno));
@@ -585,10 +647,24 @@ load_state(struct accel *a)
 	a->saved = accel_plan_load(f, &a->meta, MIN_PIECE);
 	fclose(f);
 	if (a->saved == NULL) {
-		accel__err(a, -EINVAL, a->state, "not a valid state file; "
-			   "remove it and %s to start over", a->part);
+		accel__err(a, -EINVAL, a->state, "not a valid state file "
+			   "(cut, edited or from another version); remove it "
+			   "and %s to start over", a->part);
 		return -1;
 	}
+	if ((url = urlname_strip_userinfo(a->o->urls[0])) == NULL) {
+		accel__err(a, -ENOMEM, a->state, "%s", strerror(ENOMEM));
+		return -1;
+	}
+	if (strcmp(url, a->meta.url) != 0) {
+		accel__err(a, -ESTALE, a->state, "made for %s, not this URL; "
+			   "remove it and %s to start over", a->meta.url,
+			   a->part);
+		free(url);
+		return -1;
+	}
+	free(url);
+	a->state_stands = 1;
 	for (int i = 0; i < accel_plan_count(a->saved); i++) {
 		const struct accel_range *r = accel_plan_range(a->saved, i);
 
@@ -613,17 +689,83 @@ concat(const char *a, const char *b)
 	return s;
 }
 
+/*
+ * The folder of opts->path, opened once: every file is then created and
+ * renamed relative to it, so no symlink on the way to it is followed
+ * twice, and NAME.part and its state are opened with O_NOFOLLOW. Returns
+ * 0 or -1 with the error set.
+ */
+static int
+open_folder(struct accel *a)
+{
+	const char *path = a->o->path, *slash = strrchr(path, '/');
+	char *dir;
+
+	if ((a->part = concat(path, ".part")) == NULL ||
+	    (a->state = concat(a->part, ".state")) == NULL ||
+	    (a->final_name = strdup(slash != NULL ? slash + 1 : path)) ==
+		    NULL ||
+	    (a->part_name = concat(a->final_name, ".part")) == NULL ||
+	    (a->state_name = concat(a->part_name, ".state")) == NULL ||
+	    (dir = slash == NULL ? strdup(".") : slash == path ? strdup("/") :
+		   strndup(path, (size_t)(slash - path))) == NULL) {
+		accel__err(a, -ENOMEM, path, "%s", strerror(ENOMEM));
+		return -1;
+	}
+	a->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (a->dirfd < 0)
+		accel__err(a, -errno, dir, "%s", strerror(errno));
+	else if (a->final_name[0] == '\0' ||
+		 strcmp(a->final_name, ".") == 0 ||
+		 strcmp(a->final_name, "..") == 0)
+		accel__err(a, -EISDIR, path, "names a folder, not a file");
+	free(dir);
+	return a->fatal ? -1 : 0;
+}
+
+/* A run that stops short: what is on disk stays usable for -c, or goes.
+ * Only the holder of NAME.part's lock (a->fd) touches it. */
+static void
+keep_or_remove(struct accel *a)
+{
+	int rc;
+
+	if (a->fd < 0)
+		return;
+	if (a->mode == M_RANGES && a->fatal != -ESTALE) {
+		if ((rc = accel__save_state(a)) < 0 && a->fatal == -EINTR) {
+			a->fatal = 0;
+			accel__err(a, rc, a->state, "%s", strerror(-rc));
+		}
+		/* An older state still describes bytes that are on disk. */
+		if (a->state_stands) {
+			a->res->kept = 1;
+			return;
+		}
+	}
+	/* A file that changed, a stream without ranges, a .part no state
+	 * describes: nothing a resume could use. A resumed .part of an
+	 * earlier run stays, unless the server's file changed. */
+	if (a->part_mine || a->fatal == -ESTALE)
+		remove_part(a);
+}
+
 static int
 run(struct accel *a)
 {
 	const struct accel_opts *o = a->o;
 	double last_save, last_report = 0, now;
-	int running, msgs, rc;
+	int running, msgs;
 	CURLMsg *m;
 
-	if ((a->part = concat(o->path, ".part")) == NULL ||
-	    (a->state = concat(a->part, ".state")) == NULL ||
-	    (a->multi = curl_multi_init()) == NULL ||
+	if (open_folder(a) < 0)
+		return a->fatal;
+	if (strlen(o->urls[0]) > ACCEL_URL_MAX) {
+		accel__err(a, -ENAMETOOLONG, o->urls[0], "URL longer than %d "
+			   "bytes", ACCEL_URL_MAX);
+		return a->fatal;
+	}
+	if ((a->multi = curl_multi_init()) == NULL ||
 	    (a->conns = calloc((size_t)o->conns, sizeof(*a->conns))) == NULL ||
 	    (a->src = calloc((size_t)o->nurls, sizeof(*a->src))) == NULL ||
 	    (a->probe_hdrs = curl_slist_append(NULL,
@@ -686,7 +828,9 @@ run(struct accel *a)
 			last_report = now;
 		}
 		if (a->mode == M_RANGES && now - last_save >= SAVE_EVERY) {
-			if ((rc = save_state(a)) < 0)
+			int rc;
+
+			if ((rc = accel__save_state(a)) < 0)
 				accel__err(a, rc, a->state, "%s",
 					   strerror(-rc));
 			last_save = now;
@@ -707,17 +851,7 @@ run(struct accel *a)
 			a->res->bytes = a->conns[0].pos;
 		return finish(a);
 	}
-	/* Stopped or failed: what is on disk stays usable for -c, unless
-	 * it belongs to a file that changed under us. */
-	if (a->mode == M_RANGES) {
-		if (a->fatal == -ESTALE) {
-			unlink(a->part);
-			unlink(a->state);
-		} else if ((rc = save_state(a)) < 0 && a->fatal == -EINTR) {
-			a->fatal = 0;
-			accel__err(a, rc, a->state, "%s", strerror(-rc));
-		}
-	}
+	keep_or_remove(a);
 	return a->fatal;
 }
 
@@ -732,6 +866,7 @@ accel_run(const struct accel_opts *o, struct accel_result *res)
 	a.o = o;
 	a.res = res;
 	a.fd = -1;
+	a.dirfd = -1;
 	a.meta.size = -1;
 	a.t0 = mtime_now();
 	if (o->nurls < 1 || o->conns < 1 || o->retries < 1 ||
@@ -755,8 +890,13 @@ accel_run(const struct accel_opts *o, struct accel_result *res)
 	accel_plan_free(a.saved);
 	if (a.fd >= 0)
 		close(a.fd);
+	if (a.dirfd >= 0)
+		close(a.dirfd);
 	free(a.part);
 	free(a.state);
+	free(a.part_name);
+	free(a.state_name);
+	free(a.final_name);
 	return rc;
 }
 

@@ -75,19 +75,29 @@ int accel_plan_failed(struct accel_plan *p, int i, int delivered, int charge);
 /* Every range not yet done goes back to idle (for saving a plan). */
 void accel_plan_release_all(struct accel_plan *p);
 
+/* Validators (ETag, Last-Modified) are kept whole up to this many bytes
+ * and sent back exactly; RFC 9110 sets no limit, so a longer one is
+ * refused rather than cut. URLs in the state file have the same bound. */
+#define ACCEL_VALIDATOR_MAX	8192
+#define ACCEL_URL_MAX		8192
+
 /* What the state file says about the server's file. */
 struct accel_meta {
 	int64_t size;
-	char url[2048];
-	char etag[256];		/* "" when the server sent none */
-	char lastmod[64];	/* "" when the server sent none */
+	char url[ACCEL_URL_MAX + 1];	/* without credentials */
+	char etag[ACCEL_VALIDATOR_MAX + 1];	/* "" when the server sent none */
+	char lastmod[ACCEL_VALIDATOR_MAX + 1];	/* "" when none */
 };
 
 /*
- * Writes the plan's wanted bytes and meta as text to f. Returns 0 or
- * -errno. accel_plan_load() reads it back into a plan (caller frees) whose
- * wanted bytes are exactly those saved, all idle; NULL with errno EINVAL
- * for a malformed, truncated or inconsistent file.
+ * Writes the plan and meta as text to f: every range, in order, so that
+ * they tile [0, size), and last a SHA-256 of the text before it, so that
+ * a torn or edited file is told from a whole one. Returns 0 or -errno
+ * (-EINVAL for a value that would not stay one line).
+ * accel_plan_load() reads it back into a plan (caller frees) whose wanted
+ * bytes are exactly those saved, all idle; NULL with errno EINVAL for a
+ * malformed, cut, edited or inconsistent file (ranges that leave a gap,
+ * overlap or pass the end), ENOMEM.
  */
 int accel_plan_save(const struct accel_plan *p, const struct accel_meta *m,
 		    FILE *f);
@@ -95,12 +105,13 @@ struct accel_plan *accel_plan_load(FILE *f, struct accel_meta *m,
 				   int64_t min_piece);
 
 /*
- * Saves atomically to path: writes path.tmp, flushes it to disk, renames
- * it over path. The caller has made the bytes it describes durable first.
+ * Saves atomically to name in the folder dirfd: writes name.tmp (created
+ * anew, mode 0600, never through a symlink), flushes it to disk, renames
+ * it over name. The caller has made the bytes it describes durable first.
  * Returns 0 or -errno.
  */
 int accel_plan_store(const struct accel_plan *p, const struct accel_meta *m,
-		     const char *path);
+		     int dirfd, const char *name);
 
 /* The download engine (accel.c). */
 
@@ -122,6 +133,8 @@ struct accel_opts {
 	int conns;		/* parallel connections, >= 1 */
 	int resume;		/* continue from NAME.part and its state */
 	double timeout;		/* abandon a connection silent this long */
+	long long min_speed;	/* bytes/s: abandon a connection slower
+				 * than this for timeout seconds; 0: no */
 	int retries;		/* failed tries of one range before giving up */
 	long long max_speed;	/* total bytes per second, 0 for no cap */
 	const unsigned char *sha256;	/* 32 bytes to verify, or NULL */
@@ -138,15 +151,20 @@ struct accel_result {
 	double seconds;		/* wall time */
 	char errurl[2048];	/* on failure: the URL concerned */
 	char errmsg[256];	/* on failure: why, e.g. "HTTP 404 Not Found" */
+	int kept;		/* not done: NAME.part and its state stand,
+				 * for a resume with -c */
 };
 
 /*
  * Downloads opts->urls[0] to opts->path. Blocks until done, failed or
  * stopped. Returns 0 when the file stands complete (and verified) under
- * its final name; -EINTR when *opts->stop was set (NAME.part and its state
- * are kept for a resume); another -errno on failure, with res->errurl and
- * res->errmsg saying what happened. Never leaves a partial file under the
- * final name.
+ * its final name; -EINTR when *opts->stop was set; another -errno on
+ * failure, with res->errurl and res->errmsg saying what happened (both
+ * printable, without credentials). Never leaves a partial file under the
+ * final name. A run that stops short keeps NAME.part with a state file
+ * that describes it (res->kept) or removes the NAME.part it made; a run
+ * that finds another download writing NAME.part changes nothing. Every
+ * file is opened relative to the folder, never through a symlink.
  */
 int accel_run(const struct accel_opts *opts, struct accel_result *res);
 

@@ -22,6 +22,7 @@
 #define BACKOFF_MAX	8.0
 #define RETRY_AFTER_MAX	120.0
 #define HASH_BUF	(256 * 1024)
+#define SHOWN_URL	2048		/* longest URL in a message */
 
 enum mode { M_PROBE, M_RANGES, M_STREAM, M_DONE };
 /* What a failed try means for the download. */
@@ -48,19 +49,23 @@ struct conn {
 	int checked;		/* response validated */
 	int stopped;		/* cut on purpose at its range's end */
 	int paused;		/* held back by --max-speed */
+	int slow;		/* abandoned below --min-speed */
 	double last_data;
+	double win_start;	/* --min-speed: this window's start */
+	int64_t win_got;	/* and the bytes received in it */
 	/* The current response's headers (reset at each status line). */
 	int status;
-	char reason[64];
+	char reason[128];
 	int has_cr;
 	int64_t cr_begin, cr_end, cr_total;	/* total -1 for "*" */
 	int64_t clen;
-	char etag[256];
-	char lastmod[64];
+	char etag[ACCEL_VALIDATOR_MAX + 1];
+	char lastmod[ACCEL_VALIDATOR_MAX + 1];
 	double retry_after;	/* seconds, -1 when absent */
 	/* Set by the callbacks when they refuse the transfer. */
 	enum fail fail;
 	char why[256];
+	char errbuf[CURL_ERROR_SIZE];	/* libcurl's own detail */
 };
 
 struct accel {
@@ -77,8 +82,12 @@ struct accel {
 	struct accel_meta meta;
 	struct curl_slist *hdrs;	/* for every ranged request */
 	struct curl_slist *probe_hdrs;
-	char *part, *state;
-	int fd;
+	char *part, *state;	/* paths, for messages */
+	int dirfd;		/* the folder every file is opened in */
+	char *part_name, *state_name, *final_name;	/* in dirfd */
+	int fd;			/* NAME.part, locked */
+	int part_mine;		/* this run created or emptied NAME.part */
+	int state_stands;	/* a state file for NAME.part is on disk */
 	int64_t probe_at;
 	double probe_not_before;
 	int probe_fails;
@@ -96,6 +105,10 @@ void accel__err(struct accel *a, int rc, const char *url, const char *fmt,
 /* Marks the connection's try as failed, of kind f, and says why. */
 void accel__why(struct conn *c, enum fail f, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/* Makes the bytes on disk durable, then stores the plan's state beside
+ * them (a->state_stands on success). Returns 0 or -errno. */
+int accel__save_state(struct accel *a);
 
 /*
  * accel_reply.c: libcurl's header and body callbacks for one connection.

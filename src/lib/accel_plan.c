@@ -7,9 +7,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include "accel.h"
 
-#define STATE_MAGIC "netthreads-accel-state 1"
+#define STATE_MAGIC "netthreads-accel-state 2"
 /* Steal points are rounded to this, so writes stay page-aligned. */
 #define ALIGN 4096
 
@@ -248,24 +250,79 @@ clean_value(const char *s)
 	return 1;
 }
 
+/* The state file's text ends with "sha256 HEX\n" over all before it. */
+#define SUM_LINE	(sizeof("sha256 \n") - 1 + 64)
+/* A state file longer than this is not one this program wrote: even a
+ * plan split into a range per 64 KiB of a 1 TiB file stays below it. */
+#define STATE_MAX	(64 << 20)
+
+static int
+sha256_hex(const char *text, size_t len, char hex[65])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+
+	if (EVP_Digest(text, len, md, &mdlen, EVP_sha256(), NULL) != 1 ||
+	    mdlen != 32)
+		return -EIO;
+	for (int i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	return 0;
+}
+
+static int
+cmp_begin(const void *a, const void *b)
+{
+	const struct accel_range *x = a, *y = b;
+
+	return x->begin < y->begin ? -1 : x->begin > y->begin;
+}
+
 int
 accel_plan_save(const struct accel_plan *p, const struct accel_meta *m,
 		FILE *f)
 {
+	struct accel_range *sorted = NULL;
+	char *text = NULL, hex[65];
+	size_t len = 0;
+	FILE *t = NULL;
+	int rc = -EINVAL;
+
 	if (!clean_value(m->url) || !clean_value(m->etag) ||
 	    !clean_value(m->lastmod))
 		return -EINVAL;
-	fprintf(f, "%s\nsize %" PRId64 "\nurl %s\netag %s\nlastmod %s\n",
+	rc = -ENOMEM;
+	if ((t = open_memstream(&text, &len)) == NULL ||
+	    (p->n > 0 &&
+	     (sorted = malloc((size_t)p->n * sizeof(*sorted))) == NULL))
+		goto out;
+	if (p->n > 0)
+		memcpy(sorted, p->r, (size_t)p->n * sizeof(*sorted));
+	qsort(sorted, (size_t)p->n, sizeof(*sorted), cmp_begin);
+	fprintf(t, "%s\nsize %" PRId64 "\nurl %s\netag %s\nlastmod %s\n",
 		STATE_MAGIC, p->size, m->url, m->etag, m->lastmod);
+	/* Every range, done ones too: together they must tile the file,
+	 * which is what lets a load tell a whole plan from a doctored one. */
 	for (int i = 0; i < p->n; i++)
-		if (p->r[i].cur < p->r[i].end)
-			fprintf(f, "range %" PRId64 " %" PRId64 " %" PRId64 "\n",
-				p->r[i].begin, p->r[i].cur, p->r[i].end);
-	/* The last line tells a whole file from a cut one. */
-	fprintf(f, "end\n");
-	if (fflush(f) != 0 || ferror(f))
-		return -(errno ? errno : EIO);
-	return 0;
+		fprintf(t, "range %" PRId64 " %" PRId64 " %" PRId64 "\n",
+			sorted[i].begin, sorted[i].cur, sorted[i].end);
+	if (fclose(t) != 0) {
+		t = NULL;
+		goto out;
+	}
+	t = NULL;
+	if ((rc = sha256_hex(text, len, hex)) < 0)
+		goto out;
+	rc = 0;
+	if (fwrite(text, 1, len, f) != len ||
+	    fprintf(f, "sha256 %s\n", hex) < 0 || fflush(f) != 0 || ferror(f))
+		rc = -(errno ? errno : EIO);
+out:
+	if (t != NULL)
+		fclose(t);
+	free(text);
+	free(sorted);
+	return rc;
 }
 
 /* Reads one line into buf without its newline; 0 at EOF or overlong. */
@@ -285,103 +342,147 @@ get_line(FILE *f, char *buf, size_t len)
 
 /* "KEY value" into out (which has room for len bytes). */
 static int
-get_field(FILE *f, const char *key, char *out, size_t len)
+get_field(FILE *f, const char *key, char *line, size_t linelen, char *out,
+	  size_t len)
 {
-	char line[4096];
 	size_t k = strlen(key);
 
-	if (!get_line(f, line, sizeof(line)) || strncmp(line, key, k) != 0 ||
+	if (!get_line(f, line, linelen) || strncmp(line, key, k) != 0 ||
 	    line[k] != ' ' || strlen(line + k + 1) >= len)
 		return 0;
 	strcpy(out, line + k + 1);
 	return 1;
 }
 
-static int
-cmp_begin(const void *a, const void *b)
+/* The whole of f, when it ends in a sum line that matches the text before
+ * it. Returns that text's length (the sum line cut off), or -errno. */
+static long
+read_sealed(FILE *f, char **text)
 {
-	const struct accel_range *x = a, *y = b;
+	size_t cap = 0, len = 0, n;
+	char *buf = NULL, hex[65];
 
-	return x->begin < y->begin ? -1 : x->begin > y->begin;
+	*text = NULL;
+	do {
+		if (len == cap) {
+			char *b;
+
+			if (cap >= STATE_MAX) {
+				free(buf);
+				return -EINVAL;
+			}
+			cap = cap ? cap * 2 : 16384;
+			if ((b = realloc(buf, cap + 1)) == NULL) {
+				free(buf);
+				return -ENOMEM;
+			}
+			buf = b;
+		}
+		n = fread(buf + len, 1, cap - len, f);
+		len += n;
+	} while (n > 0);
+	if (ferror(f) || len < SUM_LINE ||
+	    memcmp(buf + len - SUM_LINE, "sha256 ", 7) != 0 ||
+	    buf[len - 1] != '\n' || sha256_hex(buf, len - SUM_LINE, hex) < 0 ||
+	    memcmp(buf + len - SUM_LINE + 7, hex, 64) != 0) {
+		free(buf);
+		return -EINVAL;
+	}
+	len -= SUM_LINE;
+	buf[len] = '\0';
+	*text = buf;
+	return (long)len;
 }
 
 struct accel_plan *
 accel_plan_load(FILE *f, struct accel_meta *m, int64_t min_piece)
 {
+	enum { LINE = ACCEL_VALIDATOR_MAX + 64 };
 	struct accel_plan *p = NULL;
-	struct accel_range *sorted = NULL;
-	char line[4096], sz[32];
-	int64_t b, c, e;
+	char *line = NULL, *text = NULL, sz[32];
+	FILE *t = NULL;
+	int64_t b, c, e, next = 0;
+	long len;
 	char *end;
-	int ended = 0;
+	int err = EINVAL;
 
 	memset(m, 0, sizeof(*m));
-	if (!get_line(f, line, sizeof(line)) || strcmp(line, STATE_MAGIC) != 0)
-		goto bad;
-	if (!get_field(f, "size", sz, sizeof(sz)))
-		goto bad;
+	if ((len = read_sealed(f, &text)) < 0) {
+		err = (int)-len;
+		goto fail;
+	}
+	if ((line = malloc(LINE)) == NULL ||
+	    (len > 0 && (t = fmemopen(text, (size_t)len, "r")) == NULL)) {
+		err = ENOMEM;
+		goto fail;
+	}
+	if (t == NULL || !get_line(t, line, LINE) ||
+	    strcmp(line, STATE_MAGIC) != 0)
+		goto fail;
+	if (!get_field(t, "size", line, LINE, sz, sizeof(sz)))
+		goto fail;
 	errno = 0;
 	m->size = strtoll(sz, &end, 10);
 	if (errno || *end || end == sz || m->size < 0)
-		goto bad;
-	if (!get_field(f, "url", m->url, sizeof(m->url)) ||
-	    !get_field(f, "etag", m->etag, sizeof(m->etag)) ||
-	    !get_field(f, "lastmod", m->lastmod, sizeof(m->lastmod)))
-		goto bad;
-	if ((p = plan_empty(m->size, min_piece)) == NULL)
-		return NULL;
-	while (get_line(f, line, sizeof(line))) {
+		goto fail;
+	if (!get_field(t, "url", line, LINE, m->url, sizeof(m->url)) ||
+	    !get_field(t, "etag", line, LINE, m->etag, sizeof(m->etag)) ||
+	    !get_field(t, "lastmod", line, LINE, m->lastmod,
+		       sizeof(m->lastmod)))
+		goto fail;
+	if ((p = plan_empty(m->size, min_piece)) == NULL) {
+		err = ENOMEM;
+		goto fail;
+	}
+	/* Ranges in order, each starting where the last ended, the last
+	 * ending at the size: no byte missed, none counted twice. */
+	while (get_line(t, line, LINE)) {
 		char extra;
 
-		if (strcmp(line, "end") == 0) {
-			ended = 1;
-			break;
-		}
 		if (sscanf(line, "range %" SCNd64 " %" SCNd64 " %" SCNd64 "%c",
-			   &b, &c, &e, &extra) != 3)
-			goto bad;
-		if (b < 0 || b > c || c >= e || e > m->size)
-			goto bad;
-		if (plan_push(p, b, c, e) < 0)
-			goto nomem;
+			   &b, &c, &e, &extra) != 3 ||
+		    b != next || c < b || c > e || e <= b || e > m->size)
+			goto fail;
+		if (plan_push(p, b, c, e) < 0) {
+			err = ENOMEM;
+			goto fail;
+		}
+		next = e;
 	}
-	if (!ended || get_line(f, line, sizeof(line)))
-		goto bad;
-	/* Ranges must not overlap: otherwise bytes would be counted twice. */
-	if (p->n > 0) {
-		if ((sorted = malloc((size_t)p->n * sizeof(*sorted))) == NULL)
-			goto nomem;
-		memcpy(sorted, p->r, (size_t)p->n * sizeof(*sorted));
-		qsort(sorted, (size_t)p->n, sizeof(*sorted), cmp_begin);
-		for (int i = 1; i < p->n; i++)
-			if (sorted[i].begin < sorted[i - 1].end)
-				goto bad;
-		free(sorted);
-	}
+	if (!feof(t) || next != m->size)
+		goto fail;
+	fclose(t);
+	free(line);
+	free(text);
 	return p;
-bad:
-	free(sorted);
+fail:
+	if (t != NULL)
+		fclose(t);
+	free(line);
+	free(text);
 	accel_plan_free(p);
-	errno = EINVAL;
-	return NULL;
-nomem:
-	free(sorted);
-	accel_plan_free(p);
-	errno = ENOMEM;
+	errno = err;
 	return NULL;
 }
 
 int
 accel_plan_store(const struct accel_plan *p, const struct accel_meta *m,
-		 const char *path)
+		 int dirfd, const char *name)
 {
 	char tmp[4096];
 	FILE *f = NULL;
 	int fd = -1, rc;
+	int flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
 
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", name) >= (int)sizeof(tmp))
 		return -ENAMETOOLONG;
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0)
+	/* Created anew, so that nothing planted at the name (a symlink to
+	 * another of the user's files) is written through; a leftover of a
+	 * crash is removed first. The text names the URL: mode 0600. */
+	if ((fd = openat(dirfd, tmp, flags, 0600)) < 0 && errno == EEXIST &&
+	    unlinkat(dirfd, tmp, 0) == 0)
+		fd = openat(dirfd, tmp, flags, 0600);
+	if (fd < 0)
 		return -errno;
 	if ((f = fdopen(fd, "w")) == NULL) {
 		rc = -errno;
@@ -402,12 +503,12 @@ accel_plan_store(const struct accel_plan *p, const struct accel_meta *m,
 		rc = -errno;
 		goto out;
 	}
-	if (rename(tmp, path) < 0)
+	if (renameat(dirfd, tmp, dirfd, name) < 0)
 		rc = -errno;
 out:
 	if (f != NULL)
 		fclose(f);
 	if (rc < 0)
-		unlink(tmp);
+		unlinkat(dirfd, tmp, 0);
 	return rc;
 }

@@ -19,19 +19,33 @@
 #include "accel.h"
 #include "accel_int.h"
 #include "mtime.h"
+#include "urlname.h"
 
-
-static void
-copy_trimmed(char *out, size_t len, const char *v, size_t n)
+/* v (n bytes) without the white space around it, at *start; returns the
+ * trimmed length. */
+static size_t
+trim(const char *v, size_t n, const char **start)
 {
 	while (n > 0 && isspace((unsigned char)*v))
 		v++, n--;
 	while (n > 0 && isspace((unsigned char)v[n - 1]))
 		n--;
-	if (n >= len)
-		n = len - 1;
+	*start = v;
+	return n;
+}
+
+/* Copies the trimmed value into out; 0, or -1 when it does not fit. */
+static int
+copy_trimmed(char *out, size_t len, const char *v, size_t n)
+{
+	n = trim(v, n, &v);
+	if (n >= len) {
+		out[0] = '\0';
+		return -1;
+	}
 	memcpy(out, v, n);
 	out[n] = '\0';
+	return 0;
 }
 
 /* "bytes A-B/T" or "bytes * /T" (without the space). */
@@ -77,9 +91,9 @@ size_t
 accel__on_header(char *buf, size_t size, size_t nmemb, void *arg)
 {
 	struct conn *c = arg;
-	size_t n = size * nmemb;
+	size_t n = size * nmemb, vn;
 	char name[32], val[512];
-	const char *colon;
+	const char *colon, *v;
 	int status;
 
 	if (n >= 5 && strncmp(buf, "HTTP/", 5) == 0) {
@@ -91,7 +105,13 @@ accel__on_header(char *buf, size_t size, size_t nmemb, void *arg)
 		c->clen = -1;
 		c->etag[0] = c->lastmod[0] = '\0';
 		c->retry_after = -1;
-		copy_trimmed(val, sizeof(val), buf, n);
+		/* A reason phrase longer than the room is cut: it is only
+		 * ever shown. */
+		vn = trim(buf, n, &v);
+		if (vn >= sizeof(val))
+			vn = sizeof(val) - 1;
+		memcpy(val, v, vn);
+		val[vn] = '\0';
 		if (sscanf(val, "HTTP/%*s %d", &status) == 1) {
 			const char *sp = strchr(val, ' ');
 
@@ -107,22 +127,42 @@ accel__on_header(char *buf, size_t size, size_t nmemb, void *arg)
 	    (size_t)(colon - buf) >= sizeof(name))
 		return n;
 	copy_trimmed(name, sizeof(name), buf, (size_t)(colon - buf));
-	copy_trimmed(val, sizeof(val), colon + 1,
-		     n - (size_t)(colon - buf) - 1);
+	v = colon + 1;
+	vn = n - (size_t)(colon - buf) - 1;
+	/* Validators are sent back in If-Range exactly as they came: kept
+	 * whole, or refused; a cut one would make every range fail. */
+	if (strcasecmp(name, "ETag") == 0 || strcasecmp(name, "Last-Modified")
+	    == 0) {
+		int etag = tolower((unsigned char)name[0]) == 'e';
+		char *to = etag ? c->etag : c->lastmod;
+
+		if (copy_trimmed(to, sizeof(c->etag), v, vn) < 0) {
+			accel__why(c, F_FATAL, "the server's %s is longer than "
+				   "%d bytes", etag ? "ETag" : "Last-Modified",
+				   ACCEL_VALIDATOR_MAX);
+			return 0;
+		}
+		/* Control characters are not allowed in either (RFC 9110):
+		 * such a value is no validator, and is ignored. */
+		for (const char *p = to; *p; p++)
+			if ((unsigned char)*p < 0x20 || *p == 0x7f)
+				to[0] = '\0';
+		return n;
+	}
+	/* The other values are short; a longer one is malformed, and is
+	 * ignored rather than read cut. */
+	if (copy_trimmed(val, sizeof(val), v, vn) < 0)
+		return n;
 	if (strcasecmp(name, "Content-Range") == 0)
 		parse_content_range(c, val);
-	else if (strcasecmp(name, "ETag") == 0)
-		copy_trimmed(c->etag, sizeof(c->etag), val, strlen(val));
-	else if (strcasecmp(name, "Last-Modified") == 0)
-		copy_trimmed(c->lastmod, sizeof(c->lastmod), val, strlen(val));
 	else if (strcasecmp(name, "Retry-After") == 0)
 		parse_retry_after(c, val);
 	else if (strcasecmp(name, "Content-Length") == 0) {
 		char *end;
-		long long v = strtoll(val, &end, 10);
+		long long len = strtoll(val, &end, 10);
 
-		if (end != val && *end == '\0' && v >= 0)
-			c->clen = v;
+		if (end != val && *end == '\0' && len >= 0)
+			c->clen = len;
 	}
 	return n;
 }
@@ -138,22 +178,73 @@ same_file(const struct accel *a, const struct conn *c)
 	return 1;
 }
 
+/*
+ * Opens NAME.part in the folder, never through a symlink, and locks it
+ * before anything changes it: a second download into the same name loses
+ * the lock and leaves the first one's file as it was. fresh: created when
+ * missing. Returns the descriptor, or -errno (-EBUSY: another download
+ * holds it; -ELOOP: a symlink; -EINVAL: not a regular file).
+ */
+static int
+lock_part(struct accel *a, int fresh)
+{
+	int base = O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK;
+	struct stat st, now;
+	int fd = -1;
+
+	for (int tries = 0; tries < 4; tries++) {
+		if (fd >= 0)
+			close(fd);
+		fd = openat(a->dirfd, a->part_name, base);
+		if (fd < 0 && errno == ENOENT && fresh) {
+			fd = openat(a->dirfd, a->part_name,
+				    base | O_CREAT | O_EXCL, 0644);
+			if (fd < 0 && errno == EEXIST)
+				continue;	/* another run made it */
+		}
+		if (fd < 0)
+			return -errno;
+		if (fstat(fd, &st) < 0) {
+			int e = errno;
+
+			close(fd);
+			return -e;
+		}
+		if (!S_ISREG(st.st_mode)) {
+			close(fd);
+			return -EINVAL;
+		}
+		if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+			int e = errno;
+
+			close(fd);
+			return e == EWOULDBLOCK ? -EBUSY : -e;
+		}
+		/* The name may have moved on while we waited (renamed into
+		 * place by the run that held it): lock what it names now. */
+		if (fstatat(a->dirfd, a->part_name, &now, AT_SYMLINK_NOFOLLOW)
+		    == 0 && now.st_ino == st.st_ino && now.st_dev == st.st_dev)
+			return fd;
+	}
+	if (fd >= 0)
+		close(fd);
+	return -EBUSY;
+}
+
 static int
 open_part(struct accel *a, int64_t size, int fresh)
 {
 	struct stat st;
-	/* A resume needs the .part it describes; creating an empty one
-	 * would only hide that it is gone. */
-	int flags = O_RDWR | O_CLOEXEC | (fresh ? O_CREAT | O_TRUNC : 0);
+	int fd;
 
-	/* A streamed download that restarts opens its file again. */
-	if (a->fd >= 0)
-		close(a->fd);
-	if ((a->fd = open(a->part, flags, 0644)) < 0)
-		return -errno;
-	/* Two downloads into one .part would corrupt each other. */
-	if (flock(a->fd, LOCK_EX | LOCK_NB) < 0)
-		return errno == EWOULDBLOCK ? -EBUSY : -errno;
+	/* A streamed download that restarts keeps its locked file. */
+	if (a->fd < 0) {
+		if ((fd = lock_part(a, fresh)) < 0)
+			return fd;
+		a->fd = fd;
+		/* Non-blocking only mattered for opening a planted FIFO. */
+		fcntl(fd, F_SETFL, 0);
+	}
 	if (!fresh) {
 		if (fstat(a->fd, &st) < 0)
 			return -errno;
@@ -161,6 +252,12 @@ open_part(struct accel *a, int64_t size, int fresh)
 			return -ESTALE;
 		return 0;
 	}
+	/* A state file of an earlier run no longer describes it. */
+	a->part_mine = 1;
+	if (unlinkat(a->dirfd, a->state_name, 0) < 0 && errno != ENOENT)
+		return -errno;
+	if (ftruncate(a->fd, 0) < 0)
+		return -errno;
 	if (size > 0) {
 		struct statfs fs;
 
@@ -188,7 +285,7 @@ open_part(struct accel *a, int64_t size, int fresh)
 static int
 make_headers(struct accel *a)
 {
-	char h[400];
+	char h[sizeof("If-Range: ") + ACCEL_VALIDATOR_MAX];
 	struct curl_slist *l;
 
 	a->hdrs = curl_slist_append(NULL, "Accept-Encoding: identity");
@@ -257,8 +354,16 @@ accel__check_probe(struct accel *a, struct conn *c)
 			return -1;
 		}
 	} else {
+		char *bare = urlname_strip_userinfo(url);
+
+		/* No secret is written to disk. */
+		if (bare == NULL) {
+			accel__err(a, -ENOMEM, url, "%s", strerror(ENOMEM));
+			return -1;
+		}
 		a->meta.size = size;
-		snprintf(a->meta.url, sizeof(a->meta.url), "%s", url);
+		snprintf(a->meta.url, sizeof(a->meta.url), "%s", bare);
+		free(bare);
 		snprintf(a->meta.etag, sizeof(a->meta.etag), "%s", c->etag);
 		snprintf(a->meta.lastmod, sizeof(a->meta.lastmod), "%s",
 			 c->lastmod);
@@ -269,6 +374,8 @@ accel__check_probe(struct accel *a, struct conn *c)
 		accel__err(a, rc, a->part, "%s", rc == -EBUSY ?
 			   "another download is writing it" : rc == -ESTALE ?
 			   "its size does not match its state file" :
+			   rc == -ELOOP ? "is a symbolic link; not followed" :
+			   rc == -EINVAL ? "is not a regular file" :
 			   strerror(-rc));
 		return -1;
 	}
@@ -289,6 +396,12 @@ accel__check_probe(struct accel *a, struct conn *c)
 	} else if ((a->plan = accel_plan_new(size, a->nconns, MIN_PIECE)) ==
 		   NULL) {
 		accel__err(a, -ENOMEM, url, "%s", strerror(ENOMEM));
+		return -1;
+	}
+	/* A state file before the first byte: whenever the run ends, its
+	 * .part can be resumed (even if a full disk then stops the data). */
+	if (!resume && (rc = accel__save_state(a)) < 0) {
+		accel__err(a, rc, a->state, "%s", strerror(-rc));
 		return -1;
 	}
 	a->res->bytes = size;

@@ -39,6 +39,7 @@
  *   redirect=N    302 to the same path with redirect=N-1 (N hops in all)
  *   rate=R        pace this response at R bytes/s (suffixes k, M)
  *   novalidator   send neither ETag nor Last-Modified
+ *   etaglen=N     an ETag of N characters (3 to 1000), padded with 'x' 
  *   close         close the connection after the response
  *   times=N       apply this SPEC to the first N requests that carry the
  *                 same SPEC text only; later ones are served normally

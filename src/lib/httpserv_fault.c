@@ -106,6 +106,10 @@ httpserv__fault_parse(const char *spec, size_t len, struct fault *f)
 				f->change = 2;
 				f->change_after = n;
 			}
+		} else if (strcmp(item, "etaglen") == 0) {
+			if (v == NULL || n < 3 || n > ETAG_MAX || *end != '\0')
+				return -1;
+			f->etaglen = (int)n;
 		} else if (strcmp(item, "rate") == 0) {
 			if (v == NULL || parse_rate(v, &f->rate) < 0)
 				return -1;

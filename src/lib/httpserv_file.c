@@ -285,7 +285,8 @@ httpserv__serve(struct conn *c, struct req *r, struct resp *rs)
 	struct fault f;
 	struct body b;
 	struct stat st;
-	char path[4096], date[64], lastmod[64], etag[96], head[2048];
+	char path[4096], date[64], lastmod[64], etag[ETAG_MAX + 1];
+	char head[2048];
 	char extra[1200];
 	const char *p = r->target, *spec = NULL, *end;
 	size_t speclen = 0, plen;
@@ -384,6 +385,12 @@ httpserv__serve(struct conn *c, struct req *r, struct resp *rs)
 				 "-v%lu\"", v);
 		else
 			snprintf(etag + el, sizeof(etag) - (size_t)el, "\"");
+		/* A long ETag, padded inside its quotes. */
+		el = (int)strlen(etag);
+		if (f.etaglen > el) {
+			memset(etag + el - 1, 'x', (size_t)(f.etaglen - el));
+			strcpy(etag + f.etaglen - 1, "\"");
+		}
 	}
 
 	if (r->range != NULL && !f.norange && !f.chunked) {

@@ -9,6 +9,7 @@
 #include "httpserv.h"
 
 #define REQ_MAX	      8192	/* request head, bytes */
+#define ETAG_MAX      1000	/* longest ETag (etaglen=N fault) */
 #define IO_CHUNK      65536	/* one read or send of body bytes */
 
 enum { SLOT_FREE, SLOT_RUN, SLOT_DONE };
@@ -74,6 +75,7 @@ struct fault {
 	long long redirect;	/* -1: none */
 	unsigned long rate;
 	long long times;	/* -1: always */
+	int etaglen;		/* 0: the ETag as made; else padded to it */
 };
 
 struct req {

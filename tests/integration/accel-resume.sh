@@ -9,7 +9,13 @@ mkdir -p "$W" "$T_TMP/dl"
 SIZE=$((16 << 20))
 head -c $SIZE /dev/urandom >"$W/f8"
 cat >"$T_TMP/snippet" <<EOS
-location /slow/ { alias $W/; limit_rate 1m; }
+# Capped, until the test creates .fast: a resume then runs uncapped from
+# the same URL (a state file belongs to its URL).
+location /slow/ {
+	alias $W/;
+	limit_rate 1m;
+	if (-f $W/.fast) { set \$limit_rate 0; }
+}
 location /mixed/ {
 	alias $W/;
 	limit_rate 1m;
@@ -25,7 +31,7 @@ cd "$T_TMP/dl" || exit 1
 # stopped SIG SECONDS: starts a capped download (about 2 s), sends SIG
 # after SECONDS; sets rc and errs.
 stopped() {
-	rm -f f8 f8.part f8.part.state
+	rm -f f8 f8.part f8.part.state "$W/.fast"
 	rm -f "$T_TMP/pid"
 	# The signal goes to the program itself, not to timeout (which would
 	# pass INT and TERM on but not KILL).
@@ -42,7 +48,8 @@ stopped() {
 # resumed DESC: resumes from the fast location and checks the result.
 resumed() {
 	local out
-	out=$(timeout 60 $NT_VALGRIND "$DA" -c -n 4 "$U/f8" 2>"$T_TMP/err")
+	touch "$W/.fast"
+	out=$(timeout 60 $NT_VALGRIND "$DA" -c -n 4 "$U/slow/f8" 2>"$T_TMP/err")
 	rc=$?
 	errs=$(cat "$T_TMP/err")
 	is "$rc" 0 "$1: -c exits 0"
@@ -53,7 +60,7 @@ resumed() {
 	check "$1: resume kept bytes already here (${kept:-none})" \
 		[ "${kept:-0}" -ge $((1 << 20)) -a "${kept:-0}" -lt $SIZE ]
 	check "$1: state and .part gone" sh -c '! ls f8.part* 2>/dev/null | grep -q .'
-	echo "$out" | grep -Eq "^$U/f8 4 $SIZE [0-9.]+$" && ok "$1: one stdout line" ||
+	echo "$out" | grep -Eq "^$U/slow/f8 4 $SIZE [0-9.]+$" && ok "$1: one stdout line" ||
 		notok "$1: stdout line ($out)"
 }
 
@@ -63,7 +70,7 @@ is "$errs" "download-accelerator: $U/slow/f8: interrupted; f8.part kept, resume 
 	"SIGINT: says the .part is kept"
 check "SIGINT: no file under the final name" [ ! -e f8 ]
 is "$(stat -c %s f8.part 2>/dev/null)" $SIZE "SIGINT: f8.part kept at full size"
-check "SIGINT: state file kept, whole" sh -c 'head -n 1 f8.part.state | grep -q "^netthreads-accel-state 1$" && tail -n 1 f8.part.state | grep -q "^end$"'
+check "SIGINT: state file kept, whole" sh -c 'head -n 1 f8.part.state | grep -q "^netthreads-accel-state 2$" && tail -n 1 f8.part.state | grep -q "^sha256 [0-9a-f]\{64\}$"'
 check "SIGINT: nothing on stdout" [ ! -s "$T_TMP/out" ]
 resumed SIGINT
 
@@ -75,7 +82,7 @@ resumed SIGTERM
 # SIGKILL gives no chance to save: the state written each second must do.
 stopped KILL 1.5
 check "SIGKILL: .part and a state file were left" [ -s f8.part -a -s f8.part.state ]
-check "SIGKILL: the state file is whole (atomic)" sh -c 'tail -n 1 f8.part.state | grep -q "^end$"'
+check "SIGKILL: the state file is whole (atomic)" sh -c 'tail -n 1 f8.part.state | grep -q "^sha256 [0-9a-f]\{64\}$"'
 resumed SIGKILL
 
 # -c without a state file starts over, and says so.
@@ -90,7 +97,8 @@ stopped INT 0.7
 cp -p "$W/f8" "$T_TMP/f8.orig"
 head -c $SIZE /dev/urandom >"$W/f8"
 touch -d '2021-02-03 04:05:06' "$W/f8"
-out=$(timeout 60 "$DA" -c "$U/f8" 2>"$T_TMP/err")
+touch "$W/.fast"
+out=$(timeout 60 "$DA" -c "$U/slow/f8" 2>"$T_TMP/err")
 is "$?" 1 "resume against a changed file exits 1"
 check "and says the state does not match" grep -q "f8.part.state does not match the file on the server now" "$T_TMP/err"
 check "and keeps the .part (nothing lost)" [ -s f8.part -a -s f8.part.state ]
@@ -102,7 +110,7 @@ check "and it is the new file" cmp -s f8 "$W/f8"
 # A state file without its .part is refused, and no empty .part appears.
 stopped INT 0.7
 rm -f f8.part
-out=$(timeout 60 "$DA" -c "$U/f8" 2>"$T_TMP/err")
+out=$(timeout 60 "$DA" -c "$U/slow/f8" 2>"$T_TMP/err")
 is "$?" 1 "a state file without its .part is refused"
 check "naming the missing .part" grep -q "f8.part: No such file or directory" "$T_TMP/err"
 check "and no .part is created" [ ! -e f8.part ]
@@ -110,10 +118,17 @@ check "and no .part is created" [ ! -e f8.part ]
 # A malformed state file is refused.
 stopped INT 0.7
 head -n 3 f8.part.state >f8.state.cut && mv f8.state.cut f8.part.state
-out=$(timeout 60 "$DA" -c "$U/f8" 2>"$T_TMP/err")
+out=$(timeout 60 "$DA" -c "$U/slow/f8" 2>"$T_TMP/err")
 is "$?" 1 "a cut state file is refused"
 check "with a clear message" grep -q "f8.part.state: not a valid state file" "$T_TMP/err"
 check "and no file appears" [ ! -e f8 ]
+
+# A state file made for another URL is refused, and nothing is lost.
+stopped INT 0.7
+out=$(timeout 60 "$DA" -c "$U/f8" 2>"$T_TMP/err")
+is "$?" 1 "a state file of another URL is refused"
+check "naming the URL it was made for" grep -q "f8.part.state: made for $U/slow/f8, not this URL" "$T_TMP/err"
+check "and keeps the .part and state" [ -s f8.part -a -s f8.part.state ]
 
 # The file changes on the server while the download runs: never stitched.
 rm -f f8 f8.part f8.part.state

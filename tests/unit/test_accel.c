@@ -1,6 +1,7 @@
 /* test_accel.c -- the accelerator's range planner: split, steal, retry,
  * state file round trip, and random plans that must cover every byte once. */
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,9 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <openssl/evp.h>
 
 #include "accel.h"
 #include "watchdog.h"
@@ -183,8 +186,10 @@ test_state_round_trip(void **state)
 {
 	struct accel_plan *p = accel_plan_new(1 << 20, 4, 4096), *q;
 	struct accel_meta m = meta_of(1 << 20), back;
-	char dir[] = "/tmp/test_accel.XXXXXX", path[64];
+	char dir[] = "/tmp/test_accel.XXXXXX", path[64], victim[64];
+	struct stat st;
 	FILE *f;
+	int dfd;
 
 	(void)state;
 	for (int i = 0; i < 4; i++)
@@ -194,10 +199,28 @@ test_state_round_trip(void **state)
 	accel_plan_advance(p, 3, 4096);
 	assert_int_equal(accel_plan_take(p, 0, NULL), 4);	/* a steal */
 	assert_int_equal(accel_plan_advance(p, 4, 7), 0);
+	/* A validator far longer than a buffer of old: kept whole. */
+	memset(m.etag, 'e', ACCEL_VALIDATOR_MAX);
+	m.etag[0] = m.etag[ACCEL_VALIDATOR_MAX - 1] = '"';
+	m.etag[ACCEL_VALIDATOR_MAX] = '\0';
 
 	assert_non_null(mkdtemp(dir));
+	dfd = open(dir, O_RDONLY | O_DIRECTORY);
+	assert_true(dfd >= 0);
+	/* A symlink planted at the temporary name is not written through. */
+	snprintf(victim, sizeof(victim), "%s/victim", dir);
+	f = fopen(victim, "w");
+	assert_non_null(f);
+	fputs("precious\n", f);
+	fclose(f);
+	assert_int_equal(symlinkat("victim", dfd, "x.part.state.tmp"), 0);
+	assert_int_equal(accel_plan_store(p, &m, dfd, "x.part.state"), 0);
+	assert_int_equal(stat(victim, &st), 0);
+	assert_int_equal(st.st_size, 9);
 	snprintf(path, sizeof(path), "%s/x.part.state", dir);
-	assert_int_equal(accel_plan_store(p, &m, path), 0);
+	assert_int_equal(lstat(path, &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	assert_int_equal(st.st_mode & 0777, 0600);
 	f = fopen(path, "r");
 	assert_non_null(f);
 	q = accel_plan_load(f, &back, 4096);
@@ -208,7 +231,7 @@ test_state_round_trip(void **state)
 	assert_string_equal(back.etag, m.etag);
 	assert_string_equal(back.lastmod, m.lastmod);
 	assert_int_equal(accel_plan_done_bytes(q), accel_plan_done_bytes(p));
-	/* Every wanted range comes back, idle, with its progress. */
+	/* Every range comes back with its progress: wanted ones idle. */
 	for (int i = 0; i < accel_plan_count(p); i++) {
 		const struct accel_range *r = accel_plan_range(p, i);
 		int found = 0;
@@ -217,10 +240,12 @@ test_state_round_trip(void **state)
 			const struct accel_range *s = accel_plan_range(q, j);
 
 			if (s->begin == r->begin && s->cur == r->cur &&
-			    s->end == r->end && s->state == ACCEL_IDLE)
+			    s->end == r->end &&
+			    s->state == (r->cur < r->end ? ACCEL_IDLE :
+							   ACCEL_DONE))
 				found = 1;
 		}
-		assert_int_equal(found, r->cur < r->end);
+		assert_true(found);
 	}
 	accel_plan_free(q);
 	/* No temporary file is left behind. */
@@ -228,6 +253,8 @@ test_state_round_trip(void **state)
 	assert_int_equal(access(path, F_OK), -1);
 	snprintf(path, sizeof(path), "%s/x.part.state", dir);
 	unlink(path);
+	unlink(victim);
+	close(dfd);
 	rmdir(dir);
 	accel_plan_free(p);
 }
@@ -249,43 +276,82 @@ load_text(const char *text)
 	return p;
 }
 
+/* text with the SHA-256 line a whole state file ends with; static. */
+static const char *
+sealed(const char *text)
+{
+	static char out[4096];
+	unsigned char md[32];
+	unsigned int mdlen = 0;
+	size_t n = strlen(text);
+
+	assert_true(n + 80 < sizeof(out));
+	assert_int_equal(EVP_Digest(text, n, md, &mdlen, EVP_sha256(), NULL),
+			 1);
+	memcpy(out, text, n);
+	memcpy(out + n, "sha256 ", 7);
+	for (int i = 0; i < 32; i++)
+		snprintf(out + n + 7 + 2 * i, 3, "%02x", md[i]);
+	strcpy(out + n + 7 + 64, "\n");
+	return out;
+}
+
+#define HEAD "netthreads-accel-state 2\nsize 100\nurl u\netag \nlastmod \n"
+
 static void
 test_state_refused(void **state)
 {
+	/* Each is refused even with a correct sum. */
 	static const char *const bad[] = {
 		"",
 		"garbage\n",
-		"netthreads-accel-state 2\nsize 10\nurl u\netag \nlastmod \nend\n",
-		/* cut before its end line */
 		"netthreads-accel-state 1\nsize 100\nurl u\netag \nlastmod \n"
-		"range 0 0 50\n",
-		"netthreads-accel-state 1\nsize 100\nurl u\netag \nlastmod \n"
-		"range 0 0 50\nrange 40 40 100\nend\n",		/* overlap */
-		"netthreads-accel-state 1\nsize 100\nurl u\netag \nlastmod \n"
-		"range 0 0 150\nend\n",				/* past size */
-		"netthreads-accel-state 1\nsize 100\nurl u\netag \nlastmod \n"
-		"range 0 60 50\nend\n",				/* cur > end */
-		"netthreads-accel-state 1\nsize 100\nurl u\netag \nlastmod \n"
-		"range 0 0 50 9\nend\n",			/* junk */
-		"netthreads-accel-state 1\nsize -5\nurl u\netag \nlastmod \n"
-		"end\n",
-		"netthreads-accel-state 1\nsize 100\nurl u\nlastmod \nend\n",
-		"netthreads-accel-state 1\nsize 100\nurl u\netag \nlastmod \n"
-		"end\nrange 0 0 10\n",				/* after end */
+		"range 0 0 100\n",				/* old */
+		HEAD "range 0 0 50\nrange 40 40 100\n",		/* overlap */
+		HEAD "range 0 0 150\n",				/* past size */
+		HEAD "range 0 60 50\nrange 50 50 100\n",	/* cur > end */
+		HEAD "range 0 0 50 9\nrange 50 50 100\n",	/* junk */
+		HEAD "range 0 0 50\nrange 60 60 100\n",		/* a gap */
+		HEAD "range 10 10 100\n",			/* no start */
+		HEAD "range 0 0 90\n",				/* no end */
+		HEAD,						/* none */
+		HEAD "range 0 0 0\nrange 0 0 100\n",		/* empty */
+		HEAD "range 50 50 100\nrange 0 0 50\n",		/* order */
+		HEAD "range 0 0 100\nend\n",
+		"netthreads-accel-state 2\nsize -5\nurl u\netag \nlastmod \n",
+		"netthreads-accel-state 2\nsize 100\nurl u\nlastmod \n"
+		"range 0 0 100\n",
 	};
 	struct accel_plan *p;
+	char edited[4096];
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		p = load_text(bad[i]);
+		p = load_text(sealed(bad[i]));
 		if (p != NULL)
 			fail_msg("state %zu accepted", i);
 		assert_int_equal(errno, EINVAL);
 	}
-	p = load_text("netthreads-accel-state 1\nsize 100\nurl u\netag \n"
-		      "lastmod \nrange 0 10 50\nrange 60 70 100\nend\n");
+	/* Whole, and then cut or edited. */
+	p = load_text(sealed(HEAD "range 0 10 50\nrange 50 60 60\n"
+			     "range 60 70 100\n"));
 	assert_non_null(p);
 	assert_int_equal(accel_plan_done_bytes(p), 10 + 10 + 10);
+	accel_plan_free(p);
+	strcpy(edited, sealed(HEAD "range 0 10 100\n"));
+	assert_null(load_text(HEAD "range 0 10 100\n"));	/* no sum */
+	edited[strlen(edited) - 10] ^= 1;			/* bad sum */
+	assert_null(load_text(edited));
+	strcpy(edited, sealed(HEAD "range 0 10 100\n"));
+	*strstr(edited, "0 10 100") = '5';			/* edited */
+	assert_null(load_text(edited));
+	strcpy(edited, sealed(HEAD "range 0 10 100\n"));
+	edited[strlen(edited) - 20] = '\0';			/* cut */
+	assert_null(load_text(edited));
+	p = load_text(sealed("netthreads-accel-state 2\nsize 0\nurl u\netag "
+			     "\nlastmod \n"));
+	assert_non_null(p);
+	assert_true(accel_plan_complete(p));
 	accel_plan_free(p);
 	/* A header value with a newline could forge lines: refused. */
 	{
