@@ -130,7 +130,7 @@ on_data(void *arg)
 }
 
 static void
-on_start(void *arg, struct batch_item *it)
+on_start(struct batch_item *it, void *arg)
 {
 	struct out *o = arg;
 	char u[URL_SHOWN];
@@ -143,7 +143,7 @@ on_start(void *arg, struct batch_item *it)
 }
 
 static void
-on_done(void *arg, struct batch_item *it)
+on_done(struct batch_item *it, void *arg)
 {
 	struct out *o = arg;
 	char u[URL_SHOWN], e[256];
@@ -171,7 +171,7 @@ on_done(void *arg, struct batch_item *it)
 }
 
 static void
-on_bad(void *arg, unsigned long line, const char *text)
+on_bad(unsigned long line, const char *text, void *arg)
 {
 	const char *file = arg;
 	char buf[160];
@@ -288,7 +288,7 @@ main(int argc, char **argv)
 		errno = -rc;
 		err(1, "names");
 	}
-	if ((rc = fs_mkdirs(dir, 0777)) < 0) {
+	if ((rc = fsutil_mkdirs(dir, 0777)) < 0) {
 		errno = -rc;
 		err(1, "%s: cannot create folder", dir);
 	}
@@ -326,9 +326,8 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	memset(&ro, 0, sizeof(ro));
-	fetch_opts_default(&ro.fetch);
-	ro.fetch.retries = (int)retries;
-	ro.fetch.backoff = wait;
+	ro.fetch.retries = retries > 0 ? (int)retries : -1;
+	ro.fetch.backoff = wait > 0 ? wait : -1;
 	ro.fetch.cancel = &interrupted;
 	ro.fetch.received = &o.received;
 	ro.fetch.on_data = o.progress ? on_data : NULL;

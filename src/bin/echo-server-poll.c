@@ -519,7 +519,7 @@ main(int argc, char **argv)
 		struct worker *w = &ws[i];
 		w->id = i;
 		w->lfd = sock_listen(host, (int)port, 4096,
-				     SOCK_NONBLOCKING |
+				     SOCKF_NONBLOCK |
 					     (nworkers > 1 ? SOCK_REUSEPORT : 0));
 		if (w->lfd < 0) {
 			warnx("%s port %lld: %s", host ? host : "*", port,

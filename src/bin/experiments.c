@@ -552,7 +552,7 @@ run_one(struct exp *e, struct target *t, int threads, long rep, char *line,
 	rc = RUN_OK;
 clean:
 	/* The next run starts from an empty folder again. */
-	fs_remove_tree(e->rundir);
+	fsutil_remove_tree(e->rundir);
 	if (mkdir(e->rundir, 0755) < 0 && rc == RUN_OK) {
 		say(why, whylen, "%s: %s", e->rundir, strerror(errno));
 		rc = RUN_FAILED;
@@ -777,7 +777,7 @@ main(int argc, char **argv)
 	} else if (access(e->accel, X_OK) < 0) {
 		err(1, "%s", e->accel);
 	}
-	if ((rc = fs_mkdirs(e->dir, 0755)) < 0)
+	if ((rc = fsutil_mkdirs(e->dir, 0755)) < 0)
 		errx(1, "%s: %s", e->dir, strerror(-rc));
 
 	/* Signals end the runs in order: the current child is stopped, the
@@ -878,7 +878,7 @@ main(int argc, char **argv)
 		status = 1;
 out:
 	httpserv_free(srv);
-	fs_remove_tree(e->work);
+	fsutil_remove_tree(e->work);
 	for (int i = 0; i < e->ntargets; i++) {
 		if (e->t[i].fd > 0)
 			close(e->t[i].fd);

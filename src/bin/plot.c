@@ -47,7 +47,7 @@ usage(FILE *f)
 static const char *bad_file;
 
 static void
-on_bad(void *arg, long lineno, const char *why)
+on_bad(long lineno, const char *why, void *arg)
 {
 	(void)arg;
 	warnx("%s:%ld: %s; line skipped", bad_file, lineno, why);
@@ -414,7 +414,7 @@ out:
 	if (gp != NULL)
 		fclose(gp);
 	if (strcmp(tmp, "/tmp/plot.XXXXXX") != 0)
-		fs_remove_tree(tmp);
+		fsutil_remove_tree(tmp);
 	for (int i = 0; i < ns; i++)
 		expdata_free(&ss[i].d);
 	free(ss);

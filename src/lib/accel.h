@@ -122,9 +122,9 @@ struct accel_stats {
 	double elapsed;		/* seconds since the start */
 };
 
-typedef void (*accel_progress_cb)(const struct accel_stats *st, void *arg);
+typedef void accel_progress_cb(const struct accel_stats *st, void *arg);
 /* A warning the program may show (a mirror dropped, a resume refused). */
-typedef void (*accel_warn_cb)(const char *msg, void *arg);
+typedef void accel_warn_cb(const char *msg, void *arg);
 
 struct accel_opts {
 	const char *const *urls;	/* urls[0] the primary, then mirrors */
@@ -140,8 +140,8 @@ struct accel_opts {
 	const unsigned char *sha256;	/* 32 bytes to verify, or NULL */
 	const char *cacert;	/* extra CA bundle for HTTPS, or NULL */
 	volatile sig_atomic_t *stop;	/* set by a signal handler: stop */
-	accel_progress_cb progress;	/* called a few times a second */
-	accel_warn_cb warn;
+	accel_progress_cb *progress;	/* called a few times a second */
+	accel_warn_cb *warn;
 	void *cb_arg;
 };
 

@@ -80,7 +80,7 @@ blank(int c)
 }
 
 long
-batch_read(struct batch *b, FILE *in, batch_bad_fn bad, void *arg)
+batch_read(struct batch *b, FILE *in, batch_bad_cb *bad, void *arg)
 {
 	char *line = NULL, *s, *e;
 	size_t size = 0;
@@ -106,7 +106,7 @@ batch_read(struct batch *b, FILE *in, batch_bad_fn bad, void *arg)
 		if (!urlname_is_http(s)) {
 			nbad++;
 			if (bad != NULL)
-				bad(arg, lineno, s);
+				bad(lineno, s, arg);
 			continue;
 		}
 		if ((rc = batch_add(b, s, lineno)) < 0)
@@ -238,14 +238,14 @@ item_end(struct run *r, struct batch_item *it, int rc)
 	it->state = rc == 0 ? BATCH_SAVED :
 		    rc == -ECANCELED ? BATCH_INTERRUPTED : BATCH_FAILED;
 	if (r->o->on_done != NULL)
-		r->o->on_done(r->o->arg, it);
+		r->o->on_done(it, r->o->arg);
 }
 
 static void
 item_start(struct run *r, struct batch_item *it)
 {
 	if (r->o->on_start != NULL)
-		r->o->on_start(r->o->arg, it);
+		r->o->on_start(it, r->o->arg);
 }
 
 /* An item that cannot run at all (no curl handle). */
@@ -260,13 +260,13 @@ item_unrunnable(struct run *r, struct batch_item *it)
 }
 
 static void
-on_fetch_done(void *arg, void *cookie, int rc)
+on_fetch_done(void *cookie, int rc, void *arg)
 {
 	item_end(arg, cookie, rc);
 }
 
 static void *
-worker_init(void *arg, unsigned index)
+worker_init(unsigned index, void *arg)
 {
 	struct run *r = arg;
 	/* The concurrency, spread over the workers as evenly as it goes. */
@@ -277,7 +277,7 @@ worker_init(void *arg, unsigned index)
 }
 
 static void
-worker_fini(void *arg, void *wctx)
+worker_fini(void *wctx, void *arg)
 {
 	(void)arg;
 	fetch_multi_free(wctx);
@@ -289,9 +289,9 @@ worker_fini(void *arg, void *wctx)
  * has ended.
  */
 static void
-worker_task(void *item, void *wctx)
+worker_task(void *wctx, void *arg)
 {
-	struct run *r = item;
+	struct run *r = arg;
 	struct fetch_multi *fm = wctx;
 	struct batch_item *it;
 
@@ -371,7 +371,7 @@ batch_run(struct batch *b, const struct batch_run_opts *o)
 		goto out;
 	}
 	{
-		struct tpool_conf conf = {
+		struct tpool_opts conf = {
 			.threads = r.threads,
 			.queue = r.threads,
 			.task = worker_task,

@@ -25,10 +25,10 @@ struct batch_item {
 struct batch;
 
 /* Called for a line that is not an http(s) URL; text is the trimmed line. */
-typedef void (*batch_bad_fn)(void *arg, unsigned long line, const char *text);
+typedef void batch_bad_cb(unsigned long line, const char *text, void *arg);
 /* Called by the thread running an item, when it starts and when it ends
  * (by the worker that claimed it; one worker runs several items at once). */
-typedef void (*batch_item_fn)(void *arg, struct batch_item *it);
+typedef void batch_item_cb(struct batch_item *it, void *arg);
 
 /* An empty batch, or NULL with errno set. batch_free(NULL) does nothing. */
 struct batch *batch_new(void);
@@ -40,7 +40,7 @@ void batch_free(struct batch *b);
  * bad (which may be NULL) and skipped. Returns the number of bad lines, or
  * -errno (a read error, ENOMEM).
  */
-long batch_read(struct batch *b, FILE *in, batch_bad_fn bad, void *arg);
+long batch_read(struct batch *b, FILE *in, batch_bad_cb *bad, void *arg);
 
 /* Appends one URL (copied). Returns 0 or -ENOMEM. */
 int batch_add(struct batch *b, const char *url, unsigned long line);
@@ -68,8 +68,8 @@ struct batch_run_opts {
 				 * jobs or TPOOL_MAX_THREADS */
 	int dirfd;		/* folder the files go to */
 	struct fetch_opts fetch; /* fetch.cancel also stops starting items */
-	batch_item_fn on_start;	/* optional */
-	batch_item_fn on_done;	/* optional */
+	batch_item_cb *on_start;	/* optional */
+	batch_item_cb *on_done;	/* optional */
 	void *arg;
 };
 

@@ -98,7 +98,7 @@ expdata_add(struct expdata *d, const struct expdata_row *r)
 }
 
 long
-expdata_read(const char *path, struct expdata *d, expdata_bad_fn *bad,
+expdata_read(const char *path, struct expdata *d, expdata_bad_cb *bad,
 	     void *arg)
 {
 	FILE *f = fopen(path, "r");
@@ -118,7 +118,7 @@ expdata_read(const char *path, struct expdata *d, expdata_bad_fn *bad,
 		k = expdata_parse_line(line, &r, &why);
 		if (k < 0) {
 			if (bad != NULL)
-				bad(arg, lineno, why);
+				bad(lineno, why, arg);
 			continue;
 		}
 		if (k == 0)

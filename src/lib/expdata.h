@@ -37,14 +37,14 @@ int expdata_parse_line(const char *line, struct expdata_row *r,
 		       const char **why);
 
 /* Called for each malformed line read: its number and the reason. */
-typedef void expdata_bad_fn(void *arg, long lineno, const char *why);
+typedef void expdata_bad_cb(long lineno, const char *why, void *arg);
 
 /*
  * Appends the data lines of the file at path to d; malformed lines are
  * reported through bad (may be NULL) and skipped. Returns the number of
  * rows added or -errno (the file could not be read; d keeps what it had).
  */
-long expdata_read(const char *path, struct expdata *d, expdata_bad_fn *bad,
+long expdata_read(const char *path, struct expdata *d, expdata_bad_cb *bad,
 		  void *arg);
 
 /* Appends one row. 0 or -ENOMEM. */

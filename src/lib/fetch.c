@@ -66,16 +66,26 @@ struct fetcher {
 	char reason[96];	/* reason phrase of the last status line */
 };
 
-void
-fetch_opts_default(struct fetch_opts *o)
+/* The options with every zero made its default (fetch.h). */
+static void
+fill_defaults(struct fetch_opts *o)
 {
-	memset(o, 0, sizeof(*o));
-	o->max_redirs = 10;
-	o->retries = 3;
-	o->backoff = 0.5;
-	o->max_wait = 30;
-	o->connect_timeout = 30;
-	o->stall_timeout = 60;
+	if (o->max_redirs == 0)
+		o->max_redirs = 10;
+	else if (o->max_redirs < 0)
+		o->max_redirs = 0;
+	if (o->retries == 0)
+		o->retries = 3;
+	if (o->backoff == 0)
+		o->backoff = 0.5;
+	else if (o->backoff < 0)
+		o->backoff = 0;
+	if (o->max_wait <= 0)
+		o->max_wait = 30;
+	if (o->connect_timeout <= 0)
+		o->connect_timeout = 30;
+	if (o->stall_timeout <= 0)
+		o->stall_timeout = 60;
 }
 
 int
@@ -287,8 +297,7 @@ fetch_new(const struct fetch_opts *o, struct fetch_share *s)
 		return NULL;
 	if (o != NULL)
 		f->o = *o;
-	else
-		fetch_opts_default(&f->o);
+	fill_defaults(&f->o);
 	f->fd = -1;
 	if ((c = f->curl = curl_easy_init()) == NULL) {
 		free(f);
@@ -757,13 +766,13 @@ fetch_multi_busy(const struct fetch_multi *fm)
 /* Ends the fetch in slot f with outcome ret and frees the slot. */
 static void
 slot_end(struct fetch_multi *fm, struct fetcher *f, int ret,
-	 fetch_done_fn *done, void *arg)
+	 fetch_done_cb *done, void *arg)
 {
 	ret = fetch_end(f, ret);
 	f->state = SLOT_IDLE;
 	fm->busy--;
 	if (done != NULL)
-		done(arg, f->cookie, ret);
+		done(f->cookie, ret, arg);
 }
 
 /* Starts the next attempt of the fetch in slot f. Returns 0 or -errno
@@ -811,7 +820,7 @@ fetch_multi_add(struct fetch_multi *fm, const char *url, int dirfd,
 #define MULTI_CANCEL_POLL_MS 50
 
 int
-fetch_multi_run(struct fetch_multi *fm, int timeout_ms, fetch_done_fn *done,
+fetch_multi_run(struct fetch_multi *fm, int timeout_ms, fetch_done_cb *done,
 		void *arg)
 {
 	int stop = fm->cancel != NULL && atomic_load(fm->cancel) != 0;

@@ -18,27 +18,28 @@
 struct fetcher;
 struct fetch_share;
 
+/* All zero means the defaults; a negative count means none. */
+/* Called as body data arrives. */
+typedef void fetch_data_cb(void *arg);
+
 struct fetch_opts {
-	long max_redirs;	/* redirects followed; default 10 */
+	long max_redirs;	/* redirects followed; 0: 10 */
 	int retries;		/* extra attempts after a retryable failure;
-				 * default 3 (negative means 0) */
+				 * 0: 3, negative: none */
 	double backoff;		/* first wait before a retry, seconds, doubling
-				 * each time; default 0.5 */
+				 * each time; 0: 0.5, negative: none */
 	double max_wait;	/* cap on any single wait, including one asked
-				 * for by Retry-After; default 30 */
-	long connect_timeout;	/* seconds; default 30 */
+				 * for by Retry-After; 0: 30 */
+	long connect_timeout;	/* seconds; 0: 30 */
 	long stall_timeout;	/* fail when no byte arrives for this long,
-				 * seconds; default 60 */
+				 * seconds; 0: 60 */
 	const atomic_int *cancel; /* when it turns non-zero the fetch stops
 				 * (optional) */
 	atomic_llong *received;	/* body bytes written are added here, for
 				 * progress displays (optional) */
-	void (*on_data)(void *arg); /* called as data arrives (optional) */
+	fetch_data_cb *on_data;	/* called as data arrives (optional) */
 	void *arg;
 };
-
-/* Fills o with the defaults above. */
-void fetch_opts_default(struct fetch_opts *o);
 
 struct fetch_result {
 	long long bytes;	/* bytes in the saved file */
@@ -101,7 +102,7 @@ int fetch_url(struct fetcher *f, const char *url, int dirfd, const char *name,
  * fetch_multi_free(NULL) does nothing.
  */
 struct fetch_multi;
-typedef void fetch_done_fn(void *arg, void *cookie, int rc);
+typedef void fetch_done_cb(void *cookie, int rc, void *arg);
 
 struct fetch_multi *fetch_multi_new(const struct fetch_opts *o,
 				    struct fetch_share *s, unsigned slots);
@@ -131,7 +132,7 @@ int fetch_multi_add(struct fetch_multi *fm, const char *url, int dirfd,
  * when the multi handle failed (every fetch then ended with an error).
  */
 int fetch_multi_run(struct fetch_multi *fm, int timeout_ms,
-		    fetch_done_fn *done, void *arg);
+		    fetch_done_cb *done, void *arg);
 
 /*
  * Checks that files can be created in the folder open as dirfd by creating

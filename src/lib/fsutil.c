@@ -9,7 +9,7 @@
 #include "fsutil.h"
 
 int
-fs_mkdirs(const char *dir, mode_t mode)
+fsutil_mkdirs(const char *dir, mode_t mode)
 {
 	char *p, *s;
 	int rc = 0;
@@ -46,7 +46,7 @@ remove_entry(const char *path, const struct stat *st, int flag,
 }
 
 void
-fs_remove_tree(const char *path)
+fsutil_remove_tree(const char *path)
 {
 	nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }

@@ -138,7 +138,7 @@ handle(struct conn *c, char *head, long len)
 			.sent = rs.sent,
 			.cut = rs.cut,
 		};
-		s->o.log(s->o.log_arg, &e);
+		s->o.log(&e, s->o.log_arg);
 	}
 	return rc == 0 && rs.keep;
 }

@@ -64,7 +64,7 @@ struct httpserv_logent {
 };
 
 /* Called from connection threads, possibly at the same time. */
-typedef void httpserv_log_fn(void *arg, const struct httpserv_logent *e);
+typedef void httpserv_log_cb(const struct httpserv_logent *e, void *arg);
 
 struct httpserv_opts {
 	const char *root;     /* folder served; required */
@@ -74,7 +74,7 @@ struct httpserv_opts {
 	int max_conns;	      /* connections served at once; 0: 128 */
 	double idle_timeout;  /* seconds a connection may idle; 0: 30 */
 	int faults;	      /* nonzero: honour /fault/SPEC/ paths */
-	httpserv_log_fn *log; /* may be NULL */
+	httpserv_log_cb *log; /* may be NULL */
 	void *log_arg;
 };
 

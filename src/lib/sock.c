@@ -47,7 +47,7 @@ sock_listen(const char *host, int port, int backlog, int flags)
 	int fd = -1, rc, on = 1, off = 0;
 	int type = SOCK_STREAM | SOCK_CLOEXEC;
 
-	if (flags & SOCK_NONBLOCKING)
+	if (flags & SOCKF_NONBLOCK)
 		type |= SOCK_NONBLOCK;
 	rc = sock__resolve(host, port, 1, &res);
 	if (rc < 0)
@@ -92,7 +92,7 @@ sock_connect(const char *host, int port, int flags)
 	int fd = -1, rc;
 	int type = SOCK_STREAM | SOCK_CLOEXEC;
 
-	if (flags & SOCK_NONBLOCKING)
+	if (flags & SOCKF_NONBLOCK)
 		type |= SOCK_NONBLOCK;
 	rc = sock__resolve(host, port, 0, &res);
 	if (rc < 0)

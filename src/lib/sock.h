@@ -6,7 +6,7 @@
 #include <sys/socket.h>
 
 /* Flags for sock_listen() and sock_connect(). */
-#define SOCK_NONBLOCKING 0x01 /* the returned socket is O_NONBLOCK */
+#define SOCKF_NONBLOCK 0x01 /* the returned socket is O_NONBLOCK */
 #define SOCK_REUSEPORT	 0x02 /* SO_REUSEPORT, for several listeners on a port */
 #define SOCK_V6ONLY	 0x04 /* an IPv6 listener does not take IPv4 too */
 
@@ -23,7 +23,7 @@ int sock_listen(const char *host, int port, int backlog, int flags);
 
 /*
  * Connects to host:port, trying each resolved address in turn. Blocking
- * unless SOCK_NONBLOCKING, in which case the connect may still be in
+ * unless SOCKF_NONBLOCK, in which case the connect may still be in
  * progress (check writability, then sock_error()). Returns the descriptor or
  * -errno / a SOCK_ERESOLVE code.
  */

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "tpool.h"
 
@@ -17,7 +18,7 @@ struct worker {
  * holds up submitters or other workers.
  */
 struct tpool {
-	struct tpool_conf conf;
+	struct tpool_opts opts;
 	pthread_mutex_t mu;
 	pthread_cond_t notempty;
 	pthread_cond_t notfull;
@@ -36,8 +37,8 @@ worker_main(void *arg)
 	struct tpool *p = w->pool;
 	void *wctx = NULL, *item;
 
-	if (p->conf.init != NULL)
-		wctx = p->conf.init(p->conf.arg, w->index);
+	if (p->opts.init != NULL)
+		wctx = p->opts.init(w->index, p->opts.arg);
 	for (;;) {
 		pthread_mutex_lock(&p->mu);
 		while (p->count == 0 && !p->closing)
@@ -48,33 +49,42 @@ worker_main(void *arg)
 			break;
 		}
 		item = p->ring[p->head];
-		p->head = (p->head + 1) % p->conf.queue;
+		p->head = (p->head + 1) % p->opts.queue;
 		p->count--;
 		pthread_cond_signal(&p->notfull);
 		pthread_mutex_unlock(&p->mu);
-		p->conf.task(item, wctx);
+		p->opts.task(wctx, item);
 	}
-	if (p->conf.fini != NULL)
-		p->conf.fini(p->conf.arg, wctx);
+	if (p->opts.fini != NULL)
+		p->opts.fini(wctx, p->opts.arg);
 	return NULL;
 }
 
 struct tpool *
-tpool_new(const struct tpool_conf *conf)
+tpool_new(const struct tpool_opts *opts)
 {
 	struct tpool *p;
 	pthread_attr_t attr;
+	struct tpool_opts *conf;
+	long cpus;
 	int rc = 0;
 
-	if (conf == NULL || conf->threads < 1 ||
-	    conf->threads > TPOOL_MAX_THREADS || conf->queue < 1 ||
-	    conf->task == NULL) {
+	if (opts == NULL || opts->threads > TPOOL_MAX_THREADS ||
+	    opts->task == NULL) {
 		errno = EINVAL;
 		return NULL;
 	}
 	if ((p = calloc(1, sizeof(*p))) == NULL)
 		return NULL;
-	p->conf = *conf;
+	p->opts = *opts;
+	conf = &p->opts;
+	if (conf->threads == 0) {
+		cpus = sysconf(_SC_NPROCESSORS_ONLN);
+		conf->threads = cpus < 1 ? 1 : cpus > TPOOL_MAX_THREADS ?
+			TPOOL_MAX_THREADS : (unsigned)cpus;
+	}
+	if (conf->queue == 0)
+		conf->queue = conf->threads;
 	if ((p->ring = calloc(conf->queue, sizeof(*p->ring))) == NULL) {
 		free(p);
 		errno = ENOMEM;
@@ -114,13 +124,13 @@ int
 tpool_submit(struct tpool *p, void *item)
 {
 	pthread_mutex_lock(&p->mu);
-	while (p->count == p->conf.queue && !p->closing)
+	while (p->count == p->opts.queue && !p->closing)
 		pthread_cond_wait(&p->notfull, &p->mu);
 	if (p->closing) {
 		pthread_mutex_unlock(&p->mu);
 		return -EPIPE;
 	}
-	p->ring[(p->head + p->count) % p->conf.queue] = item;
+	p->ring[(p->head + p->count) % p->opts.queue] = item;
 	p->count++;
 	pthread_cond_signal(&p->notempty);
 	pthread_mutex_unlock(&p->mu);

@@ -12,17 +12,20 @@ struct tpool;
 
 /* Called once in each worker before its first task; its result is handed
  * to every task that worker runs and then to the fini callback. */
-typedef void *(*tpool_init_fn)(void *arg, unsigned index);
-typedef void (*tpool_fini_fn)(void *arg, void *wctx);
-/* One task: item is what was submitted, wctx the worker's context. */
-typedef void (*tpool_task_fn)(void *item, void *wctx);
+typedef void *tpool_init_cb(unsigned index, void *arg);
+typedef void tpool_fini_cb(void *wctx, void *arg);
+/* One task: wctx is the worker's context, arg what was submitted. */
+typedef void tpool_task_cb(void *wctx, void *arg);
 
-struct tpool_conf {
-	unsigned threads;	/* 1 .. TPOOL_MAX_THREADS */
-	size_t queue;		/* queued items before submit blocks, >= 1 */
-	tpool_task_fn task;	/* required */
-	tpool_init_fn init;	/* optional */
-	tpool_fini_fn fini;	/* optional */
+/* All zero but task means the defaults. */
+struct tpool_opts {
+	unsigned threads;	/* up to TPOOL_MAX_THREADS; 0: one per
+				 * processor */
+	size_t queue;		/* queued items before submit blocks; 0: one
+				 * per thread */
+	tpool_task_cb *task;	/* required */
+	tpool_init_cb *init;	/* optional */
+	tpool_fini_cb *fini;	/* optional */
 	void *arg;		/* for init and fini */
 	size_t stack;		/* worker stack size in bytes, 0 for default */
 };
@@ -31,9 +34,9 @@ struct tpool_conf {
  * Starts the workers. If the system refuses a thread part-way the pool
  * runs with those it got (tpool_threads() says how many); it fails only
  * when no thread started. Returns the pool, or NULL with errno set
- * (EINVAL for a bad conf, ENOMEM, or pthread_create's error).
+ * (EINVAL for bad options, ENOMEM, or pthread_create's error).
  */
-struct tpool *tpool_new(const struct tpool_conf *conf);
+struct tpool *tpool_new(const struct tpool_opts *opts);
 
 /* Number of worker threads actually running. */
 unsigned tpool_threads(const struct tpool *p);

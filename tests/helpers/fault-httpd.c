@@ -39,7 +39,7 @@ usage(FILE *f)
 }
 
 static void
-log_line(void *arg, const struct httpserv_logent *e)
+log_line(const struct httpserv_logent *e, void *arg)
 {
 	FILE *f = arg;
 

@@ -22,7 +22,7 @@ struct bad {
 };
 
 static void
-record_bad(void *arg, unsigned long line, const char *text)
+record_bad(unsigned long line, const char *text, void *arg)
 {
 	struct bad *b = arg;
 
@@ -124,7 +124,6 @@ test_run_empty_and_cancelled(void **state)
 
 	(void)state;
 	memset(&o, 0, sizeof(o));
-	fetch_opts_default(&o.fetch);
 	o.dirfd = -1;
 	assert_int_equal(batch_run(b, &o), 0);
 	o.jobs = 4;

@@ -50,7 +50,7 @@ static int nbad;
 static long badline[8];
 
 static void
-on_bad(void *arg, long lineno, const char *why)
+on_bad(long lineno, const char *why, void *arg)
 {
 	(void)arg;
 	(void)why;

@@ -94,7 +94,7 @@ test_refused_is_retried_then_fails(void **state)
 
 	(void)state;
 	assert_non_null(sh);
-	fetch_opts_default(&o);
+	memset(&o, 0, sizeof(o));
 	o.retries = 2;
 	o.backoff = 0.1;
 	f = fetch_new(&o, sh);
@@ -110,9 +110,9 @@ test_refused_is_retried_then_fails(void **state)
 	assert_non_null(strstr(r.error, "onnect"));
 	assert_int_equal(r.status, 0);
 	assert_int_equal(entries(), 0);
-	/* No retries asked: one attempt. */
+	/* No retries asked (a negative count): one attempt. */
 	fetch_free(f);
-	o.retries = 0;
+	o.retries = -1;
 	f = fetch_new(&o, sh);
 	assert_int_equal(fetch_url(f, url, dirfd_, "file", &r), -EIO);
 	assert_int_equal(r.attempts, 1);
@@ -147,7 +147,7 @@ test_cancel_stops_the_wait(void **state)
 	double t0;
 
 	(void)state;
-	fetch_opts_default(&o);
+	memset(&o, 0, sizeof(o));
 	o.retries = 5;
 	o.backoff = 20;		/* would take minutes without cancel */
 	o.cancel = &c.flag;
@@ -190,7 +190,7 @@ struct ended {
 };
 
 static void
-on_done(void *arg, void *cookie, int rc)
+on_done(void *cookie, int rc, void *arg)
 {
 	struct ended *e = arg;
 
@@ -225,7 +225,7 @@ test_multi_retries_run_side_by_side(void **state)
 	double t;
 
 	(void)state;
-	fetch_opts_default(&o);
+	memset(&o, 0, sizeof(o));
 	o.retries = 2;
 	o.backoff = 0.2;	/* waits 0.2 then 0.4 s: 0.6 s a fetch */
 	fm = fetch_multi_new(&o, NULL, 3);
@@ -269,7 +269,7 @@ test_multi_bad_name_and_cancel(void **state)
 	double secs;
 
 	(void)state;
-	fetch_opts_default(&o);
+	memset(&o, 0, sizeof(o));
 	o.retries = 5;
 	o.backoff = 20;		/* minutes without cancel */
 	o.cancel = &c.flag;

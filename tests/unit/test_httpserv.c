@@ -132,7 +132,7 @@ struct logged {
 };
 
 static void
-log_cb(void *arg, const struct httpserv_logent *e)
+log_cb(const struct httpserv_logent *e, void *arg)
 {
 	struct logged *l = arg;
 

@@ -24,7 +24,7 @@ test_sock_listen_connect_accept(void **state)
 	int lfd, cfd, afd, port;
 
 	(void)state;
-	lfd = sock_listen("127.0.0.1", 0, 16, SOCK_NONBLOCKING);
+	lfd = sock_listen("127.0.0.1", 0, 16, SOCKF_NONBLOCK);
 	assert_true(lfd >= 0);
 	port = sock_local_port(lfd);
 	assert_true(port > 0 && port < 65536);

@@ -32,7 +32,7 @@ struct wctx {
 };
 
 static void *
-w_init(void *arg, unsigned index)
+w_init(unsigned index, void *arg)
 {
 	struct ctx *c = arg;
 	struct wctx *w = calloc(1, sizeof(*w));
@@ -46,7 +46,7 @@ w_init(void *arg, unsigned index)
 }
 
 static void
-w_fini(void *arg, void *wctx)
+w_fini(void *wctx, void *arg)
 {
 	struct ctx *c = arg;
 
@@ -55,7 +55,7 @@ w_fini(void *arg, void *wctx)
 }
 
 static void
-task_mark(void *item, void *wctx)
+task_mark(void *wctx, void *item)
 {
 	struct wctx *w = wctx;
 	int r = atomic_fetch_add(&w->c->running, 1) + 1, p;
@@ -72,7 +72,7 @@ static void
 test_every_item_once(void **state)
 {
 	static struct ctx c;
-	struct tpool_conf conf = {
+	struct tpool_opts conf = {
 		.threads = 8, .queue = 16, .task = task_mark,
 		.init = w_init, .fini = w_fini, .arg = &c,
 	};
@@ -96,7 +96,7 @@ test_every_item_once(void **state)
 }
 
 static void
-task_gated(void *item, void *wctx)
+task_gated(void *wctx, void *item)
 {
 	struct ctx *c = item;
 	struct timespec ts = {0, 1000000};
@@ -133,7 +133,7 @@ test_queue_bounded(void **state)
 {
 	static struct ctx c;
 	static struct feeder f;
-	struct tpool_conf conf = {.threads = 2, .queue = 3, .task = task_gated};
+	struct tpool_opts conf = {.threads = 2, .queue = 3, .task = task_gated};
 	struct timespec ts = {0, 20000000};
 	pthread_t t;
 
@@ -157,7 +157,7 @@ test_queue_bounded(void **state)
 }
 
 static void
-task_nop(void *item, void *wctx)
+task_nop(void *wctx, void *item)
 {
 	(void)item;
 	(void)wctx;
@@ -166,19 +166,23 @@ task_nop(void *item, void *wctx)
 static void
 test_limits(void **state)
 {
-	struct tpool_conf conf = {.threads = 0, .queue = 1, .task = task_nop};
+	struct tpool_opts conf = {.task = task_nop};
 	struct tpool *p;
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 
 	(void)state;
+	/* All zero: one thread per processor, a queue slot per thread. */
+	p = tpool_new(&conf);
+	assert_non_null(p);
+	assert_int_equal(tpool_threads(p), cpus < TPOOL_MAX_THREADS ?
+					   cpus : TPOOL_MAX_THREADS);
+	tpool_finish(p);
+	tpool_free(p);
 	errno = 0;
-	assert_null(tpool_new(&conf));
-	assert_int_equal(errno, EINVAL);
 	conf.threads = TPOOL_MAX_THREADS + 1;
 	assert_null(tpool_new(&conf));
 	assert_int_equal(errno, EINVAL);
 	conf.threads = 1;
-	conf.queue = 0;
-	assert_null(tpool_new(&conf));
 	conf.queue = 1;
 	conf.task = NULL;
 	assert_null(tpool_new(&conf));
