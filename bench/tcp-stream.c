@@ -52,7 +52,7 @@ main(int argc, char **argv)
 			errx(1, "connect: %s", sock_strerror(fd));
 		end = mtime_now() + secs;
 		while (mtime_now() < end) {
-			if (sock_send_all(fd, buf, len) < 0)
+			if (sock_send_all(fd, buf, len, 0) < 0)
 				err(1, "send");
 		}
 		close(fd);

@@ -79,7 +79,7 @@ serve(int fd, char *chunk, const char **why)
 			return total;
 		}
 		/* sock_send_all resumes partial sends and EINTR itself. */
-		if ((rc = sock_send_all(fd, chunk, (size_t)n)) < 0) {
+		if ((rc = sock_send_all(fd, chunk, (size_t)n, 0)) < 0) {
 			*why = rc == -EAGAIN ? "send timed out"
 					     : sock_strerror((int)rc);
 			return total;

@@ -7,9 +7,9 @@
 #include <getopt.h>
 #include <limits.h>
 #include <math.h>
-#include <openssl/evp.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -229,16 +229,14 @@ static int
 generate(const char *path, long long size, unsigned long long seed,
 	 unsigned char *sha)
 {
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	unsigned long long x = seed * 0x9e3779b97f4a7c15ULL + 1;
 	uint64_t *buf = malloc(1 << 20);
-	FILE *f = NULL;
-	int rc = -ENOMEM;
+	int fd = -1, rc = -ENOMEM;
 
-	if (ctx == NULL || buf == NULL ||
-	    !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL))
+	if (buf == NULL)
 		goto out;
-	if ((f = fopen(path, "w")) == NULL) {
+	if ((fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) <
+	    0) {
 		rc = -errno;
 		goto out;
 	}
@@ -252,26 +250,16 @@ generate(const char *path, long long size, unsigned long long seed,
 			x ^= x << 17;
 			buf[i] = x;
 		}
-		if (fwrite(buf, 1, n, f) != n) {
-			rc = -errno;
+		if ((rc = fsutil_write_all(fd, buf, n, -1)) < 0)
 			goto out;
-		}
-		EVP_DigestUpdate(ctx, buf, n);
 		left -= (long long)n;
 	}
-	if (fclose(f) != 0) {
-		f = NULL;
-		rc = -errno;
-		goto out;
-	}
-	f = NULL;
-	EVP_DigestFinal_ex(ctx, sha, NULL);
-	rc = 0;
+	/* Read back from the page cache: one way of hashing a file. */
+	rc = fsutil_sha256(fd, sha);
 out:
-	if (f != NULL)
-		fclose(f);
+	if (fd >= 0 && close(fd) < 0 && rc == 0)
+		rc = -errno;
 	free(buf);
-	EVP_MD_CTX_free(ctx);
 	return rc;
 }
 
@@ -279,31 +267,12 @@ out:
 static int
 sha256_file(const char *path, unsigned char *sha)
 {
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	char *buf = malloc(1 << 20);
-	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = -ENOMEM;
-	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), rc;
 
-	if (fd < 0) {
-		rc = -errno;
-		goto out;
-	}
-	if (ctx == NULL || buf == NULL ||
-	    !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL))
-		goto out;
-	while ((n = read(fd, buf, 1 << 20)) > 0)
-		EVP_DigestUpdate(ctx, buf, (size_t)n);
-	if (n < 0) {
-		rc = -errno;
-		goto out;
-	}
-	EVP_DigestFinal_ex(ctx, sha, NULL);
-	rc = 0;
-out:
-	if (fd >= 0)
-		close(fd);
-	free(buf);
-	EVP_MD_CTX_free(ctx);
+	if (fd < 0)
+		return -errno;
+	rc = fsutil_sha256(fd, sha);
+	close(fd);
 	return rc;
 }
 

@@ -26,59 +26,16 @@
  * file size.
  */
 
-void
-accel__err(struct accel *a, int rc, const char *url, const char *fmt, ...)
-{
-	char msg[sizeof(a->res->errmsg)];
-	va_list ap;
-
-	if (a->fatal)
-		return;
-	a->fatal = rc;
-	/* Messages carry a server's words (a reason phrase, an ETag): they
-	 * leave the library printable, and URLs without credentials. */
-	display_url(url, a->res->errurl, sizeof(a->res->errurl));
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	display_text(msg, a->res->errmsg, sizeof(a->res->errmsg));
-}
-
-static void
-warn_msg(struct accel *a, const char *fmt, ...)
-{
-	char msg[512], shown[512];
-	va_list ap;
-
-	if (a->o->warn == NULL)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	a->o->warn(display_text(msg, shown, sizeof(shown)), a->o->cb_arg);
-}
-
-void
-accel__why(struct conn *c, enum fail f, const char *fmt, ...)
-{
-	va_list ap;
-
-	c->fail = f;
-	va_start(ap, fmt);
-	vsnprintf(c->why, sizeof(c->why), fmt, ap);
-	va_end(ap);
-}
-
 static const char *
-src_url(const struct source *s)
+src_url(const struct accel_source *s)
 {
 	return s->eff != NULL ? s->eff : s->url;
 }
 
 static int
-conn_start(struct accel *a, struct conn *c, int64_t begin, int64_t end)
+conn_start(struct accel *a, struct accel_conn *c, int64_t begin, int64_t end)
 {
-	const struct source *s = &a->src[c->src];
+	const struct accel_source *s = &a->src[c->src];
 	char range[64];
 	CURLMcode mc;
 
@@ -87,7 +44,7 @@ conn_start(struct accel *a, struct conn *c, int64_t begin, int64_t end)
 	c->pos = begin;
 	c->got = 0;
 	c->checked = c->stopped = c->paused = c->slow = 0;
-	c->fail = F_NONE;
+	c->fail = ACCEL_F_NONE;
 	c->why[0] = c->errbuf[0] = '\0';
 	c->status = 0;
 	c->has_cr = 0;
@@ -113,7 +70,7 @@ conn_start(struct accel *a, struct conn *c, int64_t begin, int64_t end)
 }
 
 static void
-conn_stop(struct accel *a, struct conn *c)
+conn_stop(struct accel *a, struct accel_conn *c)
 {
 	if (c->busy) {
 		curl_multi_remove_handle(a->multi, c->easy);
@@ -139,13 +96,13 @@ drop_source(struct accel *a, int i, const char *why)
 	if (!a->src[i].alive)
 		return;
 	a->src[i].alive = 0;
-	warn_msg(a, "%s: %s; mirror dropped",
+	accel__warn(a, "%s: %s; mirror dropped",
 		 display_url(a->src[i].url, u, sizeof(u)), why);
 }
 
 /* Moves c to the live source with the fewest connections. */
 static void
-pick_source(struct accel *a, struct conn *c)
+pick_source(struct accel *a, struct accel_conn *c)
 {
 	int best = -1;
 
@@ -176,19 +133,19 @@ backoff(int fails, double retry_after)
 }
 
 /* Sorts a finished or abandoned try into success or a kind of failure. */
-static enum fail
-classify(struct accel *a, struct conn *c, CURLcode res)
+static enum accel_fail
+classify(struct accel *a, struct accel_conn *c, CURLcode res)
 {
-	if (c->fail != F_NONE)
+	if (c->fail != ACCEL_F_NONE)
 		return c->fail;
 	if (res == CURLE_OK || (res == CURLE_WRITE_ERROR && c->stopped))
-		return F_NONE;
+		return ACCEL_F_NONE;
 	if (res == CURLE_HTTP_RETURNED_ERROR) {
 		snprintf(c->why, sizeof(c->why), "HTTP %d%s%s", c->status,
 			 c->reason[0] ? " " : "", c->reason);
 		if (c->status == 429 || c->status >= 500)
-			return F_RETRY;
-		return F_FATAL;
+			return ACCEL_F_RETRY;
+		return ACCEL_F_FATAL;
 	}
 	snprintf(c->why, sizeof(c->why), "%s",
 		 c->errbuf[0] ? c->errbuf : curl_easy_strerror(res));
@@ -199,7 +156,7 @@ classify(struct accel *a, struct conn *c, CURLcode res)
 	if (res == CURLE_OUT_OF_MEMORY) {
 		snprintf(c->why, sizeof(c->why), "reply header too large "
 			 "(over libcurl's 100 KiB limit)");
-		return F_FATAL;
+		return ACCEL_F_FATAL;
 	}
 	switch (res) {
 	case CURLE_UNSUPPORTED_PROTOCOL:
@@ -209,13 +166,13 @@ classify(struct accel *a, struct conn *c, CURLcode res)
 	case CURLE_PEER_FAILED_VERIFICATION:
 	case CURLE_SSL_CACERT_BADFILE:
 	case CURLE_FILESIZE_EXCEEDED:
-		return F_FATAL;
+		return ACCEL_F_FATAL;
 	case CURLE_WRITE_ERROR:
 		if (a->fatal)
-			return F_FATAL;
-		return F_RETRY;
+			return ACCEL_F_FATAL;
+		return ACCEL_F_RETRY;
 	default:
-		return F_RETRY;
+		return ACCEL_F_RETRY;
 	}
 }
 
@@ -224,7 +181,7 @@ classify(struct accel *a, struct conn *c, CURLcode res)
  * get that. Falls back to HEAD to learn the size. Returns it, or -1.
  */
 static int64_t
-head_size(struct accel *a, struct conn *c)
+head_size(struct accel *a, struct accel_conn *c)
 {
 	curl_off_t len = -1;
 	CURL *h = curl_easy_duphandle(c->easy);
@@ -247,85 +204,112 @@ head_size(struct accel *a, struct conn *c)
 
 /* The probe failed: retry it, or give up. */
 static void
-probe_failed(struct accel *a, struct conn *c, enum fail f)
+probe_failed(struct accel *a, struct accel_conn *c, enum accel_fail f)
 {
 	a->probe_fails++;
-	if (f == F_RETRY && a->probe_fails < a->o->retries) {
+	if (f == ACCEL_F_RETRY && a->probe_fails < a->o->retries) {
 		a->probe_not_before = mtime_now() +
 				      backoff(a->probe_fails, c->retry_after);
 		return;
 	}
 	accel__err(a, -EIO, a->o->urls[0], "%s%s", c->why,
-		   f == F_RETRY ? " (gave up after retries)" : "");
+		   f == ACCEL_F_RETRY ? " (gave up after retries)" : "");
 }
 
-/* A try of the probe connection, the stream or a range has ended. */
+/* The probe's try ended before its body decided anything. */
 static void
-conn_done(struct accel *a, struct conn *c, CURLcode res)
+probe_done(struct accel *a, struct accel_conn *c, enum accel_fail f)
 {
-	struct source *s = &a->src[c->src];
-	enum fail f;
-	int range = c->range;
-
-	conn_stop(a, c);
-	a->kick = 1;
-	f = classify(a, c, res);
-	if (a->fatal)
-		return;
-	if (c->probe && a->mode == M_PROBE) {
-		/* No body came (an error, or an empty file). */
-		if (f == F_NONE && c->status == 200 && c->clen <= 0) {
-			if (accel__check_probe(a, c) == 0)
-				a->stream_done = 1;
-			return;
-		}
-		if (f == F_FATAL && c->status == 416 && a->saved == NULL &&
-		    ((c->has_cr == 2 && c->cr_total == 0) ||
-		     (c->has_cr != 2 && head_size(a, c) == 0))) {
-			/* "bytes=0-" of an empty file. */
-			c->status = 200;
-			c->clen = 0;
-			if (accel__check_probe(a, c) == 0)
-				a->stream_done = 1;
-			return;
-		}
-		if (f == F_NONE)
-			accel__why(c, F_RETRY, "no reply body");
-		probe_failed(a, c, f == F_NONE ? F_RETRY : f);
-		return;
-	}
-	c->probe = 0;
-	if (a->mode == M_STREAM) {
-		if (f == F_NONE && (a->meta.size < 0 ||
-				    c->pos == a->meta.size)) {
-			a->res->bytes = c->pos;
+	/* No body came (an error, or an empty file). */
+	if (f == ACCEL_F_NONE && c->status == 200 && c->clen <= 0) {
+		if (accel__check_probe(a, c) == 0)
 			a->stream_done = 1;
-			return;
-		}
-		if (f == F_NONE)
-			accel__why(c, F_RETRY, "short reply");
-		/* Without ranges the only retry is from the start. */
-		c->probe = 1;
-		a->mode = M_PROBE;
-		probe_failed(a, c, f == F_NONE ? F_RETRY : f);
 		return;
 	}
-	c->range = -1;
-	if (f == F_NONE) {
-		if (range >= 0 &&
-		    accel_plan_range(a->plan, range)->state != ACCEL_DONE) {
-			f = F_RETRY;
-			snprintf(c->why, sizeof(c->why), "reply ended early");
-		} else {
+	if (f == ACCEL_F_FATAL && c->status == 416 && a->saved == NULL &&
+	    ((c->has_cr == 2 && c->cr_total == 0) ||
+	     (c->has_cr != 2 && head_size(a, c) == 0))) {
+		/* "bytes=0-" of an empty file. */
+		c->status = 200;
+		c->clen = 0;
+		if (accel__check_probe(a, c) == 0)
+			a->stream_done = 1;
+		return;
+	}
+	if (f == ACCEL_F_NONE)
+		accel__why(c, ACCEL_F_RETRY, "no reply body");
+	probe_failed(a, c, f == ACCEL_F_NONE ? ACCEL_F_RETRY : f);
+}
+
+/* The one streamed connection (no ranges) ended. */
+static void
+stream_done(struct accel *a, struct accel_conn *c, enum accel_fail f)
+{
+	if (f == ACCEL_F_NONE && (a->meta.size < 0 || c->pos == a->meta.size)) {
+		a->res->bytes = c->pos;
+		a->stream_done = 1;
+		return;
+	}
+	if (f == ACCEL_F_NONE)
+		accel__why(c, ACCEL_F_RETRY, "short reply");
+	/* Without ranges the only retry is from the start. */
+	c->probe = 1;
+	a->mode = ACCEL_M_PROBE;
+	probe_failed(a, c, f == ACCEL_F_NONE ? ACCEL_F_RETRY : f);
+}
+
+/* A range's try failed in a way worth another: only its missing bytes
+ * are asked again, after a backoff, unless it has failed too often. */
+static void
+range_retry(struct accel *a, struct accel_conn *c, int range)
+{
+	struct accel_source *s = &a->src[c->src];
+	const struct accel_range *r = accel_plan_range(a->plan, range);
+	int fails;
+
+	if (alive_sources(a) > 1) {
+		/* Several sources: the blame is the source's. */
+		fails = accel_plan_failed(a->plan, range, c->got > 0, 0);
+		if (++s->fails >= a->o->retries)
+			drop_source(a, c->src, c->why);
+	} else {
+		/* A connection dropped for slowness delivered bytes, but not
+		 * enough to count as progress. */
+		fails = accel_plan_failed(a->plan, range,
+					  c->got > 0 && !c->slow, 1);
+		if (fails >= a->o->retries) {
+			accel__err(a, -EIO, src_url(s), "%s (bytes %" PRId64
+				   "-%" PRId64 ", after %d tries)", c->why,
+				   r->cur, r->end - 1, fails);
+			return;
+		}
+	}
+	accel_plan_release(a->plan, range,
+			   mtime_now() + backoff(fails ? fails : 1,
+						 c->retry_after));
+}
+
+/* A range's try ended: done, retried, its mirror dropped, or fatal. */
+static void
+range_done(struct accel *a, struct accel_conn *c, enum accel_fail f,
+	   int range)
+{
+	struct accel_source *s = &a->src[c->src];
+
+	if (f == ACCEL_F_NONE) {
+		if (range < 0 ||
+		    accel_plan_range(a->plan, range)->state == ACCEL_DONE) {
 			s->fails = 0;
 			return;
 		}
+		f = ACCEL_F_RETRY;
+		snprintf(c->why, sizeof(c->why), "reply ended early");
 	}
-	if (f == F_CHANGED && c->src == 0) {
+	if (f == ACCEL_F_CHANGED && c->src == 0) {
 		accel__err(a, -ESTALE, src_url(s), "%s", c->why);
 		return;
 	}
-	if (f == F_CHANGED || (f == F_FATAL && c->src != 0)) {
+	if (f == ACCEL_F_CHANGED || (f == ACCEL_F_FATAL && c->src != 0)) {
 		/* A mirror that disagrees with the first URL is not used. */
 		if (alive_sources(a) > 1 || c->src != 0)
 			drop_source(a, c->src, c->why);
@@ -335,63 +319,45 @@ conn_done(struct accel *a, struct conn *c, CURLcode res)
 			accel__err(a, -EIO, s->url, "%s", c->why);
 		return;
 	}
-	if (f == F_FATAL) {
+	if (f == ACCEL_F_FATAL) {
 		accel__err(a, -EIO, src_url(s), "%s", c->why);
 		return;
 	}
-	/* F_RETRY: only the missing bytes are asked again. */
-	if (range < 0)
-		return;
-	{
-		const struct accel_range *r = accel_plan_range(a->plan, range);
-		int fails;
-
-		if (alive_sources(a) > 1) {
-			/* Several sources: the blame is the source's. */
-			fails = accel_plan_failed(a->plan, range, c->got > 0,
-						  0);
-			if (++s->fails >= a->o->retries)
-				drop_source(a, c->src, c->why);
-		} else {
-			/* A connection dropped for slowness delivered bytes,
-			 * but not enough to count as progress. */
-			fails = accel_plan_failed(a->plan, range,
-						  c->got > 0 && !c->slow, 1);
-			if (fails >= a->o->retries) {
-				accel__err(a, -EIO, src_url(s), "%s (bytes %"
-					   PRId64 "-%" PRId64 ", after %d "
-					   "tries)", c->why, r->cur, r->end - 1,
-					   fails);
-				return;
-			}
-		}
-		accel_plan_release(a->plan, range,
-				   mtime_now() + backoff(fails ? fails : 1,
-						     c->retry_after));
-	}
+	if (range >= 0)
+		range_retry(a, c, range);
 }
 
-int
-accel__save_state(struct accel *a)
+/* A try of the probe connection, the stream or a range has ended. */
+static void
+conn_done(struct accel *a, struct accel_conn *c, CURLcode res)
 {
-	/* The data first: the state must never describe bytes that are
-	 * not yet on disk. */
-	int rc;
+	enum accel_fail f;
+	int range = c->range;
 
-	if (fdatasync(a->fd) < 0)
-		return -errno;
-	if ((rc = accel_plan_store(a->plan, &a->meta, a->dirfd,
-				   a->state_name)) == 0)
-		a->state_stands = 1;
-	return rc;
+	conn_stop(a, c);
+	a->kick = 1;
+	f = classify(a, c, res);
+	if (a->fatal)
+		return;
+	if (c->probe && a->mode == ACCEL_M_PROBE) {
+		probe_done(a, c, f);
+		return;
+	}
+	c->probe = 0;
+	if (a->mode == ACCEL_M_STREAM) {
+		stream_done(a, c, f);
+		return;
+	}
+	c->range = -1;
+	range_done(a, c, f, range);
 }
 
 /* Gives work to the connections that have none. */
 static void
 schedule(struct accel *a, double now, double *wake)
 {
-	if (a->mode == M_PROBE) {
-		struct conn *c = &a->conns[0];
+	if (a->mode == ACCEL_M_PROBE) {
+		struct accel_conn *c = &a->conns[0];
 
 		if (c->busy)
 			return;
@@ -403,10 +369,10 @@ schedule(struct accel *a, double now, double *wake)
 		conn_start(a, c, a->probe_at, -1);
 		return;
 	}
-	if (a->mode != M_RANGES)
+	if (a->mode != ACCEL_M_RANGES)
 		return;
 	for (int i = 0; i < a->nconns && !a->fatal; i++) {
-		struct conn *c = &a->conns[i];
+		struct accel_conn *c = &a->conns[i];
 		double until = 0;
 		int r;
 
@@ -438,12 +404,12 @@ check_stalls(struct accel *a, double now)
 	double span, min = (double)a->o->min_speed;
 
 	for (int i = 0; i < a->nconns; i++) {
-		struct conn *c = &a->conns[i];
+		struct accel_conn *c = &a->conns[i];
 
 		if (!c->busy || c->paused)
 			continue;
 		if (now - c->last_data >= a->o->timeout) {
-			accel__why(c, F_RETRY, "no data for %g s",
+			accel__why(c, ACCEL_F_RETRY, "no data for %g s",
 				   a->o->timeout);
 			conn_done(a, c, CURLE_OPERATION_TIMEDOUT);
 			continue;
@@ -452,7 +418,7 @@ check_stalls(struct accel *a, double now)
 			continue;
 		if ((double)c->win_got < min * span) {
 			c->slow = 1;
-			accel__why(c, F_RETRY, "slower than %lld bytes/s for "
+			accel__why(c, ACCEL_F_RETRY, "slower than %lld bytes/s for "
 				   "%g s", a->o->min_speed, a->o->timeout);
 			conn_done(a, c, CURLE_OPERATION_TIMEDOUT);
 			continue;
@@ -484,7 +450,7 @@ refill(struct accel *a, double now, double *wake)
 		return;
 	}
 	for (int i = 0; i < a->nconns; i++) {
-		struct conn *c = &a->conns[i];
+		struct accel_conn *c = &a->conns[i];
 
 		if (c->busy && c->paused) {
 			c->paused = 0;
@@ -502,10 +468,10 @@ report(struct accel *a, double now)
 
 	if (a->o->progress == NULL)
 		return;
-	st.total = a->mode == M_RANGES ? a->meta.size :
-		   a->mode == M_STREAM ? a->meta.size : -1;
-	st.done = a->mode == M_RANGES ? accel_plan_done_bytes(a->plan) :
-		  a->mode == M_STREAM ? a->conns[0].pos : 0;
+	st.total = a->mode == ACCEL_M_RANGES ? a->meta.size :
+		   a->mode == ACCEL_M_STREAM ? a->meta.size : -1;
+	st.done = a->mode == ACCEL_M_RANGES ? accel_plan_done_bytes(a->plan) :
+		  a->mode == ACCEL_M_STREAM ? a->conns[0].pos : 0;
 	st.conns = 0;
 	for (int i = 0; i < a->nconns; i++)
 		st.conns += a->conns[i].busy && now - a->conns[i].last_data < 1;
@@ -514,80 +480,7 @@ report(struct accel *a, double now)
 }
 
 static int
-verify_sha256(struct accel *a)
-{
-	unsigned char md[EVP_MAX_MD_SIZE], *buf = NULL;
-	unsigned int mdlen = 0;
-	EVP_MD_CTX *ctx = NULL;
-	int64_t off = 0;
-	ssize_t n;
-	int rc = -ENOMEM;
-
-	if ((buf = malloc(HASH_BUF)) == NULL ||
-	    (ctx = EVP_MD_CTX_new()) == NULL)
-		goto out;
-	rc = -EIO;
-	if (EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1)
-		goto out;
-	while ((n = pread(a->fd, buf, HASH_BUF, off)) > 0) {
-		if (EVP_DigestUpdate(ctx, buf, (size_t)n) != 1)
-			goto out;
-		off += n;
-	}
-	if (n < 0) {
-		rc = -errno;
-		goto out;
-	}
-	if (EVP_DigestFinal_ex(ctx, md, &mdlen) != 1 || mdlen != 32)
-		goto out;
-	rc = memcmp(md, a->o->sha256, 32) == 0 ? 0 : -EBADMSG;
-	if (rc < 0) {
-		char hex[65];
-
-		for (int i = 0; i < 32; i++)
-			snprintf(hex + 2 * i, 3, "%02x", md[i]);
-		accel__err(a, rc, a->o->urls[0], "sha256 mismatch: got %s",
-			   hex);
-	}
-out:
-	EVP_MD_CTX_free(ctx);
-	free(buf);
-	return rc;
-}
-
-/* NAME.part and its state go: they hold nothing worth resuming. */
-static void
-remove_part(struct accel *a)
-{
-	unlinkat(a->dirfd, a->part_name, 0);
-	unlinkat(a->dirfd, a->state_name, 0);
-	a->state_stands = 0;
-}
-
-/* The download is whole: check, make durable, give it its name. */
-static int
-finish(struct accel *a)
-{
-	int rc;
-
-	if (a->o->sha256 != NULL && (rc = verify_sha256(a)) < 0) {
-		if (rc != -EBADMSG)
-			accel__err(a, rc, a->part, "read: %s", strerror(-rc));
-		remove_part(a);
-		return rc;
-	}
-	if (fdatasync(a->fd) < 0 ||
-	    renameat(a->dirfd, a->part_name, a->dirfd, a->final_name) < 0) {
-		rc = -errno;
-		accel__err(a, rc, a->o->path, "%s", strerror(errno));
-		return rc;
-	}
-	unlinkat(a->dirfd, a->state_name, 0);
-	return 0;
-}
-
-static int
-setup_conn(struct accel *a, struct conn *c)
+setup_conn(struct accel *a, struct accel_conn *c)
 {
 	long buf = RECV_BUDGET / a->nconns;
 
@@ -622,134 +515,6 @@ setup_conn(struct accel *a, struct conn *c)
 	return 0;
 }
 
-/* Reads NAME.part.state for -c. Returns 0 (a->saved set, or not when
- * there is nothing to resume) or -1 with the error set. */
-static int
-load_state(struct accel *a)
-{
-	int fd = openat(a->dirfd, a->state_name,
-			O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	FILE *f = fd >= 0 ? fdopen(fd, "r") : NULL;
-	int64_t first = -1;
-	char *url;
-
-	if (f == NULL && fd >= 0)
-		close(fd);
-	if (f == NULL) {
-		if (errno != ENOENT) {
-			accel__err(a, -errno, a->state, "%s", strerror(errno));
-			return -1;
-		}
-		warn_msg(a, "%s: no saved state; starting from the beginning",
-			 a->state);
-		return 0;
-	}
-	a->saved = accel_plan_load(f, &a->meta, MIN_PIECE);
-	fclose(f);
-	if (a->saved == NULL) {
-		accel__err(a, -EINVAL, a->state, "not a valid state file "
-			   "(cut, edited or from another version); remove it "
-			   "and %s to start over", a->part);
-		return -1;
-	}
-	if ((url = urlname_strip_userinfo(a->o->urls[0])) == NULL) {
-		accel__err(a, -ENOMEM, a->state, "%s", strerror(ENOMEM));
-		return -1;
-	}
-	if (strcmp(url, a->meta.url) != 0) {
-		accel__err(a, -ESTALE, a->state, "made for %s, not this URL; "
-			   "remove it and %s to start over", a->meta.url,
-			   a->part);
-		free(url);
-		return -1;
-	}
-	free(url);
-	a->state_stands = 1;
-	for (int i = 0; i < accel_plan_count(a->saved); i++) {
-		const struct accel_range *r = accel_plan_range(a->saved, i);
-
-		if (r->cur < r->end && (first < 0 || r->cur < first))
-			first = r->cur;
-	}
-	a->probe_at = first < 0 ? 0 : first;
-	a->res->resumed_from = accel_plan_done_bytes(a->saved);
-	return 0;
-}
-
-static char *
-concat(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b);
-	char *s = malloc(la + lb + 1);
-
-	if (s != NULL) {
-		memcpy(s, a, la);
-		memcpy(s + la, b, lb + 1);
-	}
-	return s;
-}
-
-/*
- * The folder of opts->path, opened once: every file is then created and
- * renamed relative to it, so no symlink on the way to it is followed
- * twice, and NAME.part and its state are opened with O_NOFOLLOW. Returns
- * 0 or -1 with the error set.
- */
-static int
-open_folder(struct accel *a)
-{
-	const char *path = a->o->path, *slash = strrchr(path, '/');
-	char *dir;
-
-	if ((a->part = concat(path, ".part")) == NULL ||
-	    (a->state = concat(a->part, ".state")) == NULL ||
-	    (a->final_name = strdup(slash != NULL ? slash + 1 : path)) ==
-		    NULL ||
-	    (a->part_name = concat(a->final_name, ".part")) == NULL ||
-	    (a->state_name = concat(a->part_name, ".state")) == NULL ||
-	    (dir = slash == NULL ? strdup(".") : slash == path ? strdup("/") :
-		   strndup(path, (size_t)(slash - path))) == NULL) {
-		accel__err(a, -ENOMEM, path, "%s", strerror(ENOMEM));
-		return -1;
-	}
-	a->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (a->dirfd < 0)
-		accel__err(a, -errno, dir, "%s", strerror(errno));
-	else if (a->final_name[0] == '\0' ||
-		 strcmp(a->final_name, ".") == 0 ||
-		 strcmp(a->final_name, "..") == 0)
-		accel__err(a, -EISDIR, path, "names a folder, not a file");
-	free(dir);
-	return a->fatal ? -1 : 0;
-}
-
-/* A run that stops short: what is on disk stays usable for -c, or goes.
- * Only the holder of NAME.part's lock (a->fd) touches it. */
-static void
-keep_or_remove(struct accel *a)
-{
-	int rc;
-
-	if (a->fd < 0)
-		return;
-	if (a->mode == M_RANGES && a->fatal != -ESTALE) {
-		if ((rc = accel__save_state(a)) < 0 && a->fatal == -EINTR) {
-			a->fatal = 0;
-			accel__err(a, rc, a->state, "%s", strerror(-rc));
-		}
-		/* An older state still describes bytes that are on disk. */
-		if (a->state_stands) {
-			a->res->kept = 1;
-			return;
-		}
-	}
-	/* A file that changed, a stream without ranges, a .part no state
-	 * describes: nothing a resume could use. A resumed .part of an
-	 * earlier run stays, unless the server's file changed. */
-	if (a->part_mine || a->fatal == -ESTALE)
-		remove_part(a);
-}
-
 static int
 run(struct accel *a)
 {
@@ -758,7 +523,7 @@ run(struct accel *a)
 	int running, msgs;
 	CURLMsg *m;
 
-	if (open_folder(a) < 0)
+	if (accel__open_folder(a) < 0)
 		return a->fatal;
 	if (strlen(o->urls[0]) > ACCEL_URL_MAX) {
 		accel__err(a, -ENAMETOOLONG, o->urls[0], "URL longer than %d "
@@ -790,7 +555,7 @@ run(struct accel *a)
 	}
 	/* Each connection keeps its own socket; no more are opened. */
 	curl_multi_setopt(a->multi, CURLMOPT_MAXCONNECTS, (long)a->nconns);
-	if (o->resume && load_state(a) < 0)
+	if (o->resume && accel__load_state(a) < 0)
 		return a->fatal;
 	last_save = a->last_refill = mtime_now();
 	while (!a->fatal) {
@@ -801,10 +566,10 @@ run(struct accel *a)
 			accel__err(a, -EINTR, o->urls[0], "interrupted");
 			break;
 		}
-		if ((a->mode == M_RANGES && accel_plan_complete(a->plan)) ||
+		if ((a->mode == ACCEL_M_RANGES && accel_plan_complete(a->plan)) ||
 		    a->stream_done) {
 			report(a, now);
-			a->mode = M_DONE;
+			a->mode = ACCEL_M_DONE;
 			break;
 		}
 		schedule(a, now, &wake);
@@ -812,7 +577,7 @@ run(struct accel *a)
 			break;
 		curl_multi_perform(a->multi, &running);
 		while ((m = curl_multi_info_read(a->multi, &msgs)) != NULL) {
-			struct conn *c;
+			struct accel_conn *c;
 
 			if (m->msg != CURLMSG_DONE)
 				continue;
@@ -827,7 +592,7 @@ run(struct accel *a)
 			report(a, now);
 			last_report = now;
 		}
-		if (a->mode == M_RANGES && now - last_save >= SAVE_EVERY) {
+		if (a->mode == ACCEL_M_RANGES && now - last_save >= SAVE_EVERY) {
 			int rc;
 
 			if ((rc = accel__save_state(a)) < 0)
@@ -846,12 +611,12 @@ run(struct accel *a)
 	}
 	for (int i = 0; i < a->nconns; i++)
 		conn_stop(a, &a->conns[i]);
-	if (a->mode == M_DONE) {
+	if (a->mode == ACCEL_M_DONE) {
 		if (a->res->bytes == 0 && a->plan == NULL)
 			a->res->bytes = a->conns[0].pos;
-		return finish(a);
+		return accel__finish(a);
 	}
-	keep_or_remove(a);
+	accel__keep_or_remove(a);
 	return a->fatal;
 }
 

@@ -7,6 +7,7 @@
 #include <curl/curl.h>
 
 #include "accel.h"
+#include "accel_plan.h"
 
 #define MIN_PIECE	(64 * 1024)	/* smallest range worth a request */
 /* libcurl's receive buffers: together about RECV_BUDGET, each between
@@ -21,14 +22,13 @@
 #define BACKOFF_FIRST	0.25		/* doubles each failed try */
 #define BACKOFF_MAX	8.0
 #define RETRY_AFTER_MAX	120.0
-#define HASH_BUF	(256 * 1024)
 #define SHOWN_URL	2048		/* longest URL in a message */
 
-enum mode { M_PROBE, M_RANGES, M_STREAM, M_DONE };
+enum accel_mode { ACCEL_M_PROBE, ACCEL_M_RANGES, ACCEL_M_STREAM, ACCEL_M_DONE };
 /* What a failed try means for the download. */
-enum fail { F_NONE, F_RETRY, F_CHANGED, F_FATAL };
+enum accel_fail { ACCEL_F_NONE, ACCEL_F_RETRY, ACCEL_F_CHANGED, ACCEL_F_FATAL };
 
-struct source {
+struct accel_source {
 	const char *url;	/* as given */
 	char *eff;		/* after redirects, once known */
 	int alive;
@@ -36,7 +36,7 @@ struct source {
 	int users;		/* connections assigned to it */
 };
 
-struct conn {
+struct accel_conn {
 	struct accel *a;
 	CURL *easy;
 	int src;
@@ -63,7 +63,7 @@ struct conn {
 	char lastmod[ACCEL_VALIDATOR_MAX + 1];
 	double retry_after;	/* seconds, -1 when absent */
 	/* Set by the callbacks when they refuse the transfer. */
-	enum fail fail;
+	enum accel_fail fail;
 	char why[256];
 	char errbuf[CURL_ERROR_SIZE];	/* libcurl's own detail */
 };
@@ -72,11 +72,11 @@ struct accel {
 	const struct accel_opts *o;
 	struct accel_result *res;
 	CURLM *multi;
-	struct conn *conns;
+	struct accel_conn *conns;
 	int nconns;
-	struct source *src;
+	struct accel_source *src;
 	int nsrc;
-	enum mode mode;
+	enum accel_mode mode;
 	struct accel_plan *plan;
 	struct accel_plan *saved;	/* plan read from the state file */
 	struct accel_meta meta;
@@ -103,12 +103,34 @@ struct accel {
 void accel__err(struct accel *a, int rc, const char *url, const char *fmt,
 		...) __attribute__((format(printf, 4, 5)));
 /* Marks the connection's try as failed, of kind f, and says why. */
-void accel__why(struct conn *c, enum fail f, const char *fmt, ...)
+void accel__why(struct accel_conn *c, enum accel_fail f, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/*
+ * accel_file.c: the download's files. Functions that record an error
+ * (accel__err) return it, a negative errno, as a->fatal.
+ */
+/* A warning for the program, made printable. */
+void accel__warn(struct accel *a, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Opens the folder of opts->path and names NAME.part and its state. */
+int accel__open_folder(struct accel *a);
+/* -c: reads the state file into a->saved (left NULL when there is none). */
+int accel__load_state(struct accel *a);
+/* Opens and locks NAME.part for a file of size bytes: a new (emptied)
+ * one when fresh, else the one a state describes. Returns 0 or -errno
+ * (-EBUSY: another download holds it; -ELOOP: a symlink; -EINVAL: not a
+ * regular file; -ESTALE: its size is not size). */
+int accel__open_part(struct accel *a, int64_t size, int fresh);
 /* Makes the bytes on disk durable, then stores the plan's state beside
  * them (a->state_stands on success). Returns 0 or -errno. */
 int accel__save_state(struct accel *a);
+/* The download is whole: checks it, makes it durable, renames it into
+ * place. Returns 0 or the error. */
+int accel__finish(struct accel *a);
+/* A run that stopped short keeps NAME.part with its state (res->kept),
+ * or removes what nothing could resume. */
+void accel__keep_or_remove(struct accel *a);
 
 /*
  * accel_reply.c: libcurl's header and body callbacks for one connection.
@@ -117,8 +139,8 @@ int accel__save_state(struct accel *a);
  */
 size_t accel__on_header(char *buf, size_t size, size_t nmemb, void *arg);
 size_t accel__on_data(char *ptr, size_t size, size_t nmemb, void *arg);
-/* The probe's reply: mode, size, plan, .part. Returns 0, or -1 with the
- * failure recorded on c or a. */
-int accel__check_probe(struct accel *a, struct conn *c);
+/* The probe's reply: mode, size, plan, .part. Returns 0, -EPROTO with the
+ * failure recorded on c, or the download's error (a->fatal). */
+int accel__check_probe(struct accel *a, struct accel_conn *c);
 
 #endif

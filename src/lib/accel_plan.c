@@ -9,7 +9,7 @@
 
 #include <openssl/evp.h>
 
-#include "accel.h"
+#include "accel_plan.h"
 
 #define STATE_MAGIC "netthreads-accel-state 2"
 /* Steal points are rounded to this, so writes stay page-aligned. */

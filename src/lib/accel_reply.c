@@ -18,6 +18,7 @@
 
 #include "accel.h"
 #include "accel_int.h"
+#include "fsutil.h"
 #include "mtime.h"
 #include "urlname.h"
 
@@ -34,14 +35,15 @@ trim(const char *v, size_t n, const char **start)
 	return n;
 }
 
-/* Copies the trimmed value into out; 0, or -1 when it does not fit. */
+/* Copies the trimmed value into out; 0, or -EOVERFLOW when it does not
+ * fit. */
 static int
 copy_trimmed(char *out, size_t len, const char *v, size_t n)
 {
 	n = trim(v, n, &v);
 	if (n >= len) {
 		out[0] = '\0';
-		return -1;
+		return -EOVERFLOW;
 	}
 	memcpy(out, v, n);
 	out[n] = '\0';
@@ -50,7 +52,7 @@ copy_trimmed(char *out, size_t len, const char *v, size_t n)
 
 /* "bytes A-B/T" or "bytes * /T" (without the space). */
 static void
-parse_content_range(struct conn *c, const char *v)
+parse_content_range(struct accel_conn *c, const char *v)
 {
 	long long b, e, t;
 	char star[2];
@@ -71,7 +73,7 @@ parse_content_range(struct conn *c, const char *v)
 }
 
 static void
-parse_retry_after(struct conn *c, const char *v)
+parse_retry_after(struct accel_conn *c, const char *v)
 {
 	char *end;
 	double s = strtod(v, &end);
@@ -90,7 +92,7 @@ parse_retry_after(struct conn *c, const char *v)
 size_t
 accel__on_header(char *buf, size_t size, size_t nmemb, void *arg)
 {
-	struct conn *c = arg;
+	struct accel_conn *c = arg;
 	size_t n = size * nmemb, vn;
 	char name[32], val[512];
 	const char *colon, *v;
@@ -137,7 +139,7 @@ accel__on_header(char *buf, size_t size, size_t nmemb, void *arg)
 		char *to = etag ? c->etag : c->lastmod;
 
 		if (copy_trimmed(to, sizeof(c->etag), v, vn) < 0) {
-			accel__why(c, F_FATAL, "the server's %s is longer than "
+			accel__why(c, ACCEL_F_FATAL, "the server's %s is longer than "
 				   "%d bytes", etag ? "ETag" : "Last-Modified",
 				   ACCEL_VALIDATOR_MAX);
 			return 0;
@@ -169,117 +171,13 @@ accel__on_header(char *buf, size_t size, size_t nmemb, void *arg)
 
 /* Whether the response's validator is the probe's one. */
 static int
-same_file(const struct accel *a, const struct conn *c)
+same_file(const struct accel *a, const struct accel_conn *c)
 {
 	if (a->meta.etag[0])
 		return strcmp(a->meta.etag, c->etag) == 0;
 	if (a->meta.lastmod[0])
 		return strcmp(a->meta.lastmod, c->lastmod) == 0;
 	return 1;
-}
-
-/*
- * Opens NAME.part in the folder, never through a symlink, and locks it
- * before anything changes it: a second download into the same name loses
- * the lock and leaves the first one's file as it was. fresh: created when
- * missing. Returns the descriptor, or -errno (-EBUSY: another download
- * holds it; -ELOOP: a symlink; -EINVAL: not a regular file).
- */
-static int
-lock_part(struct accel *a, int fresh)
-{
-	int base = O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK;
-	struct stat st, now;
-	int fd = -1;
-
-	for (int tries = 0; tries < 4; tries++) {
-		if (fd >= 0)
-			close(fd);
-		fd = openat(a->dirfd, a->part_name, base);
-		if (fd < 0 && errno == ENOENT && fresh) {
-			fd = openat(a->dirfd, a->part_name,
-				    base | O_CREAT | O_EXCL, 0644);
-			if (fd < 0 && errno == EEXIST)
-				continue;	/* another run made it */
-		}
-		if (fd < 0)
-			return -errno;
-		if (fstat(fd, &st) < 0) {
-			int e = errno;
-
-			close(fd);
-			return -e;
-		}
-		if (!S_ISREG(st.st_mode)) {
-			close(fd);
-			return -EINVAL;
-		}
-		if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-			int e = errno;
-
-			close(fd);
-			return e == EWOULDBLOCK ? -EBUSY : -e;
-		}
-		/* The name may have moved on while we waited (renamed into
-		 * place by the run that held it): lock what it names now. */
-		if (fstatat(a->dirfd, a->part_name, &now, AT_SYMLINK_NOFOLLOW)
-		    == 0 && now.st_ino == st.st_ino && now.st_dev == st.st_dev)
-			return fd;
-	}
-	if (fd >= 0)
-		close(fd);
-	return -EBUSY;
-}
-
-static int
-open_part(struct accel *a, int64_t size, int fresh)
-{
-	struct stat st;
-	int fd;
-
-	/* A streamed download that restarts keeps its locked file. */
-	if (a->fd < 0) {
-		if ((fd = lock_part(a, fresh)) < 0)
-			return fd;
-		a->fd = fd;
-		/* Non-blocking only mattered for opening a planted FIFO. */
-		fcntl(fd, F_SETFL, 0);
-	}
-	if (!fresh) {
-		if (fstat(a->fd, &st) < 0)
-			return -errno;
-		if (st.st_size != size)
-			return -ESTALE;
-		return 0;
-	}
-	/* A state file of an earlier run no longer describes it. */
-	a->part_mine = 1;
-	if (unlinkat(a->dirfd, a->state_name, 0) < 0 && errno != ENOENT)
-		return -errno;
-	if (ftruncate(a->fd, 0) < 0)
-		return -errno;
-	if (size > 0) {
-		struct statfs fs;
-
-		/*
-		 * Reserve the blocks now: the file is laid out in one piece
-		 * and a full disk shows at once, not mid-download. Not on
-		 * tmpfs, where it would only zero the whole file in memory
-		 * before the first byte (about 0.1 s a GiB), nor where the
-		 * file system cannot (glibc's posix_fallocate would then
-		 * write every block): a sparse file of the right size.
-		 */
-		int prealloc = fstatfs(a->fd, &fs) == 0 &&
-			       fs.f_type != TMPFS_MAGIC;
-
-		if (prealloc && fallocate(a->fd, 0, 0, size) == 0)
-			return 0;
-		if (prealloc && errno != EOPNOTSUPP && errno != ENOSYS)
-			return -errno;	/* ENOSPC: said now, not later */
-		if (ftruncate(a->fd, size) < 0)
-			return -errno;
-	}
-	return 0;
 }
 
 static int
@@ -307,10 +205,11 @@ make_headers(struct accel *a)
 	return 0;
 }
 
-/* The probe's answer decides the mode and the plan. Returns 0 or sets
- * c->fail (or a->fatal). */
+/* The probe's answer decides the mode and the plan. Returns 0, -EPROTO
+ * when the reply is refused (c->fail says how), or the download's error
+ * (a->fatal). */
 int
-accel__check_probe(struct accel *a, struct conn *c)
+accel__check_probe(struct accel *a, struct accel_conn *c)
 {
 	const char *url = a->o->urls[0];
 	char *eff = NULL;
@@ -321,9 +220,9 @@ accel__check_probe(struct accel *a, struct conn *c)
 	if (c->status == 206) {
 		if (c->has_cr != 1 || c->cr_begin != a->probe_at ||
 		    c->cr_total < 0 || c->cr_end != c->cr_total - 1) {
-			accel__why(c, F_RETRY, "bad Content-Range in reply to "
+			accel__why(c, ACCEL_F_RETRY, "bad Content-Range in reply to "
 				   "bytes=%" PRId64 "-", a->probe_at);
-			return -1;
+			return -EPROTO;
 		}
 		size = c->cr_total;
 	} else if (c->status == 200 && !resume) {
@@ -331,10 +230,10 @@ accel__check_probe(struct accel *a, struct conn *c)
 	} else if (c->status == 200) {
 		accel__err(a, -ESTALE, url, "the server ignores Range now; "
 			   "cannot resume (remove %s to start over)", a->part);
-		return -1;
+		return a->fatal;
 	} else {
-		accel__why(c, F_RETRY, "unexpected HTTP %d", c->status);
-		return -1;
+		accel__why(c, ACCEL_F_RETRY, "unexpected HTTP %d", c->status);
+		return -EPROTO;
 	}
 	if (resume) {
 		int same = size == a->meta.size;
@@ -351,7 +250,7 @@ accel__check_probe(struct accel *a, struct conn *c)
 				   c->etag[0] ? c->etag : "none", a->meta.size,
 				   a->meta.etag[0] ? a->meta.etag : "none",
 				   a->part);
-			return -1;
+			return a->fatal;
 		}
 	} else {
 		char *bare = urlname_strip_userinfo(url);
@@ -359,7 +258,7 @@ accel__check_probe(struct accel *a, struct conn *c)
 		/* No secret is written to disk. */
 		if (bare == NULL) {
 			accel__err(a, -ENOMEM, url, "%s", strerror(ENOMEM));
-			return -1;
+			return a->fatal;
 		}
 		a->meta.size = size;
 		snprintf(a->meta.url, sizeof(a->meta.url), "%s", bare);
@@ -370,25 +269,25 @@ accel__check_probe(struct accel *a, struct conn *c)
 	}
 	if (eff != NULL && a->src[0].eff == NULL)
 		a->src[0].eff = strdup(eff);
-	if ((rc = open_part(a, size < 0 ? 0 : size, !resume)) < 0) {
+	if ((rc = accel__open_part(a, size < 0 ? 0 : size, !resume)) < 0) {
 		accel__err(a, rc, a->part, "%s", rc == -EBUSY ?
 			   "another download is writing it" : rc == -ESTALE ?
 			   "its size does not match its state file" :
 			   rc == -ELOOP ? "is a symbolic link; not followed" :
 			   rc == -EINVAL ? "is not a regular file" :
 			   strerror(-rc));
-		return -1;
+		return a->fatal;
 	}
 	if (c->status == 200) {
 		/* No ranges (or no length): one streamed connection. */
-		a->mode = M_STREAM;
+		a->mode = ACCEL_M_STREAM;
 		c->range = -1;
 		c->pos = 0;
 		return 0;
 	}
 	if ((rc = make_headers(a)) < 0) {
 		accel__err(a, rc, url, "%s", strerror(-rc));
-		return -1;
+		return a->fatal;
 	}
 	if (resume) {
 		a->plan = a->saved;
@@ -396,16 +295,16 @@ accel__check_probe(struct accel *a, struct conn *c)
 	} else if ((a->plan = accel_plan_new(size, a->nconns, MIN_PIECE)) ==
 		   NULL) {
 		accel__err(a, -ENOMEM, url, "%s", strerror(ENOMEM));
-		return -1;
+		return a->fatal;
 	}
 	/* A state file before the first byte: whenever the run ends, its
 	 * .part can be resumed (even if a full disk then stops the data). */
 	if (!resume && (rc = accel__save_state(a)) < 0) {
 		accel__err(a, rc, a->state, "%s", strerror(-rc));
-		return -1;
+		return a->fatal;
 	}
 	a->res->bytes = size;
-	a->mode = M_RANGES;
+	a->mode = ACCEL_M_RANGES;
 	a->kick = 1;
 	c->range = accel_plan_take_at(a->plan, a->probe_at);
 	if (c->range < 0)
@@ -416,65 +315,49 @@ accel__check_probe(struct accel *a, struct conn *c)
 
 /* Validates a ranged reply against the probe before any byte is kept. */
 static int
-check_range(struct accel *a, struct conn *c)
+check_range(struct accel *a, struct accel_conn *c)
 {
 	int64_t size = a->meta.size;
 
 	if (c->status == 206) {
 		if (c->has_cr != 1 || c->cr_total != size || !same_file(a, c)) {
-			accel__why(c, F_CHANGED, "file differs (size %" PRId64
+			accel__why(c, ACCEL_F_CHANGED, "file differs (size %" PRId64
 				   ", ETag %s; expected %" PRId64 ", ETag %s)",
 				   c->has_cr == 1 ? c->cr_total : (int64_t)-1,
 				   c->etag[0] ? c->etag : "none", size,
 				   a->meta.etag[0] ? a->meta.etag : "none");
-			return -1;
+			return -EPROTO;
 		}
 		if (c->cr_begin != c->req_begin ||
 		    c->cr_end != c->req_end - 1) {
-			accel__why(c, F_RETRY, "sent bytes %" PRId64 "-%" PRId64
+			accel__why(c, ACCEL_F_RETRY, "sent bytes %" PRId64 "-%" PRId64
 				   " when asked for %" PRId64 "-%" PRId64,
 				   c->cr_begin, c->cr_end, c->req_begin,
 				   c->req_end - 1);
-			return -1;
+			return -EPROTO;
 		}
 		return 0;
 	}
 	if (c->status == 200) {
 		if ((c->clen >= 0 && c->clen != size) || !same_file(a, c))
-			accel__why(c, F_CHANGED, "file changed on the server "
+			accel__why(c, ACCEL_F_CHANGED, "file changed on the server "
 				   "during the download (size %" PRId64
 				   ", ETag %s; was %" PRId64 ", ETag %s)",
 				   c->clen, c->etag[0] ? c->etag : "none", size,
 				   a->meta.etag[0] ? a->meta.etag : "none");
 		else
-			accel__why(c, F_CHANGED, "server stopped honouring "
+			accel__why(c, ACCEL_F_CHANGED, "server stopped honouring "
 				   "Range (HTTP 200 to a ranged request)");
-		return -1;
+		return -EPROTO;
 	}
-	accel__why(c, F_RETRY, "unexpected HTTP %d", c->status);
-	return -1;
-}
-
-static int
-pwrite_all(int fd, const char *p, size_t n, int64_t off)
-{
-	while (n > 0) {
-		ssize_t w = pwrite(fd, p, n, off);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += w, n -= (size_t)w, off += w;
-	}
-	return 0;
+	accel__why(c, ACCEL_F_RETRY, "unexpected HTTP %d", c->status);
+	return -EPROTO;
 }
 
 size_t
 accel__on_data(char *ptr, size_t size, size_t nmemb, void *arg)
 {
-	struct conn *c = arg;
+	struct accel_conn *c = arg;
 	struct accel *a = c->a;
 	size_t n = size * nmemb, take = n;
 	int rc;
@@ -498,7 +381,7 @@ accel__on_data(char *ptr, size_t size, size_t nmemb, void *arg)
 		}
 		a->tokens -= (double)n;
 	}
-	if (a->mode == M_RANGES) {
+	if (a->mode == ACCEL_M_RANGES) {
 		const struct accel_range *r = accel_plan_range(a->plan,
 							       c->range);
 
@@ -506,11 +389,11 @@ accel__on_data(char *ptr, size_t size, size_t nmemb, void *arg)
 			take = (size_t)(r->end - c->pos);
 	}
 	if (take > 0) {
-		if ((rc = pwrite_all(a->fd, ptr, take, c->pos)) < 0) {
+		if ((rc = fsutil_write_all(a->fd, ptr, take, c->pos)) < 0) {
 			accel__err(a, rc, a->part, "write: %s", strerror(-rc));
 			return 0;
 		}
-		if (a->mode == M_RANGES)
+		if (a->mode == ACCEL_M_RANGES)
 			accel_plan_advance(a->plan, c->range, (int64_t)take);
 		c->pos += (int64_t)take;
 		c->got += (int64_t)take;

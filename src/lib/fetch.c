@@ -16,6 +16,7 @@
 
 #include "display.h"
 #include "fetch.h"
+#include "fsutil.h"
 #include "mtime.h"
 
 /*
@@ -160,22 +161,15 @@ cancelled(const struct fetcher *f)
 	return f->o.cancel != NULL && atomic_load(f->o.cancel) != 0;
 }
 
-/* Writes all of p to the body's file. Returns 0, or -1 with f->werrno
- * set. */
+/* Writes len bytes into the body file; -1 with f->werrno set on error. */
 static int
-write_all(struct fetcher *f, const char *p, size_t len)
+write_body(struct fetcher *f, const char *p, size_t len)
 {
-	while (len > 0) {
-		ssize_t w = write(f->fd, p, len);
+	int rc = fsutil_write_all(f->fd, p, len, -1);
 
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			f->werrno = errno;
-			return -1;
-		}
-		p += w;
-		len -= (size_t)w;
+	if (rc < 0) {
+		f->werrno = -rc;
+		return -1;
 	}
 	return 0;
 }
@@ -184,7 +178,7 @@ write_all(struct fetcher *f, const char *p, size_t len)
 static int
 flush_body(struct fetcher *f)
 {
-	int rc = write_all(f, f->wbuf, f->wlen);
+	int rc = write_body(f, f->wbuf, f->wlen);
 
 	f->wlen = 0;
 	return rc;
@@ -212,7 +206,7 @@ on_body(char *data, size_t size, size_t n, void *arg)
 	if (f->wlen + len > FETCH_WBUF && f->wlen > 0 && flush_body(f) < 0)
 		return 0;	/* makes curl fail with WRITE_ERROR */
 	if (f->wbuf == NULL || len > FETCH_WBUF) {
-		if (write_all(f, data, len) < 0)
+		if (write_body(f, data, len) < 0)
 			return 0;
 	} else {
 		memcpy(f->wbuf + f->wlen, data, len);

@@ -1,10 +1,13 @@
-/* fsutil.c -- making and removing folder trees. */
+/* fsutil.c -- folder trees, whole writes, and a file's SHA-256. */
 #include <errno.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
 
 #include "fsutil.h"
 
@@ -49,4 +52,61 @@ void
 fsutil_remove_tree(const char *path)
 {
 	nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+int
+fsutil_write_all(int fd, const void *p, size_t n, off_t off)
+{
+	const char *c = p;
+
+	while (n > 0) {
+		ssize_t w = off < 0 ? write(fd, c, n) : pwrite(fd, c, n, off);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		c += w;
+		n -= (size_t)w;
+		if (off >= 0)
+			off += w;
+	}
+	return 0;
+}
+
+#define HASH_BUF (1 << 20)
+
+int
+fsutil_sha256(int fd, unsigned char md[32])
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	char *buf = malloc(HASH_BUF);
+	unsigned int len = 0;
+	off_t off = 0;
+	ssize_t n;
+	int rc = -ENOMEM;
+
+	if (ctx == NULL || buf == NULL)
+		goto out;
+	rc = -EIO;
+	if (EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1)
+		goto out;
+	while ((n = pread(fd, buf, HASH_BUF, off)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = -errno;
+			goto out;
+		}
+		if (EVP_DigestUpdate(ctx, buf, (size_t)n) != 1)
+			goto out;
+		off += n;
+	}
+	if (EVP_DigestFinal_ex(ctx, md, &len) == 1 && len == 32)
+		rc = 0;
+out:
+	EVP_MD_CTX_free(ctx);
+	free(buf);
+	return rc;
 }

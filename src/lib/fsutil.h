@@ -1,7 +1,9 @@
-/* fsutil.h -- making and removing folder trees. */
+/* fsutil.h -- files and folders: trees made and removed, whole writes,
+ * a file's SHA-256. */
 #ifndef NT_FSUTIL_H
 #define NT_FSUTIL_H
 
+#include <stddef.h>
 #include <sys/types.h>
 
 /* Creates dir and its missing parents with mode (less the umask), like
@@ -11,5 +13,15 @@ int fsutil_mkdirs(const char *dir, mode_t mode);
 /* Removes path and everything under it, as far as it can; no symlink is
  * followed. */
 void fsutil_remove_tree(const char *path);
+
+/* Writes all n bytes of p to fd, resuming after short writes and EINTR:
+ * at offset off (pwrite), or where the file offset is when off < 0.
+ * Returns 0 or -errno. */
+int fsutil_write_all(int fd, const void *p, size_t n, off_t off);
+
+/* The SHA-256 of everything in the file fd (read from offset 0 with
+ * pread, so the file offset is left alone) into md. Returns 0 or -errno
+ * (-ENOMEM, -EIO for a digest failure). */
+int fsutil_sha256(int fd, unsigned char md[32]);
 
 #endif

@@ -55,24 +55,6 @@ http_date(time_t t, char *buf, size_t len)
 	strftime(buf, len, "%a, %d %b %Y %H:%M:%S GMT", &tm);
 }
 
-/* Sends all of buf (MSG_MORE when more follows). 0 or -errno. */
-static int
-send_all(int fd, const char *buf, size_t len, int more)
-{
-	while (len > 0) {
-		ssize_t n = send(fd, buf, len,
-				 MSG_NOSIGNAL | (more ? MSG_MORE : 0));
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 static unsigned long long
 mix64(unsigned long long x)
 {
@@ -117,11 +99,11 @@ httpserv__send_simple(struct conn *c, const struct req *r, struct resp *rs,
 	if (hl < 0 || (size_t)hl >= sizeof(head))
 		return -EOVERFLOW;
 	if (r != NULL && strcmp(r->method, "HEAD") == 0)
-		return send_all(c->fd, head, (size_t)hl, 0);
-	if (send_all(c->fd, head, (size_t)hl, 1) < 0)
+		return sock_send_all(c->fd, head, (size_t)hl, 0);
+	if (sock_send_all(c->fd, head, (size_t)hl, MSG_MORE) < 0)
 		return -EPIPE;
 	rs->sent = bl;
-	return send_all(c->fd, body, (size_t)bl, 0);
+	return sock_send_all(c->fd, body, (size_t)bl, 0);
 }
 
 /* The body plan of one file response. */
@@ -216,10 +198,10 @@ send_body(struct conn *c, const struct body *b, struct resp *rs)
 			/* The chunk header goes just before the data. */
 			memcpy(buf + 16 - hl, h, (size_t)hl);
 			memcpy(buf + 16 + k, "\r\n", 2);
-			rc = send_all(c->fd, buf + 16 - hl, (size_t)(hl + k + 2),
-				      0);
+			rc = sock_send_all(c->fd, buf + 16 - hl,
+					   (size_t)(hl + k + 2), 0);
 		} else {
-			rc = send_all(c->fd, buf + 16, (size_t)k, 0);
+			rc = sock_send_all(c->fd, buf + 16, (size_t)k, 0);
 		}
 		if (rc < 0)
 			break;
@@ -227,7 +209,7 @@ send_body(struct conn *c, const struct body *b, struct resp *rs)
 		rs->sent += k;
 	}
 	if (rc == 0 && b->chunked)
-		rc = send_all(c->fd, "0\r\n\r\n", 5, 0);
+		rc = sock_send_all(c->fd, "0\r\n\r\n", 5, 0);
 	free(buf);
 	return rc;
 }
@@ -453,7 +435,7 @@ httpserv__serve(struct conn *c, struct req *r, struct resp *rs)
 			       first, last, size);
 	hl += snprintf(head + hl, sizeof(head) - (size_t)hl, "%s\r\n",
 		       conn_header(rs));
-	rc = send_all(c->fd, head, (size_t)hl, !head_only);
+	rc = sock_send_all(c->fd, head, (size_t)hl, head_only ? 0 : MSG_MORE);
 	if (rc < 0 || head_only)
 		goto out;
 

@@ -180,22 +180,23 @@ sock_close_reset(int fd)
 	return rc;
 }
 
-long
-sock_send_all(int fd, const void *p, size_t n)
+int
+sock_send_all(int fd, const void *p, size_t n, int flags)
 {
 	const char *c = p;
-	size_t done = 0;
 
-	while (done < n) {
-		ssize_t w = send(fd, c + done, n - done, MSG_NOSIGNAL);
+	while (n > 0) {
+		ssize_t w = send(fd, c, n, MSG_NOSIGNAL | flags);
+
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
 			return -errno;
 		}
-		done += (size_t)w;
+		c += w;
+		n -= (size_t)w;
 	}
-	return (long)n;
+	return 0;
 }
 
 long

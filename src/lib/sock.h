@@ -49,9 +49,10 @@ int sock_close_reset(int fd);
 
 /*
  * Sends all n bytes on a blocking socket, resuming after partial sends
- * and EINTR, never raising SIGPIPE (MSG_NOSIGNAL). Returns n or -errno.
+ * and EINTR, never raising SIGPIPE (MSG_NOSIGNAL); flags are added to
+ * send(2)'s (MSG_MORE: more follows at once). Returns 0 or -errno.
  */
-long sock_send_all(int fd, const void *p, size_t n);
+int sock_send_all(int fd, const void *p, size_t n, int flags);
 
 /*
  * Raises this process's soft descriptor limit to its hard limit (capped

@@ -47,7 +47,7 @@ do_reset(const char *host, int port, long n)
 	memset(msg, 'r', sizeof(msg));
 	for (long i = 0; i < n; i++) {
 		int fd = dial(host, port);
-		if (sock_send_all(fd, msg, sizeof(msg)) < 0)
+		if (sock_send_all(fd, msg, sizeof(msg), 0) < 0)
 			warnx("send before reset failed");
 		/* Unread echo in our buffer plus SO_LINGER 0: an RST. */
 		usleep(2000);
@@ -167,7 +167,7 @@ do_cycles(const char *host, int port, long n)
 	for (long i = 0; i < n; i++) {
 		int fd = dial(host, port);
 		char c = 'c', back = 0;
-		if (sock_send_all(fd, &c, 1) < 0 || recv(fd, &back, 1, 0) != 1 ||
+		if (sock_send_all(fd, &c, 1, 0) < 0 || recv(fd, &back, 1, 0) != 1 ||
 		    back != c)
 			errx(1, "cycle %ld: no echo", i);
 		close(fd);

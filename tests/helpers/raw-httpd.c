@@ -56,18 +56,6 @@ read_head(int fd, char *buf, size_t size)
 	return -1;
 }
 
-static void
-write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-
-		if (w <= 0)
-			return;
-		p += w, n -= (size_t)w;
-	}
-}
-
 int
 main(int argc, char **argv)
 {
@@ -128,7 +116,7 @@ main(int argc, char **argv)
 				fflush(log);
 			}
 			reply = slurp(argv[arg], &len);
-			write_all(fd, reply, len);
+			sock_send_all(fd, reply, len, 0);
 			free(reply);
 		}
 		close(fd);

@@ -16,6 +16,7 @@
 #include <openssl/evp.h>
 
 #include "accel.h"
+#include "accel_plan.h"
 #include "watchdog.h"
 
 /* The ranges, sorted by begin, tile [0, size) with no gap or overlap. */

@@ -39,16 +39,16 @@ test_sock_listen_connect_accept(void **state)
 	assert_true(strncmp(name, "127.0.0.1:", 10) == 0);
 	assert_int_equal(sock_set_nodelay(afd, 1), 0);
 	assert_int_equal(sock_error(cfd), 0);
-	assert_int_equal(sock_send_all(cfd, "ping", 4), 4);
+	assert_int_equal(sock_send_all(cfd, "ping", 4, 0), 0);
 	assert_int_equal(recv(afd, buf, sizeof(buf), MSG_WAITALL), 4);
 	assert_memory_equal(buf, "ping", 4);
 	/* A reset shows as ECONNRESET on the other side. */
-	assert_int_equal(sock_send_all(afd, "x", 1), 1);
+	assert_int_equal(sock_send_all(afd, "x", 1, 0), 0);
 	assert_int_equal(sock_close_reset(cfd), 0);
 	usleep(20000);
 	assert_int_equal(recv(afd, buf, sizeof(buf), 0), -1);
 	assert_int_equal(errno, ECONNRESET);
-	assert_true(sock_send_all(afd, "y", 1) < 0); /* EPIPE, no SIGPIPE */
+	assert_true(sock_send_all(afd, "y", 1, 0) < 0); /* EPIPE, no SIGPIPE */
 	close(afd);
 	close(lfd);
 }
