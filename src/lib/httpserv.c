@@ -20,26 +20,16 @@
 #include "sock.h"
 #include "mtime.h"
 
-#define FAULT_SPECS   4096	/* distinct SPEC texts counted */
 #define CONN_STACK    (256 * 1024)
 #define DEFAULT_CONNS 128
 #define PACED_MSS     1448
-
-/* Waits up to ms milliseconds unless the server stops. 1 if stopping. */
-int
-httpserv__wait_or_stop(struct httpserv *s, int ms)
-{
-	struct pollfd p = {.fd = s->stopfd[0], .events = POLLIN};
-
-	return poll(&p, 1, ms) > 0;
-}
 
 /* ---- requests ---- */
 
 /* Reads until a whole request head is in buf. Returns its length, 0 when
  * the connection ends (EOF, idle, stop) or -1 when the head is too long. */
 static long
-read_head(struct conn *c, char *buf, size_t *have)
+read_head(struct httpserv_conn *c, char *buf, size_t *have)
 {
 	struct httpserv *s = c->srv;
 	int idle_ms = (int)(s->o.idle_timeout * 1000);
@@ -76,39 +66,12 @@ read_head(struct conn *c, char *buf, size_t *have)
 }
 
 
-/* Counts one more request carrying spec; returns its number (from 1), or
- * 0 when too many distinct specs are being counted. */
-unsigned long
-httpserv__fault_count(struct httpserv *s, const char *spec, size_t len)
-{
-	struct fault_count *fc;
-	unsigned long n = 0;
-
-	pthread_mutex_lock(&s->lock);
-	for (fc = s->faults; fc != NULL; fc = fc->next)
-		if (strlen(fc->spec) == len && memcmp(fc->spec, spec, len) == 0)
-			break;
-	if (fc == NULL && s->nfaults < FAULT_SPECS &&
-	    (fc = malloc(sizeof(*fc) + len + 1)) != NULL) {
-		memcpy(fc->spec, spec, len);
-		fc->spec[len] = '\0';
-		fc->n = 0;
-		fc->next = s->faults;
-		s->faults = fc;
-		s->nfaults++;
-	}
-	if (fc != NULL)
-		n = ++fc->n;
-	pthread_mutex_unlock(&s->lock);
-	return n;
-}
-
 static int
-handle(struct conn *c, char *head, long len)
+handle(struct httpserv_conn *c, char *head, long len)
 {
 	struct httpserv *s = c->srv;
-	struct req r;
-	struct resp rs = {.status = 0, .keep = 1};
+	struct httpserv_req r;
+	struct httpserv_resp rs = {.status = 0, .keep = 1};
 	int rc;
 
 	head[len] = '\0';
@@ -150,7 +113,7 @@ handle(struct conn *c, char *head, long len)
  * client still sends, for a bounded time.
  */
 static void
-linger_close(struct conn *c, char *buf)
+linger_close(struct httpserv_conn *c, char *buf)
 {
 	double end = mtime_now() + 1.0;
 	long total = 0;
@@ -177,7 +140,7 @@ linger_close(struct conn *c, char *buf)
 static void *
 conn_main(void *arg)
 {
-	struct conn *c = arg;
+	struct httpserv_conn *c = arg;
 	struct httpserv *s = c->srv;
 	char *buf = malloc(REQ_MAX + 1);
 	size_t have = 0;
@@ -189,7 +152,7 @@ conn_main(void *arg)
 		if (len == 0)
 			break;
 		if (len < 0) {
-			struct resp rs = {.keep = 0};
+			struct httpserv_resp rs = {.keep = 0};
 
 			httpserv__send_simple(c, NULL, &rs, 431, NULL);
 			break;
@@ -245,7 +208,7 @@ accept_main(void *arg)
 			{.fd = s->lfd, .events = POLLIN},
 			{.fd = s->stopfd[0], .events = POLLIN},
 		};
-		struct conn *c = NULL;
+		struct httpserv_conn *c = NULL;
 		int fd;
 
 		/* Past the bound, new clients wait in the listen backlog. */
@@ -399,7 +362,7 @@ httpserv_start(struct httpserv *s)
 void
 httpserv_stop(struct httpserv *s)
 {
-	struct conn *busy[64];
+	struct httpserv_conn *busy[64];
 	int nb;
 
 	if (s == NULL || !s->started)
@@ -418,7 +381,7 @@ httpserv_stop(struct httpserv *s)
 		nb = 0;
 		pthread_mutex_lock(&s->lock);
 		for (int i = 0; i < s->o.max_conns && nb < 64; i++) {
-			struct conn *c = &s->conns[i];
+			struct httpserv_conn *c = &s->conns[i];
 
 			if (c->state == SLOT_FREE)
 				continue;
@@ -449,7 +412,7 @@ httpserv_stats(struct httpserv *s, struct httpserv_stats *st)
 void
 httpserv_free(struct httpserv *s)
 {
-	struct fault_count *fc, *next;
+	struct httpserv_fault_count *fc, *next;
 
 	if (s == NULL)
 		return;

@@ -1,10 +1,14 @@
 /* httpserv_fault.c -- the fault SPEC of /fault/SPEC/ paths (httpserv.h). */
 #include <errno.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "httpserv_int.h"
+
+#define FAULT_SPECS   4096	/* distinct SPEC texts counted */
 
 static int
 parse_rate(const char *v, unsigned long *out)
@@ -28,7 +32,7 @@ parse_rate(const char *v, unsigned long *out)
 
 /* No fault at all. */
 void
-httpserv__fault_init(struct fault *f)
+httpserv__fault_init(struct httpserv_fault *f)
 {
 	memset(f, 0, sizeof(*f));
 	f->retry = -1;
@@ -41,7 +45,7 @@ httpserv__fault_init(struct fault *f)
 
 /* Parses a SPEC (not NUL-terminated: len bytes) into f. 0 or -1. */
 int
-httpserv__fault_parse(const char *spec, size_t len, struct fault *f)
+httpserv__fault_parse(const char *spec, size_t len, struct httpserv_fault *f)
 {
 	char buf[512], *item, *save = NULL;
 
@@ -164,4 +168,40 @@ httpserv__redirect_location(const char *spec, size_t slen, long long left,
 				      o == 0 ? "/fault/" : ",", left);
 	if (o < len)
 		snprintf(out + o, len - o, "%s", rest);
+}
+
+/* Waits up to ms milliseconds unless the server stops. 1 if stopping. */
+int
+httpserv__wait_or_stop(struct httpserv *s, int ms)
+{
+	struct pollfd p = {.fd = s->stopfd[0], .events = POLLIN};
+
+	return poll(&p, 1, ms) > 0;
+}
+
+/* Counts one more request carrying spec; returns its number (from 1), or
+ * 0 when too many distinct specs are being counted. */
+unsigned long
+httpserv__fault_count(struct httpserv *s, const char *spec, size_t len)
+{
+	struct httpserv_fault_count *fc;
+	unsigned long n = 0;
+
+	pthread_mutex_lock(&s->lock);
+	for (fc = s->faults; fc != NULL; fc = fc->next)
+		if (strlen(fc->spec) == len && memcmp(fc->spec, spec, len) == 0)
+			break;
+	if (fc == NULL && s->nfaults < FAULT_SPECS &&
+	    (fc = malloc(sizeof(*fc) + len + 1)) != NULL) {
+		memcpy(fc->spec, spec, len);
+		fc->spec[len] = '\0';
+		fc->n = 0;
+		fc->next = s->faults;
+		s->faults = fc;
+		s->nfaults++;
+	}
+	if (fc != NULL)
+		n = ++fc->n;
+	pthread_mutex_unlock(&s->lock);
+	return n;
 }

@@ -69,7 +69,7 @@ mix64(unsigned long long x)
 
 /* The Connection header a response needs, if any. */
 static const char *
-conn_header(const struct resp *rs)
+conn_header(const struct httpserv_resp *rs)
 {
 	if (!rs->keep)
 		return "Connection: close\r\n";
@@ -78,7 +78,7 @@ conn_header(const struct resp *rs)
 
 /* A short response without a file: an error, a redirect, a fault. */
 int
-httpserv__send_simple(struct conn *c, const struct req *r, struct resp *rs,
+httpserv__send_simple(struct httpserv_conn *c, const struct httpserv_req *r, struct httpserv_resp *rs,
 		      int code, const char *extra)
 {
 	char date[64], head[1024], body[128];
@@ -107,7 +107,7 @@ httpserv__send_simple(struct conn *c, const struct req *r, struct resp *rs,
 }
 
 /* The body plan of one file response. */
-struct body {
+struct httpserv_body {
 	int fd;
 	long long off, len;
 	unsigned char xor;	/* changed-version bytes, or 0 */
@@ -121,7 +121,7 @@ struct body {
 /* Sends b->len bytes from b->off. 0 when sent, 1 when cut by a fault,
  * -errno on failure. */
 static int
-send_body(struct conn *c, const struct body *b, struct resp *rs)
+send_body(struct httpserv_conn *c, const struct httpserv_body *b, struct httpserv_resp *rs)
 {
 	char *buf = NULL;
 	long long pos = 0;
@@ -261,11 +261,11 @@ open_beneath(struct httpserv *s, const char *path)
 
 
 int
-httpserv__serve(struct conn *c, struct req *r, struct resp *rs)
+httpserv__serve(struct httpserv_conn *c, struct httpserv_req *r, struct httpserv_resp *rs)
 {
 	struct httpserv *s = c->srv;
-	struct fault f;
-	struct body b;
+	struct httpserv_fault f;
+	struct httpserv_body b;
 	struct stat st;
 	char path[4096], date[64], lastmod[64], etag[ETAG_MAX + 1];
 	char head[2048];
@@ -274,7 +274,7 @@ httpserv__serve(struct conn *c, struct req *r, struct resp *rs)
 	size_t speclen = 0, plen;
 	long long first = 0, last = -1, size;
 	int head_only = strcmp(r->method, "HEAD") == 0, fd = -1, rc, hl;
-	int range = RANGE_NONE;
+	int range = HTTPSERV_RANGE_NONE;
 	unsigned long n = 0;
 	unsigned char xor = 0;
 
@@ -391,19 +391,19 @@ httpserv__serve(struct conn *c, struct req *r, struct resp *rs)
 		if (ok)
 			range = httpserv__parse_range(r->range, size, &first, &last);
 	}
-	if (range == RANGE_UNSAT) {
+	if (range == HTTPSERV_RANGE_UNSAT) {
 		close(fd);
 		snprintf(extra, sizeof(extra), "Content-Range: bytes */%lld\r\n",
 			 size);
 		return httpserv__send_simple(c, r, rs, 416, extra);
 	}
-	if (range == RANGE_OK && f.badrange) {
+	if (range == HTTPSERV_RANGE_OK && f.badrange) {
 		if (last + 1 < size)
 			first++, last++;
 		else if (first > 0)
 			first--, last--;
 	}
-	if (range != RANGE_OK) {
+	if (range != HTTPSERV_RANGE_OK) {
 		first = 0;
 		last = size - 1;
 	}
@@ -413,7 +413,7 @@ httpserv__serve(struct conn *c, struct req *r, struct resp *rs)
 	if (!f.novalidator)
 		snprintf(extra, sizeof(extra),
 			 "ETag: %s\r\nLast-Modified: %s\r\n", etag, lastmod);
-	rs->status = range == RANGE_OK ? 206 : 200;
+	rs->status = range == HTTPSERV_RANGE_OK ? 206 : 200;
 	hl = snprintf(head, sizeof(head),
 		      "HTTP/1.1 %d %s\r\n"
 		      "Date: %s\r\n"
@@ -429,7 +429,7 @@ httpserv__serve(struct conn *c, struct req *r, struct resp *rs)
 			       "Accept-Ranges: bytes\r\n"
 			       "Content-Length: %lld\r\n",
 			       last - first + 1);
-	if (range == RANGE_OK)
+	if (range == HTTPSERV_RANGE_OK)
 		hl += snprintf(head + hl, sizeof(head) - (size_t)hl,
 			       "Content-Range: bytes %lld-%lld/%lld\r\n",
 			       first, last, size);

@@ -14,7 +14,7 @@
 
 enum { SLOT_FREE, SLOT_RUN, SLOT_DONE };
 
-struct conn {
+struct httpserv_conn {
 	struct httpserv *srv;
 	pthread_t thread;
 	int fd;		   /* -1 once closed; under srv->lock */
@@ -23,8 +23,8 @@ struct conn {
 	unsigned long id;
 };
 
-struct fault_count {
-	struct fault_count *next;
+struct httpserv_fault_count {
+	struct httpserv_fault_count *next;
 	unsigned long n;
 	char spec[];
 };
@@ -44,16 +44,16 @@ struct httpserv {
 	pthread_t acceptor;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;	/* a slot was freed, or stopping */
-	struct conn *conns;
+	struct httpserv_conn *conns;
 	int live;
 	unsigned long nconns, nreqs;
-	struct fault_count *faults;
+	struct httpserv_fault_count *faults;
 	int nfaults;
 };
 
 
 /* The state of one response being made. */
-struct resp {
+struct httpserv_resp {
 	int minor;		/* the request's HTTP/1.x */
 	int status;
 	long long sent;
@@ -62,7 +62,7 @@ struct resp {
 };
 
 /* The faults one request asks for (see httpserv.h). */
-struct fault {
+struct httpserv_fault {
 	int status, retry;
 	long long cut;		/* -1: none */
 	int cut_rand, rst;
@@ -78,12 +78,12 @@ struct fault {
 	int etaglen;		/* 0: the ETag as made; else padded to it */
 };
 
-struct req {
+struct httpserv_req {
 	char *method, *target, *range, *if_range, *connection;
 	int minor, host, body;
 };
 
-enum { RANGE_NONE, RANGE_OK, RANGE_UNSAT };
+enum { HTTPSERV_RANGE_NONE, HTTPSERV_RANGE_OK, HTTPSERV_RANGE_UNSAT };
 
 /* httpserv_parse.c: requests. */
 
@@ -96,12 +96,12 @@ int httpserv__has_token(const char *v, const char *t);
 
 /* Splits a request head (NUL-terminated, parsed in place: r points into
  * it) into r. 0, or -1 when it is not a well-formed HTTP/1.x head. */
-int httpserv__parse_head(char *head, struct req *r);
+int httpserv__parse_head(char *head, struct httpserv_req *r);
 
 /*
- * Reads a Range value against a file of size bytes: RANGE_OK with the
- * first and last byte, RANGE_UNSAT for a well-formed range outside the
- * file, RANGE_NONE for anything else (serve the whole file).
+ * Reads a Range value against a file of size bytes: HTTPSERV_RANGE_OK with the
+ * first and last byte, HTTPSERV_RANGE_UNSAT for a well-formed range outside the
+ * file, HTTPSERV_RANGE_NONE for anything else (serve the whole file).
  */
 int httpserv__parse_range(const char *v, long long size, long long *first,
 			  long long *last);
@@ -117,11 +117,11 @@ int httpserv__path_escapes(const char *p);
 /* httpserv_fault.c: the /fault/SPEC/ paths. */
 
 /* No fault at all. */
-void httpserv__fault_init(struct fault *f);
+void httpserv__fault_init(struct httpserv_fault *f);
 
 /* Parses SPEC (len bytes, not NUL-terminated) into f. 0, or -1 for an
  * unknown item or a bad value. */
-int httpserv__fault_parse(const char *spec, size_t len, struct fault *f);
+int httpserv__fault_parse(const char *spec, size_t len, struct httpserv_fault *f);
 
 /* The Location of the next hop of a redirect: /fault/SPEC/rest with
  * redirect=left (dropped at 0), into out (size len). */
@@ -129,7 +129,7 @@ void httpserv__redirect_location(const char *spec, size_t slen,
 				 long long left, const char *rest, char *out,
 				 size_t len);
 
-/* httpserv.c: the server. */
+/* httpserv_fault.c also: waits and counts the faults need. */
 
 /* Waits up to ms milliseconds unless the server stops. 1 if stopping. */
 int httpserv__wait_or_stop(struct httpserv *s, int ms);
@@ -144,11 +144,11 @@ unsigned long httpserv__fault_count(struct httpserv *s, const char *spec,
 
 /* A short answer with a text body (an error, a redirect, a fault); r may
  * be NULL when the request could not be parsed. 0 or -errno. */
-int httpserv__send_simple(struct conn *c, const struct req *r,
-			  struct resp *rs, int code, const char *extra);
+int httpserv__send_simple(struct httpserv_conn *c, const struct httpserv_req *r,
+			  struct httpserv_resp *rs, int code, const char *extra);
 
 /* Answers one parsed request with its file, an error or its faults.
  * 0, or -errno when the connection must close. */
-int httpserv__serve(struct conn *c, struct req *r, struct resp *rs);
+int httpserv__serve(struct httpserv_conn *c, struct httpserv_req *r, struct httpserv_resp *rs);
 
 #endif

@@ -27,7 +27,7 @@ httpserv__has_token(const char *v, const char *t)
 
 /* Splits the head (NUL-terminated, in place) into r. 0 or -1 if bad. */
 int
-httpserv__parse_head(char *head, struct req *r)
+httpserv__parse_head(char *head, struct httpserv_req *r)
 {
 	char *line, *next, *sp;
 
@@ -117,8 +117,8 @@ httpserv__parse_count(const char *p, const char **end)
 
 /*
  * Reads a Range value against a file of size bytes. Anything but one
- * well-formed byte range is ignored (RANGE_NONE: the whole file), as RFC
- * 9110 allows; a well-formed range outside the file is RANGE_UNSAT.
+ * well-formed byte range is ignored (HTTPSERV_RANGE_NONE: the whole file), as RFC
+ * 9110 allows; a well-formed range outside the file is HTTPSERV_RANGE_UNSAT.
  */
 int
 httpserv__parse_range(const char *v, long long size, long long *first, long long *last)
@@ -127,45 +127,45 @@ httpserv__parse_range(const char *v, long long size, long long *first, long long
 	long long a = -1, b = -1;
 
 	if (strncasecmp(v, "bytes", 5) != 0)
-		return RANGE_NONE;
+		return HTTPSERV_RANGE_NONE;
 	p = v + 5;
 	while (*p == ' ')
 		p++;
 	if (*p++ != '=')
-		return RANGE_NONE;
+		return HTTPSERV_RANGE_NONE;
 	while (*p == ' ')
 		p++;
 	if (strchr(p, ',') != NULL)
-		return RANGE_NONE; /* several ranges: the whole file instead */
+		return HTTPSERV_RANGE_NONE; /* several ranges: the whole file instead */
 	if (*p == '-') {
 		p++;
 		if ((b = httpserv__parse_count(p, &p)) < 0)
-			return RANGE_NONE;
+			return HTTPSERV_RANGE_NONE;
 		while (*p == ' ')
 			p++;
 		if (*p != '\0')
-			return RANGE_NONE;
+			return HTTPSERV_RANGE_NONE;
 		if (b == 0 || size == 0)
-			return RANGE_UNSAT;
+			return HTTPSERV_RANGE_UNSAT;
 		*first = b >= size ? 0 : size - b;
 		*last = size - 1;
-		return RANGE_OK;
+		return HTTPSERV_RANGE_OK;
 	}
 	if ((a = httpserv__parse_count(p, &p)) < 0 || *p++ != '-')
-		return RANGE_NONE;
+		return HTTPSERV_RANGE_NONE;
 	if (*p != '\0' && *p != ' ') {
 		if ((b = httpserv__parse_count(p, &p)) < 0 || b < a)
-			return RANGE_NONE;
+			return HTTPSERV_RANGE_NONE;
 	}
 	while (*p == ' ')
 		p++;
 	if (*p != '\0')
-		return RANGE_NONE;
+		return HTTPSERV_RANGE_NONE;
 	if (a >= size)
-		return RANGE_UNSAT;
+		return HTTPSERV_RANGE_UNSAT;
 	*first = a;
 	*last = (b < 0 || b >= size) ? size - 1 : b;
-	return RANGE_OK;
+	return HTTPSERV_RANGE_OK;
 }
 
 /* Decodes %XX escapes of a path into out (size len). 0 or -1 if bad. */

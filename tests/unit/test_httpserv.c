@@ -244,25 +244,25 @@ test_parse_range(void **state)
 		int want;
 		long long first, last;
 	} cases[] = {
-		{"bytes=0-9", 100, RANGE_OK, 0, 9},
-		{"bytes=90-", 100, RANGE_OK, 90, 99},
-		{"bytes=-10", 100, RANGE_OK, 90, 99},
-		{"bytes=-1000", 100, RANGE_OK, 0, 99},
-		{"bytes=50-5000", 100, RANGE_OK, 50, 99},
-		{"bytes=99-99", 100, RANGE_OK, 99, 99},
-		{"Bytes = 1-2", 100, RANGE_OK, 1, 2},
-		{"bytes=100-", 100, RANGE_UNSAT, 0, 0},
-		{"bytes=-0", 100, RANGE_UNSAT, 0, 0},
-		{"bytes=0-0", 0, RANGE_UNSAT, 0, 0},
-		{"bytes=-5", 0, RANGE_UNSAT, 0, 0},
-		{"bytes=5-2", 100, RANGE_NONE, 0, 0},
-		{"bytes=0-1,5-6", 100, RANGE_NONE, 0, 0},
-		{"bytes=x-1", 100, RANGE_NONE, 0, 0},
-		{"bytes=1-x", 100, RANGE_NONE, 0, 0},
-		{"bytes=-", 100, RANGE_NONE, 0, 0},
-		{"bytes 0-1", 100, RANGE_NONE, 0, 0},
-		{"items=0-1", 100, RANGE_NONE, 0, 0},
-		{"bytes=99999999999999999999-", 100, RANGE_NONE, 0, 0},
+		{"bytes=0-9", 100, HTTPSERV_RANGE_OK, 0, 9},
+		{"bytes=90-", 100, HTTPSERV_RANGE_OK, 90, 99},
+		{"bytes=-10", 100, HTTPSERV_RANGE_OK, 90, 99},
+		{"bytes=-1000", 100, HTTPSERV_RANGE_OK, 0, 99},
+		{"bytes=50-5000", 100, HTTPSERV_RANGE_OK, 50, 99},
+		{"bytes=99-99", 100, HTTPSERV_RANGE_OK, 99, 99},
+		{"Bytes = 1-2", 100, HTTPSERV_RANGE_OK, 1, 2},
+		{"bytes=100-", 100, HTTPSERV_RANGE_UNSAT, 0, 0},
+		{"bytes=-0", 100, HTTPSERV_RANGE_UNSAT, 0, 0},
+		{"bytes=0-0", 0, HTTPSERV_RANGE_UNSAT, 0, 0},
+		{"bytes=-5", 0, HTTPSERV_RANGE_UNSAT, 0, 0},
+		{"bytes=5-2", 100, HTTPSERV_RANGE_NONE, 0, 0},
+		{"bytes=0-1,5-6", 100, HTTPSERV_RANGE_NONE, 0, 0},
+		{"bytes=x-1", 100, HTTPSERV_RANGE_NONE, 0, 0},
+		{"bytes=1-x", 100, HTTPSERV_RANGE_NONE, 0, 0},
+		{"bytes=-", 100, HTTPSERV_RANGE_NONE, 0, 0},
+		{"bytes 0-1", 100, HTTPSERV_RANGE_NONE, 0, 0},
+		{"items=0-1", 100, HTTPSERV_RANGE_NONE, 0, 0},
+		{"bytes=99999999999999999999-", 100, HTTPSERV_RANGE_NONE, 0, 0},
 	};
 
 	(void)state;
@@ -274,7 +274,7 @@ test_parse_range(void **state)
 		if (got != cases[i].want)
 			fail_msg("%s: got %d, want %d", cases[i].v, got,
 				 cases[i].want);
-		if (got == RANGE_OK) {
+		if (got == HTTPSERV_RANGE_OK) {
 			assert_int_equal(a, cases[i].first);
 			assert_int_equal(b, cases[i].last);
 		}
@@ -304,7 +304,7 @@ test_paths(void **state)
 static void
 test_fault_spec(void **state)
 {
-	struct fault f;
+	struct httpserv_fault f;
 	char loc[128];
 
 	(void)state;
