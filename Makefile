@@ -12,6 +12,7 @@
 PREFIX    ?= /usr/local
 BINDIR    ?= $(PREFIX)/bin
 MANDIR    ?= $(PREFIX)/share/man
+COMPDIR   ?= $(PREFIX)/share/bash-completion/completions
 DESTDIR   ?=
 VERSION   := 0.1.0
 comma     := ,
@@ -142,10 +143,16 @@ install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
 	install -m 755 $(BINS) $(DESTDIR)$(BINDIR)
 	install -m 644 $(MANS) $(DESTDIR)$(MANDIR)/man1
+	install -d $(DESTDIR)$(COMPDIR)
+	install -m 644 completion/netthreads.bash $(DESTDIR)$(COMPDIR)/netthreads
+	for p in $(notdir $(BINS)); do \
+		ln -sf netthreads $(DESTDIR)$(COMPDIR)/$$p || exit 1; \
+	done
 
 uninstall:
 	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(notdir $(BINS)))
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(MANS)))
+	rm -f $(addprefix $(DESTDIR)$(COMPDIR)/,netthreads $(notdir $(BINS)))
 
 format:
 	clang-format -i src/*/*.[ch] tests/*/*.[ch]
