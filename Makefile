@@ -5,6 +5,7 @@
 #   make SANITIZER=thread     into build/tsan
 #   make check                deps, then every test under all three builds
 #   make demo | bench | install | clean
+#   make package              the Debian package, into build/deb
 #
 # New files need no edits here: src/lib/*.c form the library, each src/bin/X.c is
 # program X, each tests/unit/test_X.c a unit test, each tests/helpers/X.c a helper.
@@ -12,6 +13,7 @@
 PREFIX    ?= /usr/local
 BINDIR    ?= $(PREFIX)/bin
 MANDIR    ?= $(PREFIX)/share/man
+COMPDIR   ?= $(PREFIX)/share/bash-completion/completions
 DESTDIR   ?=
 VERSION   := 0.1.0
 comma     := ,
@@ -69,7 +71,8 @@ BENCHES   := $(BENCH_SRC:bench/%.c=$(O)/bench/%)
 
 MANS      := $(sort $(wildcard docs/man/*.1))
 
-.PHONY: all lib tests check check-one demo bench bench-progs install uninstall clean deps format
+.PHONY: all lib tests check check-one demo bench bench-progs install uninstall clean deps format \
+        package
 .DEFAULT_GOAL := all
 # Objects are worth keeping between builds.
 .SECONDARY:
@@ -142,10 +145,20 @@ install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
 	install -m 755 $(BINS) $(DESTDIR)$(BINDIR)
 	install -m 644 $(MANS) $(DESTDIR)$(MANDIR)/man1
+	install -d $(DESTDIR)$(COMPDIR)
+	install -m 644 completion/netthreads.bash $(DESTDIR)$(COMPDIR)/netthreads
+	for p in $(notdir $(BINS)); do \
+		ln -sf netthreads $(DESTDIR)$(COMPDIR)/$$p || exit 1; \
+	done
 
 uninstall:
 	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(notdir $(BINS)))
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(MANS)))
+	rm -f $(addprefix $(DESTDIR)$(COMPDIR)/,netthreads $(notdir $(BINS)))
+
+# Built from a copy of the tree, so build/ and the tree stay as they are.
+package: deps
+	scripts/package build/deb
 
 format:
 	clang-format -i src/*/*.[ch] tests/*/*.[ch]
