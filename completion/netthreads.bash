@@ -29,10 +29,11 @@ _netthreads()
 	case ${1##*/} in
 	download-accelerator)
 		opts='-n --connections -o --output -c --continue -q --quiet
-			--checksum --timeout --retries --max-speed --cacert
-			-h --help --version'
+			--checksum --timeout --min-speed --retries --max-speed
+			--cacert -h --help --version'
 		file='-o --output --cacert'
-		value='-n --connections --checksum --timeout --retries --max-speed'
+		value='-n --connections --checksum --timeout --min-speed --retries
+			--max-speed'
 		operands=1
 		;;
 	download)
