@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # Makefile -- builds the netthreads library, its programs, tests and helpers.
 #
 #   make                      programs into build/plain/bin

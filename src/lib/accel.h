@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* accel.h -- one file over several parallel ranged HTTP connections. */
 #ifndef NT_ACCEL_H
 #define NT_ACCEL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* evloop.h -- single-threaded event loop: descriptor readiness and timers. */
 #ifndef NT_EVLOOP_H
 #define NT_EVLOOP_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* fsutil.c -- making and removing folder trees. */
 #include <errno.h>
 #include <ftw.h>

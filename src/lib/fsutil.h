@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* fsutil.h -- making and removing folder trees. */
 #ifndef NT_FSUTIL_H
 #define NT_FSUTIL_H

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # lib.sh -- shared by the integration scripts: TAP output, temporary folders,
 # and servers that are always stopped when the script ends.
 #
