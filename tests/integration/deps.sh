@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: ISC
 # deps.sh -- scripts/deps against stand-ins for dpkg-query, apt-get, pgrep
 # and service: it says what it installs, and stops an nginx service only
-# when it has just installed nginx-light and no nginx ran before.
+# when it has just installed nginx-light and no nginx ran before. And make
+# on a machine without the libraries names the packages to install.
 # timeout: 60
 . "$(dirname "$0")/lib.sh"
 
@@ -72,4 +73,19 @@ check "leaves the user's nginx alone" sh -c '! echo "$1" | grep -q "^service"' _
 STUB_APT_FAIL=1 run_deps "gnuplot-nox" down
 is "$rc" 1 "a failed installation: exit 1"
 check "and says what to run" sh -c 'echo "$1" | grep -q "apt-get install -y gnuplot-nox"' _ "$err"
+
+# make without the libraries: one line naming the packages, no compiler.
+err=$(PKG_CONFIG_PATH= PKG_CONFIG_LIBDIR=/nonexistent \
+	make -s -C "$NT_TOP" O="$T_TMP/build" 2>&1 >/dev/null)
+check "make without libcurl and libcrypto fails" [ $? -ne 0 ]
+is "$(echo "$err" | head -n 1)" \
+	"netthreads: missing Debian packages: libcurl4-openssl-dev libssl-dev; scripts/deps (or make deps) installs them" \
+	"make names the missing packages and scripts/deps"
+check "before any compile" sh -c '! echo "$1" | grep -q "error:\|fatal"' _ "$err"
+check "and builds nothing" test ! -e "$T_TMP/build/obj"
+err=$(make -s -C "$NT_TOP" O="$T_TMP/build2" \
+	TEST_NEEDS=-:no-such-header-nt.h:libcmocka-dev need-tests 2>&1 >/dev/null)
+is "$(echo "$err" | head -n 1)" \
+	"netthreads: missing Debian packages: libcmocka-dev; scripts/deps (or make deps) installs them" \
+	"a missing header is found without pkg-config's help"
 done_testing
