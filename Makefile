@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # Makefile -- builds the netthreads library, its programs, tests and helpers.
 #
 #   make                      programs into build/plain/bin
@@ -46,6 +47,14 @@ PKGS      := libcurl libcrypto
 PKGCFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKGLIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lcurl -lcrypto)
 
+# What the build needs from the system, as pkg-config:header:Debian package;
+# "-" when there is no pkg-config name to ask. Checked before the first
+# compile, so a machine without them hears which packages to install
+# rather than a compiler error about a missing header.
+NEEDS     := libcurl:curl/curl.h:libcurl4-openssl-dev \
+             libcrypto:openssl/evp.h:libssl-dev
+TEST_NEEDS := -:cmocka.h:libcmocka-dev
+
 CPPFLAGS  += -D_GNU_SOURCE -DNT_VERSION=\"$(VERSION)\" -Isrc/lib $(PKGCFLAGS)
 CFLAGS    += -std=c11 $(OPT) -g -pthread $(WARN) $(SANFLAGS) -MMD -MP
 LDFLAGS   += -pthread $(SANFLAGS)
@@ -72,7 +81,7 @@ BENCHES   := $(BENCH_SRC:bench/%.c=$(O)/bench/%)
 MANS      := $(sort $(wildcard docs/man/*.1))
 
 .PHONY: all lib tests check check-one demo bench bench-progs install uninstall clean deps format \
-        package
+        package need need-tests
 .DEFAULT_GOAL := all
 # Objects are worth keeping between builds.
 .SECONDARY:
@@ -83,7 +92,31 @@ lib: $(LIB)
 
 tests: $(BINS) $(UNITS) $(HELPERS)
 
-$(O)/obj/%.o: src/%.c
+# need_check LIST: fails with one line naming the missing packages.
+define need_check
+	@missing=; \
+	command -v pkg-config >/dev/null 2>&1 || missing=" pkg-config"; \
+	for n in $(1); do \
+		pc=$${n%%:*}; rest=$${n#*:}; h=$${rest%%:*}; pkg=$${rest#*:}; \
+		if { [ "$$pc" != - ] && ! pkg-config --exists "$$pc" 2>/dev/null; } || \
+		   ! printf '#include <%s>\n' "$$h" | \
+		     $(CC) $(CPPFLAGS) -E -x c -o /dev/null - 2>/dev/null; then \
+			missing="$$missing $$pkg"; \
+		fi; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "netthreads: missing Debian packages:$$missing; scripts/deps (or make deps) installs them" >&2; \
+		exit 1; \
+	fi
+endef
+
+need:
+	$(call need_check,$(NEEDS))
+
+need-tests:
+	$(call need_check,$(TEST_NEEDS))
+
+$(O)/obj/%.o: src/%.c | need
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
@@ -96,7 +129,7 @@ $(O)/bin/%: $(O)/obj/bin/%.o $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
-$(O)/obj/tests/%.o: tests/unit/%.c
+$(O)/obj/tests/%.o: tests/unit/%.c | need need-tests
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
@@ -104,7 +137,7 @@ $(O)/tests/%: $(O)/obj/tests/%.o $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $< $(LIB) -lcmocka $(LDLIBS)
 
-$(O)/obj/helpers/%.o: tests/helpers/%.c
+$(O)/obj/helpers/%.o: tests/helpers/%.c | need
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
@@ -112,7 +145,7 @@ $(O)/helpers/%: $(O)/obj/helpers/%.o $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
-$(O)/obj/bench/%.o: bench/%.c
+$(O)/obj/bench/%.o: bench/%.c | need
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 

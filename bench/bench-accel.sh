@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # bench-accel.sh -- download-accelerator side by side with axel, aria2c and
 # curl, in one run: files of 1, 10 and 100 MiB with N = 1, 2, 4, 8, 16 from
 # fault-httpd pacing each connection at 2 MiB/s (SO_MAX_PACING_RATE, a true

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # bench-batch.sh -- download and threaded-download side by side with wget -i,
 # aria2c -i -j N, curl --parallel --parallel-max N and xargs -P N curl, at
 # N = 1, 8, 32, on 200 files of 64 KiB and 20 of 10 MiB, from local servers:

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # bench-echo.sh -- echo-bench against every echo server mode and against a
 # libuv reference server, at 1 to 10,000 connections and two message
 # sizes; server pinned to CPU 0, load generator to CPU 1. Prints round

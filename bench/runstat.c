@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* runstat.c -- runs a command and prints "WALL CPU RSS": wall seconds, user
  * plus system CPU seconds (microsecond resolution, where GNU time rounds to
  * hundredths, too coarse for runs of a few tens of milliseconds) and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* tcp-stream.c -- what one loopback TCP stream carries: the ceiling the
  * echo servers' 16 KiB throughput is compared with. For the benchmark only.
  *

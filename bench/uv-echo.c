@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* uv-echo.c -- the reference echo server a user would write on libuv, the
  * production way: one reused read buffer, uv_try_write first, and reading
  * stopped while a write is pending. For the benchmark only.

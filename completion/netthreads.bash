@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # netthreads.bash -- bash completion for the netthreads programs.
 #
 # One file serves every program: `make install` puts it in bash-completion's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* download-accelerator.c -- one file over N parallel ranged connections. */
 #include <err.h>
 #include <errno.h>

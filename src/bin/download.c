@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* download.c -- fetches a list of URLs into a folder, one after another.
  * threaded-download.c builds the same program with BATCH_THREADED set, so
  * the two differ only in how many downloads run at once. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* echo-bench.c -- load generator for echo servers: C connections, each
  * sending a message, checking every byte of its echo, and repeating;
  * reports round trips per second, latency percentiles and errors. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* echo-client.c -- sends each input line to an echo server and prints the
  * whole echo, however it arrives and however long the line. */
 #include <err.h>

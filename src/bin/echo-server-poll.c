@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* echo-server-poll.c -- one thread per worker serves every client: evloop,
  * non-blocking sockets, a pending-output buffer per client, backpressure,
  * idle timeouts, shedding at the client or descriptor limit. */

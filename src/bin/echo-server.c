@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* echo-server.c -- the textbook blocking echo server, one client at a time,
  * done right: partial sends, EINTR, resets and vanished peers survived. */
 #include <err.h>

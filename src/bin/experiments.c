@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* experiments.c -- times download-accelerator over files x threads x runs. */
 #include <dirent.h>
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* plot.c -- boxplots of download time against threads, drawn by gnuplot. */
 #include <err.h>
 #include <errno.h>

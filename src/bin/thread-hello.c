@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* thread-hello.c -- N threads each greet with their number and kernel tid. */
 #include <err.h>
 #include <getopt.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* thread-shared.c -- why locks exist: N threads bump a bare shared counter,
  * a mutex-protected one and a C11 atomic one, then compare the totals. */
 #include <err.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* accel.c -- the download engine: probe, parallel ranges, faults, resume. */
 #include <errno.h>
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* accel.h -- one file over several parallel ranged HTTP connections; the
  * ranges themselves are accel_plan.h's. */
 #ifndef NT_ACCEL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* accel_file.c -- a download's files: its folder, NAME.part and its lock,
  * the state file, the final rename; and the record of its first error. */
 #include <errno.h>

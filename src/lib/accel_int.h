@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* accel_int.h -- what accel.c and accel_reply.c share; not for programs. */
 #ifndef NT_ACCEL_INT_H
 #define NT_ACCEL_INT_H

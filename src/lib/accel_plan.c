@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* accel_plan.c -- the accelerator's ranges: split, steal, save and load. */
 #include <errno.h>
 #include <fcntl.h>

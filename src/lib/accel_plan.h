@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* accel_plan.h -- the accelerator's ranges: split, steal, save, load. */
 #ifndef NT_ACCEL_PLAN_H
 #define NT_ACCEL_PLAN_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* accel_reply.c -- the accelerator's view of each HTTP reply: headers
  * parsed, the probe and every range checked, bytes written into place. */
 #include <ctype.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* batch.c -- reads URL lists, reserves unique names, runs the downloads. */
 #include <errno.h>
 #include <sched.h>

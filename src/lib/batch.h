@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* batch.h -- a list of URLs, their reserved file names, and running them. */
 #ifndef NT_BATCH_H
 #define NT_BATCH_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* buf.c -- growable byte buffer: amortised O(1) append and consume. */
 #include <errno.h>
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* buf.h -- growable byte buffer with a consumed prefix (a FIFO of bytes). */
 #ifndef NT_BUF_H
 #define NT_BUF_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* cli.c -- number parsing and the messages every program prints alike. */
 #include <ctype.h>
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* cli.h -- parsing of command-line values shared by every program. */
 #ifndef NT_CLI_H
 #define NT_CLI_H

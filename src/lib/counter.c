@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* counter.c -- the thread-safe counter the threading demo contrasts with a
  * bare shared variable. */
 #include <errno.h>

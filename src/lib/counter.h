@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* counter.h -- a thread-safe counter: a mutex and the value it guards. */
 #ifndef NT_COUNTER_H
 #define NT_COUNTER_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* display.c -- strips what a terminal would obey from text before it is
  * printed, and the credentials from URLs. */
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* display.h -- text from the network or a file, made fit to show. */
 #ifndef NT_DISPLAY_H
 #define NT_DISPLAY_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* evloop.c -- the event loop proper: watches, a timer heap, dispatch. */
 #include <errno.h>
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* evloop.h -- single-threaded event loop: descriptor readiness and timers. */
 #ifndef NT_EVLOOP_H
 #define NT_EVLOOP_H
@@ -15,18 +16,8 @@
  * evloop_int.h, which speaks readiness: "set the interest of fd to these
  * events" and "wait, then report (fd, events) pairs".
  *
- * A completion-based backend (io_uring) fits the same interface without a
- * change to any caller: set() queues an IORING_OP_POLL_ADD (multishot) or
- * IORING_OP_POLL_REMOVE SQE instead of making a system call, and wait()
- * submits every SQE queued during the iteration together with the wait in
- * one io_uring_submit_and_wait(), then turns each CQE into the same
- * (fd, events) report. Batching is the saving: interest changes cost no
- * system call of their own. The next step, moving the reads and writes
- * themselves into the ring, needs buffers owned by the loop while an
- * operation is in flight; it would be added as evloop_recv()/evloop_send()
- * with completion callbacks beside this readiness API, which poll and epoll
- * would implement by a read or write on readiness. The servers would then
- * switch call by call; nothing here has to be taken away.
+ * How a completion backend (io_uring) would fit this interface:
+ * docs/design/evloop.md.
  */
 
 #define EVLOOP_READ  0x01

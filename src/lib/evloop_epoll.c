@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* evloop_epoll.c -- the epoll backend: O(ready descriptors) per wait. */
 #include <errno.h>
 #include <stdlib.h>

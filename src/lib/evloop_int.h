@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* evloop_int.h -- the interface between evloop.c and its backends. */
 #ifndef NT_EVLOOP_INT_H
 #define NT_EVLOOP_INT_H

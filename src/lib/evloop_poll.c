@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* evloop_poll.c -- the poll(2) backend: a dense pollfd array, O(1) changes. */
 #include <errno.h>
 #include <poll.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* expdata.c -- reading experiment data lines and summarising them. */
 #include <ctype.h>
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* expdata.h -- the experiments' data files ("URL THREADS BYTES SECONDS")
  * and the box statistics that experiments and plot print and draw.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* fetch.c -- downloads one URL into a temporary file and renames it in. */
 #include <ctype.h>
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* fetch.h -- one URL into one file in a folder, over libcurl. */
 #ifndef NT_FETCH_H
 #define NT_FETCH_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* fsutil.c -- folder trees, whole writes, and a file's SHA-256. */
 #include <errno.h>
 #include <ftw.h>

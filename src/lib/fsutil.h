@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* fsutil.h -- files and folders: trees made and removed, whole writes,
  * a file's SHA-256. */
 #ifndef NT_FSUTIL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* httpserv.c -- the server: listening, connection threads, keep-alive, stop. */
 #include <errno.h>
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* httpserv.h -- a small HTTP/1.1 static file server with paced connections.
  *
  * Serves the regular files under one folder to GET and HEAD: single byte

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* httpserv_fault.c -- the fault SPEC of /fault/SPEC/ paths (httpserv.h). */
 #include <errno.h>
 #include <poll.h>

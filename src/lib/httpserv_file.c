@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* httpserv_file.c -- answering one request: a file, a range, an error, a fault. */
 #include <errno.h>
 #include <fcntl.h>

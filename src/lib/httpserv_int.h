@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* httpserv_int.h -- what the files of the httpserv module share. */
 #ifndef NT_HTTPSERV_INT_H
 #define NT_HTTPSERV_INT_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* httpserv_parse.c -- HTTP/1.1 request heads, Range values and paths. */
 #include <ctype.h>
 #include <limits.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* mtime.c -- seconds on the monotonic clock. */
 #include <time.h>
 

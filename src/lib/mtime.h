@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* mtime.h -- seconds on the monotonic clock, for measuring and deadlines. */
 #ifndef NT_MTIME_H
 #define NT_MTIME_H

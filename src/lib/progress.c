@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* progress.c -- a one-line terminal progress bar with rate and ETA. */
 #include <errno.h>
 #include <inttypes.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* progress.h -- a one-line terminal progress bar with rate and ETA. */
 #ifndef NT_PROGRESS_H
 #define NT_PROGRESS_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* sock.c -- TCP socket helpers, so programs never repeat getaddrinfo loops. */
 #include <arpa/inet.h>
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* sock.h -- TCP socket helpers: listen, connect, accept, options, addresses. */
 #ifndef NT_SOCK_H
 #define NT_SOCK_H

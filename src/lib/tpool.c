@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* tpool.c -- worker threads and a bounded ring of pending items. */
 #include <errno.h>
 #include <pthread.h>

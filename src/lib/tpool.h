@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* tpool.h -- a fixed set of worker threads fed from a bounded queue. */
 #ifndef NT_TPOOL_H
 #define NT_TPOOL_H

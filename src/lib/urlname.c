@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* urlname.c -- turns URLs into local file names no URL can abuse. */
 #include <ctype.h>
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* urlname.h -- from a URL to a file name that is safe to create locally. */
 #ifndef NT_URLNAME_H
 #define NT_URLNAME_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* echo-peer.c -- misbehaving and measuring clients for the echo tests.
  *
  *   echo-peer reset  HOST PORT N          N clients that send, then reset

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* fault-httpd.c -- the test HTTP server: httpserv with faults, on port 0.
  *
  *   fault-httpd -d ROOT [-r RATE_PER_CONN] [-c MAX_CONNS] [--portfile F]

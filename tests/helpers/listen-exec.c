@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* listen-exec.c -- binds a listening socket on port 0 and runs a server on it.
  *
  *   listen-exec HOST PORTFILE CMD [ARG...]

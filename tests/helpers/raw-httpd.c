@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* raw-httpd.c -- answers every connection with the bytes of a file, as a
  * hostile or broken server would.
  *

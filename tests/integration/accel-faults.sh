@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # accel-faults.sh -- download-accelerator against fault-httpd: cut and reset
 # connections, 503/429 with Retry-After, Range ignored or answered wrongly,
 # a file that changes, stalls, HEAD refused, chunked, redirects, 404, and a

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # accel-hostile.sh -- download-accelerator against what an attacker or bad
 # luck brings: a second run on the same output, planted symlinks, terminal
 # escapes and huge headers from the server, credentials in the URL, long

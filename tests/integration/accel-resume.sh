@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # accel-resume.sh -- download-accelerator stopped by SIGINT, SIGTERM and
 # SIGKILL, then resumed with -c; refused resumes; a file that changes on the
 # server in mid-download is never stitched from two versions.

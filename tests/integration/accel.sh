@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # accel.sh -- download-accelerator against a private nginx: sizes, connection
 # counts, names, errors, checksums, mirrors, redirects, no-Range, HTTPS.
 # timeout: 240

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # batch-faults.sh -- download and threaded-download against fault-httpd:
 # cut and reset connections, 404, 503/429 with Retry-After, redirects,
 # chunked bodies, keep-alive seen from the server's side.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # batch.sh -- download and threaded-download against a private nginx:
 # byte-for-byte copies, keep-alive, reserved names, hostile names, bad
 # lines, the thread cap over 10,000 URLs, SIGINT, and bad usage.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # completion.sh -- the bash completion in completion/netthreads.bash offers
 # exactly each program's options, completes nothing where an option wants a
 # value, and loads on demand from where make install puts it.

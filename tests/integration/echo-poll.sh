@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # echo-poll.sh -- echo-server-poll on both backends under real load: many
 # clients verified byte for byte, every size, idle timeouts, a client that
 # never reads, resets, connect-close cycles, shedding, workers, SIGTERM.

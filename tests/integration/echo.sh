@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # echo.sh -- the blocking echo-server and echo-client, as a user runs them.
 # timeout: 120
 . "$(dirname "$0")/lib.sh"

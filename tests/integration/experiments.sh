@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # experiments.sh -- experiments with the real download-accelerator, against
 # a local nginx and against its own paced server.
 # timeout: 150

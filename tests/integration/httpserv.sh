@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # httpserv.sh -- fault-httpd (the httpserv module) as curl and raw clients see it.
 # timeout: 150
 . "$(dirname "$0")/lib.sh"

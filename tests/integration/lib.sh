@@ -1,13 +1,16 @@
+# SPDX-License-Identifier: ISC
 # lib.sh -- shared by the integration scripts: TAP output, temporary folders,
 # and servers that are always stopped when the script ends.
 #
 # Scripts run under tests/run, which sets NT_BIN (programs), NT_HELPERS
-# (test helpers), NT_TOP (the source tree) and NT_VALGRIND.
+# (test helpers), NT_TOP (the source tree), NT_VARIANT and NT_VALGRIND; run
+# alone (bash tests/integration/X.sh) a script uses the plain build.
 set -u
 : "${NT_TOP:=$(cd "$(dirname "$0")/../.." && pwd)}"
 : "${NT_BIN:=$NT_TOP/build/plain/bin}"
 : "${NT_HELPERS:=$NT_TOP/build/plain/helpers}"
 : "${NT_VALGRIND:=}"
+: "${NT_VARIANT:=plain}"
 export NT_HELPERS
 
 T_N=0

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # nginx-local.sh -- the private nginx the other tests stand on: starts on a
 # kernel-chosen port, serves ranges, stops with the script.
 # timeout: 60

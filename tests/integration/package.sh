@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # package.sh -- the Debian package: debian/ agrees with the Makefile, the
 # package builds (scripts/package, as `make package` runs it), lintian finds
 # nothing, and the unpacked package runs and holds the man pages and the

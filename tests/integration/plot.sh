@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # plot.sh -- plot on sample data: real PNG files of the right size, and
 # malformed data reported by file and line.
 # timeout: 120

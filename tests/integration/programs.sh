@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # programs.sh -- what every program promises alike: --help, --version, exit
 # status 2 on a bad option, a man page that renders, and make install.
 # timeout: 120

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # threads.sh -- thread-hello and thread-shared, run as a user runs them.
 # timeout: 240
 . "$(dirname "$0")/lib.sh"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* test_accel.c -- the accelerator's range planner: split, steal, retry,
  * state file round trip, and random plans that must cover every byte once. */
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* test_batch.c -- URL list parsing with line numbers, and name reservation
  * in input order. */
 #include <errno.h>

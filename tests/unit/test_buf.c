@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* test_buf.c -- the growable byte buffer: FIFO order across growth. */
 #include <errno.h>
 #include <setjmp.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* test_cli.c -- command-line value parsing. */
 #include <errno.h>
 #include <setjmp.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* test_counter.c -- the thread-safe counter, alone and under contention. */
 #include <pthread.h>
 #include <setjmp.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* test_display.c -- what reaches a terminal: no escapes, no credentials. */
 #include <setjmp.h>
 #include <stdarg.h>

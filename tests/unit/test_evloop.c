@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* test_evloop.c -- the event loop on each backend: readiness, interest
  * changes, removal during dispatch, timer order, stop. */
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* test_expdata.c -- data lines, reading files, box statistics. */
 #include <errno.h>
 #include <setjmp.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* test_fetch.c -- fetch failures that need no server: unsafe names, refused
  * connections with retries, cancelling a wait, and nothing left behind; the
  * same through fetch_multi, whose retries wait side by side. */

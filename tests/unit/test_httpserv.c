@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* test_httpserv.c -- the file server in-process, spoken to over raw sockets. */
 #include <errno.h>
 #include <fcntl.h>

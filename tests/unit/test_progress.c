@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* test_progress.c -- the progress bar's text and its redraw throttle. */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* test_sock.c -- socket helpers against real loopback sockets. */
 #include <errno.h>
 #include <fcntl.h>

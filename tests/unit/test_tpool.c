@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* test_tpool.c -- the worker pool: every item once, the queue bound, the
  * thread cap, per-worker contexts, and finishing. */
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* test_urlname.c -- URL to safe file name, including hostile URLs. */
 #include <setjmp.h>
 #include <stdarg.h>

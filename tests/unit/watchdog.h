@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* watchdog.h -- the unit tests' setup: a test that hangs is ended by
  * SIGALRM after 60 s, a failure that names the test program. */
 #ifndef NT_WATCHDOG_H
