@@ -15,6 +15,7 @@
 #include <curl/curl.h>
 
 #include "fetch.h"
+#include "fetch_int.h"
 #include "mtime.h"
 
 /*
@@ -237,11 +238,11 @@ parse_retry_after(const char *v)
 	return secs < 0 ? 0 : (double)secs;
 }
 
-static size_t
-on_header(char *data, size_t size, size_t n, void *arg)
+void
+fetch__parse_header(const char *data, size_t len, double *retry_after,
+		    char *reason, size_t reasonsize)
 {
-	struct fetcher *f = arg;
-	size_t len = size * n, l = len;
+	size_t l = len;
 	char line[256];
 
 	while (l > 0 && (data[l - 1] == '\r' || data[l - 1] == '\n'))
@@ -254,21 +255,30 @@ on_header(char *data, size_t size, size_t n, void *arg)
 		/* A new response (after a redirect or a 100): start over. */
 		const char *p = strchr(line, ' ');
 
-		f->retry_after = -1;
-		f->reason[0] = '\0';
+		*retry_after = -1;
+		reason[0] = '\0';
 		if (p != NULL && (p = strchr(p + 1, ' ')) != NULL) {
 			size_t i = 0;
 
 			/* The reason goes into messages: printable only. */
-			for (p++; *p != '\0' && i < sizeof(f->reason) - 1; p++)
-				f->reason[i++] = isprint((unsigned char)*p) ?
+			for (p++; *p != '\0' && i < reasonsize - 1; p++)
+				reason[i++] = isprint((unsigned char)*p) ?
 					*p : '?';
-			f->reason[i] = '\0';
+			reason[i] = '\0';
 		}
 	} else if (strncasecmp(line, "Retry-After:", 12) == 0) {
-		f->retry_after = parse_retry_after(line + 12);
+		*retry_after = parse_retry_after(line + 12);
 	}
-	return len;
+}
+
+static size_t
+on_header(char *data, size_t size, size_t n, void *arg)
+{
+	struct fetcher *f = arg;
+
+	fetch__parse_header(data, size * n, &f->retry_after, f->reason,
+			    sizeof(f->reason));
+	return size * n;
 }
 
 static int
