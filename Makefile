@@ -5,6 +5,8 @@
 #   make SANITIZER=address,undefined   into build/asan
 #   make SANITIZER=thread     into build/tsan
 #   make check                deps, then every test under all three builds
+#   make fuzz [FUZZ_SECONDS=N]   libFuzzer targets into build/fuzz (clang);
+#                             with N, each is run for N seconds
 #   make demo | bench | install | clean
 #   make package              the Debian package, into build/deb
 #
@@ -153,6 +155,64 @@ $(O)/bench/%: $(O)/obj/bench/%.o $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS) $(shell pkg-config --libs libuv 2>/dev/null)
 
+# The fuzz targets: each tests/fuzz/fuzz_X.c against the library built
+# again by clang with coverage hooks and ASan+UBSan, in its own folder.
+# The programs keep building with $(CC).
+FUZZ_CC   ?= /usr/bin/clang
+FUZZ_O    := build/fuzz
+FUZZ_SAN  := address,undefined -fno-sanitize-recover=all \
+             -fno-omit-frame-pointer
+# Warnings stay warnings (clang reads -Wformat=2 more strictly than gcc),
+# but those that mean a wrong call are errors.
+FUZZ_CFLAGS := -std=c11 -O1 -g -pthread $(WARN) -MMD -MP \
+             -Werror=incompatible-function-pointer-types \
+             -Werror=implicit-function-declaration -Werror=int-conversion
+FUZZ_LIB_OBJ := $(LIB_SRC:src/lib/%.c=$(FUZZ_O)/obj/lib/%.o)
+FUZZ_LIB  := $(FUZZ_O)/libnetthreads.a
+FUZZ_SRC  := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZERS   := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_O)/%)
+FUZZ_SECONDS ?=
+
+$(FUZZ_O)/obj/lib/%.o: src/lib/%.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) \
+		-fsanitize=fuzzer-no-link,$(FUZZ_SAN) -c -o $@ $<
+
+$(FUZZ_LIB): $(FUZZ_LIB_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(FUZZ_O)/obj/fuzz/%.o: tests/fuzz/%.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer,$(FUZZ_SAN) \
+		-c -o $@ $<
+
+$(FUZZ_O)/fuzz_%: $(FUZZ_O)/obj/fuzz/fuzz_%.o $(FUZZ_LIB)
+	$(FUZZ_CC) -pthread -fsanitize=fuzzer,$(FUZZ_SAN) -o $@ $< \
+		$(FUZZ_LIB) $(LDLIBS)
+
+# The state file seeds come from accel_plan_save(), so a format change
+# needs only `make fuzz-seeds` and a commit of what changed.
+$(FUZZ_O)/seed_accel_state: $(FUZZ_O)/obj/fuzz/seed_accel_state.o $(FUZZ_LIB)
+	$(FUZZ_CC) -pthread -fsanitize=$(FUZZ_SAN) -o $@ $< $(FUZZ_LIB) \
+		$(LDLIBS)
+
+$(FUZZ_O)/obj/fuzz/seed_%.o: tests/fuzz/seed_%.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=$(FUZZ_SAN) \
+		-c -o $@ $<
+
+.PHONY: fuzz fuzz-seeds
+
+fuzz-seeds: $(FUZZ_O)/seed_accel_state
+	$(FUZZ_O)/seed_accel_state tests/fuzz/corpus/fuzz_accel_state
+
+fuzz: $(FUZZERS)
+ifneq ($(FUZZ_SECONDS),)
+	tests/fuzz/run $(FUZZ_O) $(FUZZ_SECONDS)
+endif
+
 deps:
 	scripts/deps
 
@@ -200,3 +260,4 @@ clean:
 	rm -rf build
 
 -include $(wildcard $(O)/obj/*/*.d)
+-include $(wildcard $(FUZZ_O)/obj/*/*.d)

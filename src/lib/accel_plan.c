@@ -297,9 +297,11 @@ accel_plan_save(const struct accel_plan *p, const struct accel_meta *m,
 	    (p->n > 0 &&
 	     (sorted = malloc((size_t)p->n * sizeof(*sorted))) == NULL))
 		goto out;
-	if (p->n > 0)
+	/* An empty file has no range, and qsort() no NULL. */
+	if (p->n > 0) {
 		memcpy(sorted, p->r, (size_t)p->n * sizeof(*sorted));
-	qsort(sorted, (size_t)p->n, sizeof(*sorted), cmp_begin);
+		qsort(sorted, (size_t)p->n, sizeof(*sorted), cmp_begin);
+	}
 	fprintf(t, "%s\nsize %" PRId64 "\nurl %s\netag %s\nlastmod %s\n",
 		STATE_MAGIC, p->size, m->url, m->etag, m->lastmod);
 	/* Every range, done ones too: together they must tile the file,

@@ -17,6 +17,7 @@
 
 #include "display.h"
 #include "fetch.h"
+#include "fetch_int.h"
 #include "fsutil.h"
 #include "mtime.h"
 
@@ -243,11 +244,11 @@ parse_retry_after(const char *v)
 	return secs < 0 ? 0 : (double)secs;
 }
 
-static size_t
-on_header(char *data, size_t size, size_t n, void *arg)
+void
+fetch__parse_header(const char *data, size_t len, double *retry_after,
+		    char *reason, size_t reasonsize)
 {
-	struct fetcher *f = arg;
-	size_t len = size * n, l = len;
+	size_t l = len;
 	char line[256];
 
 	while (l > 0 && (data[l - 1] == '\r' || data[l - 1] == '\n'))
@@ -260,15 +261,24 @@ on_header(char *data, size_t size, size_t n, void *arg)
 		/* A new response (after a redirect or a 100): start over. */
 		const char *p = strchr(line, ' ');
 
-		f->retry_after = -1;
-		f->reason[0] = '\0';
+		*retry_after = -1;
+		reason[0] = '\0';
 		/* The reason goes into messages: printable only. */
 		if (p != NULL && (p = strchr(p + 1, ' ')) != NULL)
-			display_text(p + 1, f->reason, sizeof(f->reason));
+			display_text(p + 1, reason, reasonsize);
 	} else if (strncasecmp(line, "Retry-After:", 12) == 0) {
-		f->retry_after = parse_retry_after(line + 12);
+		*retry_after = parse_retry_after(line + 12);
 	}
-	return len;
+}
+
+static size_t
+on_header(char *data, size_t size, size_t n, void *arg)
+{
+	struct fetcher *f = arg;
+
+	fetch__parse_header(data, size * n, &f->retry_after, f->reason,
+			    sizeof(f->reason));
+	return size * n;
 }
 
 static int

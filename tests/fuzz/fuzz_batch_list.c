@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: ISC */
+/* fuzz_batch_list.c -- URL lists as download and threaded-download read
+ * them, then the names reserved for them. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "batch.h"
+#include "display.h"
+#include "urlname.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void
+on_bad(unsigned long line, const char *text, void *arg)
+{
+	/* Sizes at the edges of what display_text() accepts. */
+	static const size_t sizes[] = {4, 5, 16, 200};
+	unsigned long *nbad = arg;
+
+	(*nbad)++;
+	if (line == 0)
+		abort();
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		char out[200], again[200];
+
+		display_text(text, out, sizes[i]);
+		if (strlen(out) >= sizes[i])
+			abort();
+		for (const char *p = out; *p != '\0'; p++)
+			if ((unsigned char)*p < 0x20 || *p == 0x7f)
+				abort();
+		/* What is shown is shown as it is: nothing left to filter. */
+		display_text(out, again, sizeof(again));
+		if (strcmp(out, again) != 0)
+			abort();
+	}
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct batch *b = NULL;
+	unsigned long nbad = 0;
+	char **names = NULL;
+	FILE *in;
+	long rc;
+	size_t n;
+
+	if (size == 0 || (in = fmemopen((void *)data, size, "r")) == NULL)
+		return 0;
+	if ((b = batch_new()) == NULL)
+		goto out;
+	rc = batch_read(b, in, on_bad, &nbad);
+	if (rc < 0)
+		goto out;
+	if ((unsigned long)rc != nbad)
+		abort();
+	if (batch_reserve(b) < 0)
+		goto out;
+	n = batch_count(b);
+	if (n > 0 && (names = malloc(n * sizeof(*names))) == NULL)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		struct batch_item *it = batch_item(b, i);
+
+		/* Only URLs are kept, and each gets a name of its own that
+		 * stays inside the folder. */
+		if (!urlname_is_http(it->url) || it->name == NULL ||
+		    it->name[0] == '\0' || it->name[0] == '.' ||
+		    strchr(it->name, '/') != NULL)
+			abort();
+		names[i] = it->name;
+	}
+	if (n > 1) {
+		qsort(names, n, sizeof(*names), cmp_str);
+		for (size_t i = 1; i < n; i++)
+			if (strcmp(names[i - 1], names[i]) == 0)
+				abort();
+	}
+out:
+	free(names);
+	batch_free(b);
+	fclose(in);
+	return 0;
+}
