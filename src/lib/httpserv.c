@@ -66,7 +66,7 @@ read_head(struct httpserv_conn *c, char *buf, size_t *have)
 	}
 }
 
-
+/* Answers one request head. Returns 1 to keep the connection, else 0. */
 static int
 handle(struct httpserv_conn *c, char *head, long len)
 {
@@ -76,7 +76,8 @@ handle(struct httpserv_conn *c, char *head, long len)
 	int rc;
 
 	head[len] = '\0';
-	if (httpserv__parse_head(head, &r) < 0 || (r.minor == 1 && !r.host) || r.body) {
+	if (httpserv__parse_head(head, &r) < 0 || (r.minor == 1 && !r.host) ||
+	    r.body) {
 		/* Unsure where this request ends: answer and close. */
 		rs.keep = 0;
 		rc = httpserv__send_simple(c, NULL, &rs, 400, NULL);
@@ -85,7 +86,8 @@ handle(struct httpserv_conn *c, char *head, long len)
 		if (r.minor == 1)
 			rs.keep = !httpserv__has_token(r.connection, "close");
 		else
-			rs.keep = httpserv__has_token(r.connection, "keep-alive");
+			rs.keep = httpserv__has_token(r.connection,
+						       "keep-alive");
 		rc = httpserv__serve(c, &r, &rs);
 	}
 	c->cut = rs.cut;

@@ -44,6 +44,96 @@ httpserv__fault_init(struct httpserv_fault *f)
 	f->seed = 1;
 }
 
+/* One NAME=VALUE item of a SPEC into f (v is NULL without "="). 0, -1
+ * for a bad value, 1 when NAME is not one that takes a value. */
+static int
+parse_valued(const char *item, const char *v, struct httpserv_fault *f)
+{
+	const char *end = "";
+	long long n = v != NULL ? httpserv__parse_count(v, &end) : 0;
+
+	/* Items whose value is a plain count. */
+#define COUNT_ITEM(name, field)                                              \
+	if (strcmp(item, name) == 0) {                                       \
+		if (v == NULL || n < 0 || *end != '\0')                      \
+			return -1;                                           \
+		field = n;                                                   \
+		return 0;                                                    \
+	}
+	COUNT_ITEM("retry", f->retry)
+	COUNT_ITEM("at", f->stall_at)
+	COUNT_ITEM("redirect", f->redirect)
+	COUNT_ITEM("times", f->times)
+	COUNT_ITEM("seed", f->seed)
+#undef COUNT_ITEM
+	if (strcmp(item, "status") == 0) {
+		if (v == NULL || n < 100 || n > 599 || *end != '\0')
+			return -1;
+		f->status = (int)n;
+	} else if (strcmp(item, "cut") == 0) {
+		if (v != NULL && strcmp(v, "rand") == 0)
+			f->cut_rand = 1;
+		else if (v == NULL || n < 0 || *end != '\0')
+			return -1;
+		else
+			f->cut = n;
+	} else if (strcmp(item, "stall") == 0) {
+		char *e;
+
+		if (v == NULL)
+			return -1;
+		f->stall = strtod(v, &e);
+		if (e == v || *e != '\0' || !(f->stall > 0) || f->stall > 3600)
+			return -1;
+	} else if (strcmp(item, "change") == 0) {
+		if (v == NULL) {
+			f->change = 1;
+		} else {
+			if (n < 0 || *end != '\0')
+				return -1;
+			f->change = 2;
+			f->change_after = n;
+		}
+	} else if (strcmp(item, "etaglen") == 0) {
+		if (v == NULL || n < 3 || n > ETAG_MAX || *end != '\0')
+			return -1;
+		f->etaglen = (int)n;
+	} else if (strcmp(item, "rate") == 0) {
+		if (v == NULL || parse_rate(v, &f->rate) < 0)
+			return -1;
+	} else if (strcmp(item, "id") == 0) {
+		/* Only makes a SPEC, and so its count, distinct. */
+		if (v == NULL)
+			return -1;
+	} else {
+		return 1;
+	}
+	return 0;
+}
+
+/* One item of a SPEC without a value into f. 0, or -1 if unknown. */
+static int
+parse_flag(const char *item, struct httpserv_fault *f)
+{
+	if (strcmp(item, "rst") == 0)
+		f->rst = 1;
+	else if (strcmp(item, "norange") == 0)
+		f->norange = 1;
+	else if (strcmp(item, "badrange") == 0)
+		f->badrange = 1;
+	else if (strcmp(item, "nohead") == 0)
+		f->nohead = 1;
+	else if (strcmp(item, "chunked") == 0)
+		f->chunked = 1;
+	else if (strcmp(item, "novalidator") == 0)
+		f->novalidator = 1;
+	else if (strcmp(item, "close") == 0)
+		f->close = 1;
+	else
+		return -1;
+	return 0;
+}
+
 /* Parses a SPEC (not NUL-terminated: len bytes) into f. 0 or -1. */
 int
 httpserv__fault_parse(const char *spec, size_t len, struct httpserv_fault *f)
@@ -58,88 +148,15 @@ httpserv__fault_parse(const char *spec, size_t len, struct httpserv_fault *f)
 	for (item = strtok_r(buf, ",", &save); item != NULL;
 	     item = strtok_r(NULL, ",", &save)) {
 		char *v = strchr(item, '=');
-		const char *end = "";
-		long long n = 0;
+		int rc;
 
-		if (v != NULL) {
+		if (v != NULL)
 			*v++ = '\0';
-			n = httpserv__parse_count(v, &end);
-		}
-		/* Items whose value is a plain count. */
-#define COUNT_ITEM(name, field)                                              \
-	if (strcmp(item, name) == 0) {                                       \
-		if (v == NULL || n < 0 || *end != '\0')                      \
-			return -1;                                           \
-		field = n;                                                   \
-		continue;                                                    \
-	}
-		COUNT_ITEM("retry", f->retry)
-		COUNT_ITEM("at", f->stall_at)
-		COUNT_ITEM("redirect", f->redirect)
-		COUNT_ITEM("times", f->times)
-#undef COUNT_ITEM
-		if (strcmp(item, "status") == 0) {
-			if (v == NULL || n < 100 || n > 599 || *end != '\0')
-				return -1;
-			f->status = (int)n;
-		} else if (strcmp(item, "cut") == 0) {
-			if (v != NULL && strcmp(v, "rand") == 0)
-				f->cut_rand = 1;
-			else if (v == NULL || n < 0 || *end != '\0')
-				return -1;
-			else
-				f->cut = n;
-		} else if (strcmp(item, "seed") == 0) {
-			if (v == NULL || n < 0 || *end != '\0')
-				return -1;
-			f->seed = (unsigned long long)n;
-		} else if (strcmp(item, "stall") == 0) {
-			char *e;
-
-			if (v == NULL)
-				return -1;
-			f->stall = strtod(v, &e);
-			if (e == v || *e != '\0' || !(f->stall > 0) ||
-			    f->stall > 3600)
-				return -1;
-		} else if (strcmp(item, "change") == 0) {
-			if (v == NULL) {
-				f->change = 1;
-			} else {
-				if (n < 0 || *end != '\0')
-					return -1;
-				f->change = 2;
-				f->change_after = n;
-			}
-		} else if (strcmp(item, "etaglen") == 0) {
-			if (v == NULL || n < 3 || n > ETAG_MAX || *end != '\0')
-				return -1;
-			f->etaglen = (int)n;
-		} else if (strcmp(item, "rate") == 0) {
-			if (v == NULL || parse_rate(v, &f->rate) < 0)
-				return -1;
-		} else if (strcmp(item, "id") == 0) {
-			if (v == NULL)
-				return -1;
-		} else if (v != NULL) {
+		rc = parse_valued(item, v, f);
+		if (rc == 1)
+			rc = v != NULL ? -1 : parse_flag(item, f);
+		if (rc < 0)
 			return -1;
-		} else if (strcmp(item, "rst") == 0) {
-			f->rst = 1;
-		} else if (strcmp(item, "norange") == 0) {
-			f->norange = 1;
-		} else if (strcmp(item, "badrange") == 0) {
-			f->badrange = 1;
-		} else if (strcmp(item, "nohead") == 0) {
-			f->nohead = 1;
-		} else if (strcmp(item, "chunked") == 0) {
-			f->chunked = 1;
-		} else if (strcmp(item, "novalidator") == 0) {
-			f->novalidator = 1;
-		} else if (strcmp(item, "close") == 0) {
-			f->close = 1;
-		} else {
-			return -1;
-		}
 	}
 	return 0;
 }
@@ -147,7 +164,7 @@ httpserv__fault_parse(const char *spec, size_t len, struct httpserv_fault *f)
 /* Builds the Location of the next hop of a redirect=N spec. */
 void
 httpserv__redirect_location(const char *spec, size_t slen, long long left,
-		  const char *rest, char *out, size_t len)
+			    const char *rest, char *out, size_t len)
 {
 	char buf[512], *item, *save = NULL;
 	size_t o = 0;

@@ -122,7 +122,8 @@ void httpserv__fault_init(struct httpserv_fault *f);
 
 /* Parses SPEC (len bytes, not NUL-terminated) into f. 0, or -1 for an
  * unknown item or a bad value. */
-int httpserv__fault_parse(const char *spec, size_t len, struct httpserv_fault *f);
+int httpserv__fault_parse(const char *spec, size_t len,
+			  struct httpserv_fault *f);
 
 /* The Location of the next hop of a redirect: /fault/SPEC/rest with
  * redirect=left (dropped at 0), into out (size len). */
@@ -145,11 +146,14 @@ unsigned long httpserv__fault_count(struct httpserv *s, const char *spec,
 
 /* A short answer with a text body (an error, a redirect, a fault); r may
  * be NULL when the request could not be parsed. 0 or -errno. */
-int httpserv__send_simple(struct httpserv_conn *c, const struct httpserv_req *r,
-			  struct httpserv_resp *rs, int code, const char *extra);
+int httpserv__send_simple(struct httpserv_conn *c,
+			  const struct httpserv_req *r,
+			  struct httpserv_resp *rs, int code,
+			  const char *extra);
 
 /* Answers one parsed request with its file, an error or its faults.
  * 0, or -errno when the connection must close. */
-int httpserv__serve(struct httpserv_conn *c, struct httpserv_req *r, struct httpserv_resp *rs);
+int httpserv__serve(struct httpserv_conn *c, struct httpserv_req *r,
+		    struct httpserv_resp *rs);
 
 #endif

@@ -118,11 +118,13 @@ httpserv__parse_count(const char *p, const char **end)
 
 /*
  * Reads a Range value against a file of size bytes. Anything but one
- * well-formed byte range is ignored (HTTPSERV_RANGE_NONE: the whole file), as RFC
- * 9110 allows; a well-formed range outside the file is HTTPSERV_RANGE_UNSAT.
+ * well-formed byte range is ignored (HTTPSERV_RANGE_NONE: the whole file),
+ * as RFC 9110 allows; a well-formed range outside the file is
+ * HTTPSERV_RANGE_UNSAT.
  */
 int
-httpserv__parse_range(const char *v, long long size, long long *first, long long *last)
+httpserv__parse_range(const char *v, long long size, long long *first,
+		      long long *last)
 {
 	const char *p;
 	long long a = -1, b = -1;
@@ -136,8 +138,9 @@ httpserv__parse_range(const char *v, long long size, long long *first, long long
 		return HTTPSERV_RANGE_NONE;
 	while (*p == ' ')
 		p++;
+	/* Several ranges: the whole file instead. */
 	if (strchr(p, ',') != NULL)
-		return HTTPSERV_RANGE_NONE; /* several ranges: the whole file instead */
+		return HTTPSERV_RANGE_NONE;
 	if (*p == '-') {
 		p++;
 		if ((b = httpserv__parse_count(p, &p)) < 0)
