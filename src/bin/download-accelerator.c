@@ -221,7 +221,7 @@ main(int argc, char **argv)
 	ao.stop = &stop;
 	ao.progress = on_progress;
 	ao.warn = on_warn;
-	ao.cb_arg = &ui;
+	ao.arg = &ui;
 	if (accel_global_init() < 0)
 		errx(1, "libcurl initialisation failed");
 	rc = accel_run(&ao, &res);

@@ -477,7 +477,7 @@ report(struct accel *a, double now)
 	for (int i = 0; i < a->nconns; i++)
 		st.conns += a->conns[i].busy && now - a->conns[i].last_data < 1;
 	st.elapsed = now - a->t0;
-	a->o->progress(&st, a->o->cb_arg);
+	a->o->progress(&st, a->o->arg);
 }
 
 static int
@@ -622,21 +622,28 @@ run(struct accel *a)
 }
 
 int
-accel_run(const struct accel_opts *o, struct accel_result *res)
+accel_run(const struct accel_opts *opts, struct accel_result *res)
 {
+	struct accel_opts o = *opts;
 	struct accel a;
 	int rc;
 
 	memset(res, 0, sizeof(*res));
 	memset(&a, 0, sizeof(a));
-	a.o = o;
+	if (o.conns == 0)
+		o.conns = 8;
+	if (o.timeout == 0)
+		o.timeout = 10;
+	if (o.retries == 0)
+		o.retries = 5;
+	a.o = &o;
 	a.res = res;
 	a.fd = -1;
 	a.dirfd = -1;
 	a.meta.size = -1;
 	a.t0 = mtime_now();
-	if (o->nurls < 1 || o->conns < 1 || o->retries < 1 ||
-	    o->path == NULL) {
+	if (o.nurls < 1 || o.conns < 1 || o.retries < 1 || o.timeout < 0 ||
+	    o.path == NULL) {
 		snprintf(res->errmsg, sizeof(res->errmsg), "%s",
 			 strerror(EINVAL));
 		return -EINVAL;

@@ -18,23 +18,26 @@ typedef void accel_progress_cb(const struct accel_stats *st, void *arg);
 /* A warning the program may show (a mirror dropped, a resume refused). */
 typedef void accel_warn_cb(const char *msg, void *arg);
 
+/* Zero in a field means its default. */
 struct accel_opts {
 	const char *const *urls;	/* urls[0] the primary, then mirrors */
 	int nurls;
 	const char *path;	/* final name; NAME.part and NAME.part.state */
-	int conns;		/* parallel connections, >= 1 */
+	int conns;		/* parallel connections; 0: 8 */
 	int resume;		/* continue from NAME.part and its state */
-	double timeout;		/* abandon a connection silent this long */
+	double timeout;		/* abandon a connection silent this long,
+				 * seconds; 0: 10 */
 	long long min_speed;	/* bytes/s: abandon a connection slower
 				 * than this for timeout seconds; 0: no */
-	int retries;		/* failed tries of one range before giving up */
+	int retries;		/* failed tries of one range before giving
+				 * up; 0: 5 */
 	long long max_speed;	/* total bytes per second, 0 for no cap */
 	const unsigned char *sha256;	/* 32 bytes to verify, or NULL */
 	const char *cacert;	/* extra CA bundle for HTTPS, or NULL */
 	volatile sig_atomic_t *stop;	/* set by a signal handler: stop */
 	accel_progress_cb *progress;	/* called a few times a second */
 	accel_warn_cb *warn;
-	void *cb_arg;
+	void *arg;		/* for progress and warn */
 };
 
 struct accel_result {

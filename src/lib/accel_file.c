@@ -48,7 +48,7 @@ accel__warn(struct accel *a, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	a->o->warn(display_text(msg, shown, sizeof(shown)), a->o->cb_arg);
+	a->o->warn(display_text(msg, shown, sizeof(shown)), a->o->arg);
 }
 
 void
