@@ -97,11 +97,90 @@ parse_checksum(const char *s, unsigned char *md)
 	return 0;
 }
 
-int
-main(int argc, char **argv)
+/* The long options with no short form. */
+enum { O_CHECKSUM = 256, O_TIMEOUT, O_RETRIES, O_MAXSPEED, O_MINSPEED,
+       O_CACERT, O_VERSION };
+
+/* What the command line asks for. */
+struct da_opts {
+	long long conns, retries, speed, min_speed;
+	double timeout;
+	const char *output;	/* NULL: named after the first URL */
+	const char *cacert;
+	unsigned char md[32];	/* --checksum, if sha256 is set */
+	const unsigned char *sha256;
+	int resume, quiet;
+	char **urls;		/* the operands, from argv */
+	int nurls;
+};
+
+/* One option c with its argument arg into o; exits on a bad value. */
+static void
+set_option(int c, const char *arg, char **argv, struct da_opts *o)
 {
-	enum { O_CHECKSUM = 256, O_TIMEOUT, O_RETRIES, O_MAXSPEED, O_MINSPEED,
-	       O_CACERT, O_VERSION };
+	int rc;
+
+	switch (c) {
+	case 'n':
+		if ((rc = cli_parse_long(arg, 1, MAX_CONNS, &o->conns)) < 0)
+			cli_bad_value("connection count (1 to 64)", arg, rc);
+		break;
+	case 'o':
+		if (*arg == '\0')
+			cli_bad_value("output file name", arg, -EINVAL);
+		o->output = arg;
+		break;
+	case 'c':
+		o->resume = 1;
+		break;
+	case 'q':
+		o->quiet = 1;
+		break;
+	case O_CHECKSUM:
+		if (parse_checksum(arg, o->md) < 0) {
+			warnx("%s: invalid checksum: want "
+			      "sha256=64 hex digits", arg);
+			exit(2);
+		}
+		o->sha256 = o->md;
+		break;
+	case O_TIMEOUT:
+		if ((rc = cli_parse_seconds(arg, 3600, &o->timeout)) < 0)
+			cli_bad_value("timeout in seconds", arg, rc);
+		if (o->timeout < 0.1)
+			cli_bad_value("timeout in seconds (at least "
+				      "0.1)", arg, -ERANGE);
+		break;
+	case O_RETRIES:
+		if ((rc = cli_parse_long(arg, 1, 1000, &o->retries)) < 0)
+			cli_bad_value("retry count (1 to 1000)", arg, rc);
+		break;
+	case O_MAXSPEED:
+		if ((rc = cli_parse_size(arg, 1, 1LL << 40, &o->speed)) < 0)
+			cli_bad_value("rate", arg, rc);
+		break;
+	case O_MINSPEED:
+		if ((rc = cli_parse_size(arg, 1, 1LL << 40,
+					 &o->min_speed)) < 0)
+			cli_bad_value("rate", arg, rc);
+		break;
+	case O_CACERT:
+		o->cacert = arg;
+		break;
+	case 'h':
+		usage(stdout);
+		exit(0);
+	case O_VERSION:
+		cli_version();
+	default:
+		cli_bad_option(argv, "n:o:cqh");
+	}
+}
+
+/* The command line into o; exits on a bad one and after --help. */
+static void
+parse_args(int argc, char **argv, struct da_opts *o)
+{
 	static const struct option opts[] = {
 		{"connections", required_argument, NULL, 'n'},
 		{"output", required_argument, NULL, 'o'},
@@ -117,107 +196,97 @@ main(int argc, char **argv)
 		{"version", no_argument, NULL, O_VERSION},
 		{NULL, 0, NULL, 0},
 	};
-	struct accel_opts ao = {0};
-	struct accel_result res;
-	struct ui ui = {0};
-	unsigned char md[32];
-	char *name = NULL, url[2048];
-	const char *output = NULL;
-	long long n = DEFAULT_CONNS, retries = 5, speed = 0, min_speed = 0;
-	double timeout = 10;
-	int c, rc, status = 1;
+	int c;
 
+	memset(o, 0, sizeof(*o));
+	o->conns = DEFAULT_CONNS;
+	o->retries = 5;
+	o->timeout = 10;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "n:o:cqh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'n':
-			if ((rc = cli_parse_long(optarg, 1, MAX_CONNS, &n)) < 0)
-				cli_bad_value("connection count (1 to 64)",
-					      optarg, rc);
-			break;
-		case 'o':
-			if (*optarg == '\0')
-				cli_bad_value("output file name", optarg,
-					      -EINVAL);
-			output = optarg;
-			break;
-		case 'c':
-			ao.resume = 1;
-			break;
-		case 'q':
-			ui.quiet = 1;
-			break;
-		case O_CHECKSUM:
-			if (parse_checksum(optarg, md) < 0) {
-				warnx("%s: invalid checksum: want "
-				      "sha256=64 hex digits", optarg);
-				return 2;
-			}
-			ao.sha256 = md;
-			break;
-		case O_TIMEOUT:
-			if ((rc = cli_parse_seconds(optarg, 3600, &timeout)) < 0)
-				cli_bad_value("timeout in seconds", optarg, rc);
-			if (timeout < 0.1)
-				cli_bad_value("timeout in seconds (at least "
-					      "0.1)", optarg, -ERANGE);
-			break;
-		case O_RETRIES:
-			if ((rc = cli_parse_long(optarg, 1, 1000, &retries)) < 0)
-				cli_bad_value("retry count (1 to 1000)", optarg,
-					      rc);
-			break;
-		case O_MAXSPEED:
-			if ((rc = cli_parse_size(optarg, 1, 1LL << 40, &speed)) <
-			    0)
-				cli_bad_value("rate", optarg, rc);
-			break;
-		case O_MINSPEED:
-			if ((rc = cli_parse_size(optarg, 1, 1LL << 40,
-						 &min_speed)) < 0)
-				cli_bad_value("rate", optarg, rc);
-			break;
-		case O_CACERT:
-			ao.cacert = optarg;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		case O_VERSION:
-			cli_version();
-		default:
-			cli_bad_option(argv, "n:o:cqh");
-		}
-	}
+	while ((c = getopt_long(argc, argv, "n:o:cqh", opts, NULL)) != -1)
+		set_option(c, optarg, argv, o);
 	if (optind == argc) {
 		warnx("missing URL");
 		usage(stderr);
-		return 2;
+		exit(2);
 	}
 	for (int i = optind; i < argc; i++)
 		if (!urlname_is_http(argv[i])) {
 			warnx("%s: not an http:// or https:// URL", argv[i]);
-			return 2;
+			exit(2);
 		}
+	o->urls = &argv[optind];
+	o->nurls = argc - optind;
+}
+
+/* Says how the download ended; the exit status. */
+static int
+report(const struct da_opts *o, const char *output, int rc,
+       const struct accel_result *res)
+{
+	char url[2048];
+
+	/* The URL as shown: printable, without its credentials. */
+	display_url(o->urls[0], url, sizeof(url));
+	if (rc == 0) {
+		if (res->resumed_from > 0 && !o->quiet)
+			warnx("%s: resumed with %lld of %lld bytes already "
+			      "here", output, (long long)res->resumed_from,
+			      (long long)res->bytes);
+		printf("%s %lld %lld %.3f\n", url, o->conns,
+		       (long long)res->bytes, res->seconds);
+		return 0;
+	}
+	if (rc == -EINTR) {
+		if (res->kept)
+			warnx("%s: interrupted; %s.part kept, resume with -c",
+			      url, output);
+		else
+			warnx("%s: interrupted", url);
+	} else if (res->kept) {
+		warnx("%s: %s (%s.part kept: resume with -c)", res->errurl,
+		      res->errmsg, output);
+	} else {
+		warnx("%s: %s", res->errurl, res->errmsg);
+	}
+	return 1;
+}
+
+/* Downloads the file, with a progress bar on a terminal; the exit
+ * status. */
+static int
+run(const struct da_opts *o)
+{
+	struct accel_opts ao = {0};
+	struct accel_result res;
+	struct ui ui = {0};
+	char *name = NULL;
+	const char *output = o->output;
+	int rc, status;
+
 	if (output == NULL) {
-		if ((name = urlname_from_url(argv[optind])) == NULL)
+		if ((name = urlname_from_url(o->urls[0])) == NULL)
 			err(1, "urlname");
 		output = name;
 	}
+	ui.quiet = o->quiet;
 	cli_on_stop(on_signal);
 	signal(SIGPIPE, SIG_IGN);
 	if (!ui.quiet && isatty(STDERR_FILENO) &&
 	    (ui.bar = progress_new(STDERR_FILENO)) == NULL)
 		err(1, "progress");
 
-	ao.urls = (const char *const *)&argv[optind];
-	ao.nurls = argc - optind;
+	ao.urls = (const char *const *)o->urls;
+	ao.nurls = o->nurls;
 	ao.path = output;
-	ao.conns = (int)n;
-	ao.timeout = timeout;
-	ao.min_speed = min_speed;
-	ao.retries = (int)retries;
-	ao.max_speed = speed;
+	ao.resume = o->resume;
+	ao.sha256 = o->sha256;
+	ao.cacert = o->cacert;
+	ao.conns = (int)o->conns;
+	ao.timeout = o->timeout;
+	ao.min_speed = o->min_speed;
+	ao.retries = (int)o->retries;
+	ao.max_speed = o->speed;
 	ao.stop = &stop;
 	ao.progress = on_progress;
 	ao.warn = on_warn;
@@ -228,31 +297,19 @@ main(int argc, char **argv)
 	accel_global_cleanup();
 	if (ui.bar != NULL)
 		progress_end(ui.bar);
-	/* The URL as shown: printable, without its credentials. */
-	display_url(argv[optind], url, sizeof(url));
-	if (rc == 0) {
-		if (res.resumed_from > 0 && !ui.quiet)
-			warnx("%s: resumed with %lld of %lld bytes already "
-			      "here", output, (long long)res.resumed_from,
-			      (long long)res.bytes);
-		printf("%s %lld %lld %.3f\n", url, n, (long long)res.bytes,
-		       res.seconds);
-		status = 0;
-	} else if (rc == -EINTR) {
-		if (res.kept)
-			warnx("%s: interrupted; %s.part kept, resume with -c",
-			      url, output);
-		else
-			warnx("%s: interrupted", url);
-	} else if (res.kept) {
-		warnx("%s: %s (%s.part kept: resume with -c)", res.errurl,
-		      res.errmsg, output);
-	} else {
-		warnx("%s: %s", res.errurl, res.errmsg);
-	}
+	status = report(o, output, rc, &res);
 	progress_free(ui.bar);
 	free(name);
 	if (fflush(stdout) != 0 || ferror(stdout))
 		err(1, "stdout");
 	return status;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct da_opts o;
+
+	parse_args(argc, argv, &o);
+	return run(&o);
 }

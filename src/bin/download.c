@@ -181,8 +181,21 @@ on_bad(unsigned long line, const char *text, void *arg)
 	      display_text(text, buf, sizeof(buf)));
 }
 
-int
-main(int argc, char **argv)
+/* What the command line asks for. */
+struct dl_opts {
+	const char *input;	/* the URL list, "-" for standard input */
+	const char *dir;	/* where the files go */
+	long long jobs;		/* 0: as many as there are URLs, at most 64 */
+	long long threads;	/* 0: one per processor */
+	long long retries;
+	double wait;		/* before the first retry */
+	int quiet;
+	int verbose;
+};
+
+/* The command line into o; exits on a bad one and after --help. */
+static void
+parse_args(int argc, char **argv, struct dl_opts *o)
 {
 	enum { OPT_VERSION = 256, OPT_RETRIES, OPT_RETRY_WAIT };
 	static const struct option opts[] = {
@@ -200,60 +213,54 @@ main(int argc, char **argv)
 		{"version", no_argument, NULL, OPT_VERSION},
 		{NULL, 0, NULL, 0},
 	};
-	const char *input = "urls.txt", *dir = "downloads", *inname;
-	struct batch *b = NULL;
-	struct batch_run_opts ro;
-	struct out o;
-	FILE *in;
-	long long jobs = 0, threads = 0, retries = 3, v;
-	double wait = 0.5;
-	long nbad;
-	size_t n, saved = 0, failed = 0, pending = 0;
-	long long bytes = 0;
-	int c, rc, dirfd = -1, status = 1, verbose = 0;
+	int c, rc;
 
-	memset(&o, 0, sizeof(o));
+	memset(o, 0, sizeof(*o));
+	o->input = "urls.txt";
+	o->dir = "downloads";
+	o->retries = 3;
+	o->wait = 0.5;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, OPTSTRING, opts, NULL)) != -1) {
 		switch (c) {
 		case 'i':
-			input = optarg;
+			o->input = optarg;
 			break;
 		case 'd':
-			dir = optarg;
+			o->dir = optarg;
 			break;
 		case 'j':
 			if ((rc = cli_parse_long(optarg, 1, TPOOL_MAX_THREADS,
-						 &jobs)) < 0)
+						 &o->jobs)) < 0)
 				cli_bad_value("job count (1 to 64)", optarg,
 					      rc);
 			break;
 		case 't':
 			if ((rc = cli_parse_long(optarg, 1, TPOOL_MAX_THREADS,
-						 &threads)) < 0)
+						 &o->threads)) < 0)
 				cli_bad_value("thread count (1 to 64)", optarg,
 					      rc);
 			break;
 		case 'v':
-			verbose = 1;
+			o->verbose = 1;
 			break;
 		case 'q':
-			o.quiet = 1;
+			o->quiet = 1;
 			break;
 		case OPT_RETRIES:
-			if ((rc = cli_parse_long(optarg, 0, 20, &v)) < 0)
+			if ((rc = cli_parse_long(optarg, 0, 20,
+						 &o->retries)) < 0)
 				cli_bad_value("retry count (0 to 20)", optarg,
 					      rc);
-			retries = v;
 			break;
 		case OPT_RETRY_WAIT:
-			if ((rc = cli_parse_seconds(optarg, 60, &wait)) < 0)
+			if ((rc = cli_parse_seconds(optarg, 60, &o->wait)) < 0)
 				cli_bad_value("retry wait (0 to 60 s)", optarg,
 					      rc);
 			break;
 		case 'h':
 			usage(stdout);
-			return 0;
+			exit(0);
 		case OPT_VERSION:
 			cli_version();
 		default:
@@ -261,13 +268,21 @@ main(int argc, char **argv)
 		}
 	}
 	cli_no_operands(argc, argv, usage);
-	if (*dir == '\0') {
-		warnx("empty folder name");
-		return 2;
-	}
+}
 
-	/* Everything that can be wrong with the input or the folder is said
-	 * before the first download starts. */
+/*
+ * Reads the URL list into a new batch and names every file; the number
+ * of bad lines in *nbad. Exits on an error, so that everything wrong with
+ * the input is said before the first download starts.
+ */
+static struct batch *
+read_urls(const char *input, long *nbad)
+{
+	const char *inname;
+	struct batch *b;
+	FILE *in;
+	int rc;
+
 	if (strcmp(input, "-") == 0) {
 		in = stdin;
 		inname = "stdin";
@@ -278,17 +293,26 @@ main(int argc, char **argv)
 	}
 	if ((b = batch_new()) == NULL)
 		err(1, "batch");
-	nbad = batch_read(b, in, on_bad, (void *)inname);
+	*nbad = batch_read(b, in, on_bad, (void *)inname);
 	if (in != stdin)
 		fclose(in);
-	if (nbad < 0) {
-		errno = (int)-nbad;
+	if (*nbad < 0) {
+		errno = (int)-*nbad;
 		err(1, "%s", inname);
 	}
 	if ((rc = batch_reserve(b)) < 0) {
 		errno = -rc;
 		err(1, "names");
 	}
+	return b;
+}
+
+/* Makes the output folder and opens it; exits unless it can be written. */
+static int
+open_dir(const char *dir)
+{
+	int dirfd, rc;
+
 	if ((rc = fsutil_mkdirs(dir, 0777)) < 0) {
 		errno = -rc;
 		err(1, "%s: cannot create folder", dir);
@@ -299,44 +323,47 @@ main(int argc, char **argv)
 		errno = -rc;
 		err(1, "%s: cannot write", dir);
 	}
-	/*
-	 * libcurl frees and allocates its receive buffer again for every
-	 * transfer in a multi handle. glibc would hand such a freed block at
-	 * the top of the heap back to the system (and a fresh one would be
-	 * faulted in, page by page, for the next file): keep up to 8 MiB
-	 * free for reuse instead, and map only blocks of 1 MiB or more.
-	 */
-	mallopt(M_TRIM_THRESHOLD, 8 << 20);
-	mallopt(M_MMAP_THRESHOLD, 1 << 20);
-	if (fetch_global_init() < 0)
-		errx(1, "libcurl initialisation failed");
+	return dirfd;
+}
 
-	n = batch_count(b);
+/* Sets up what the workers print through, for n downloads into dir. */
+static void
+out_init(struct out *o, const struct dl_opts *opt, size_t n)
+{
+	memset(o, 0, sizeof(*o));
+	o->quiet = opt->quiet;
 	/* "out/" is shown as "out" in "saved URL -> out/NAME". */
-	if ((o.dir = strdup(dir)) == NULL)
+	if ((o->dir = strdup(opt->dir)) == NULL)
 		err(1, "strdup");
-	for (size_t l = strlen(o.dir); l > 1 && o.dir[l - 1] == '/'; l--)
-		o.dir[l - 1] = '\0';
-	o.total = n;
-	o.start = mtime_now();
-	o.progress = BATCH_THREADED && !verbose && !o.quiet && isatty(2);
-	pthread_mutex_init(&o.mu, NULL);
+	for (size_t l = strlen(o->dir); l > 1 && o->dir[l - 1] == '/'; l--)
+		o->dir[l - 1] = '\0';
+	o->total = n;
+	o->start = mtime_now();
+	o->progress = BATCH_THREADED && !opt->verbose && !o->quiet &&
+		      isatty(2);
+	pthread_mutex_init(&o->mu, NULL);
+}
 
-	cli_on_stop(on_signal);
-	/* A server closing on us must be an error, not a silent death. */
-	signal(SIGPIPE, SIG_IGN);
+/* Downloads the n URLs of b into dirfd, o printing as they go. */
+static void
+fetch_all(struct batch *b, size_t n, int dirfd, struct out *o,
+	  const struct dl_opts *opt)
+{
+	struct batch_run_opts ro;
+	long long jobs = opt->jobs;
+	int rc;
 
 	memset(&ro, 0, sizeof(ro));
-	ro.fetch.retries = retries > 0 ? (int)retries : -1;
-	ro.fetch.backoff = wait > 0 ? wait : -1;
+	ro.fetch.retries = opt->retries > 0 ? (int)opt->retries : -1;
+	ro.fetch.backoff = opt->wait > 0 ? opt->wait : -1;
 	ro.fetch.cancel = &interrupted;
-	ro.fetch.received = &o.received;
-	ro.fetch.on_data = o.progress ? on_data : NULL;
-	ro.fetch.arg = &o;
+	ro.fetch.received = &o->received;
+	ro.fetch.on_data = o->progress ? on_data : NULL;
+	ro.fetch.arg = o;
 	ro.dirfd = dirfd;
 	ro.on_start = on_start;
 	ro.on_done = on_done;
-	ro.arg = &o;
+	ro.arg = o;
 #if BATCH_THREADED
 	if (jobs == 0)
 		jobs = n < TPOOL_MAX_THREADS ? (long long)n : TPOOL_MAX_THREADS;
@@ -344,11 +371,19 @@ main(int argc, char **argv)
 		jobs = 1;
 #endif
 	ro.jobs = (unsigned)jobs;
-	ro.threads = (unsigned)threads;
+	ro.threads = (unsigned)opt->threads;
 	if (n > 0 && (rc = batch_run(b, &ro)) < 0) {
 		errno = -rc;
 		warn("cannot start downloads");
 	}
+}
+
+/* Prints the closing line of counts; the exit status they call for. */
+static int
+summarize(struct batch *b, size_t n, long nbad, const struct out *o)
+{
+	size_t saved = 0, failed = 0, pending = 0;
+	long long bytes = 0;
 
 	for (size_t i = 0; i < n; i++) {
 		struct batch_item *it = batch_item(b, i);
@@ -366,22 +401,58 @@ main(int argc, char **argv)
 			break;
 		}
 	}
-	if (o.progress)
+	if (o->progress)
 		fputs("\r\033[K", stderr);
-	if (!o.quiet) {
+	if (!o->quiet) {
 		printf("%zu saved, %zu failed", saved, failed);
 		if (pending > 0)
 			printf(", %zu not started", pending);
 		if (nbad > 0)
 			printf(", %ld bad lines", nbad);
 		printf(" of %zu URLs; %lld bytes in %.3f s%s\n", n, bytes,
-		       mtime_now() - o.start,
+		       mtime_now() - o->start,
 		       atomic_load(&interrupted) ? " (interrupted)" : "");
 	}
 	if (atomic_load(&interrupted))
-		status = 128 + atomic_load(&interrupted);
-	else if (saved == n && nbad == 0)
-		status = 0;
+		return 128 + atomic_load(&interrupted);
+	return saved == n && nbad == 0 ? 0 : 1;
+}
+
+/* Checks the input and the folder, downloads, reports; the exit status. */
+static int
+run(const struct dl_opts *opt)
+{
+	struct batch *b;
+	struct out o;
+	long nbad;
+	size_t n;
+	int dirfd, status;
+
+	if (*opt->dir == '\0') {
+		warnx("empty folder name");
+		return 2;
+	}
+	b = read_urls(opt->input, &nbad);
+	dirfd = open_dir(opt->dir);
+	/*
+	 * libcurl frees and allocates its receive buffer again for every
+	 * transfer in a multi handle. glibc would hand such a freed block at
+	 * the top of the heap back to the system (and a fresh one would be
+	 * faulted in, page by page, for the next file): keep up to 8 MiB
+	 * free for reuse instead, and map only blocks of 1 MiB or more.
+	 */
+	mallopt(M_TRIM_THRESHOLD, 8 << 20);
+	mallopt(M_MMAP_THRESHOLD, 1 << 20);
+	if (fetch_global_init() < 0)
+		errx(1, "libcurl initialisation failed");
+
+	n = batch_count(b);
+	out_init(&o, opt, n);
+	cli_on_stop(on_signal);
+	/* A server closing on us must be an error, not a silent death. */
+	signal(SIGPIPE, SIG_IGN);
+	fetch_all(b, n, dirfd, &o, opt);
+	status = summarize(b, n, nbad, &o);
 	close(dirfd);
 	free(o.dir);
 	batch_free(b);
@@ -393,4 +464,13 @@ main(int argc, char **argv)
 			status = 1;
 	}
 	return status;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct dl_opts o;
+
+	parse_args(argc, argv, &o);
+	return run(&o);
 }

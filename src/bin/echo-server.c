@@ -89,8 +89,16 @@ serve(int fd, char *chunk, const char **why)
 	}
 }
 
-int
-main(int argc, char **argv)
+/* What the command line asks for. */
+struct es_opts {
+	const char *host;	/* NULL: every address */
+	long long port;
+	int quiet;
+};
+
+/* The command line into o; exits on a bad one and after --help. */
+static void
+parse_args(int argc, char **argv, struct es_opts *o)
 {
 	static const struct option opts[] = {
 		{"port", required_argument, NULL, 'p'},
@@ -100,30 +108,28 @@ main(int argc, char **argv)
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
-	const char *host = NULL, *why;
-	long long port = 3000;
-	unsigned long long served = 0, echoed = 0, n;
-	struct sockaddr_storage ss;
-	socklen_t len;
-	char addr[80], *chunk = NULL;
-	int c, rc, lfd = -1, fd, quiet = 0, status = 0;
+	int c, rc;
 
+	o->host = NULL;
+	o->port = 3000;
+	o->quiet = 0;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "p:b:qh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
-			if ((rc = cli_parse_long(optarg, 0, 65535, &port)) < 0)
+			if ((rc = cli_parse_long(optarg, 0, 65535,
+						 &o->port)) < 0)
 				cli_bad_value("port (0 to 65535)", optarg, rc);
 			break;
 		case 'b':
-			host = optarg;
+			o->host = optarg;
 			break;
 		case 'q':
-			quiet = 1;
+			o->quiet = 1;
 			break;
 		case 'h':
 			usage(stdout);
-			return 0;
+			exit(0);
 		case 'V':
 			cli_version();
 		default:
@@ -131,23 +137,19 @@ main(int argc, char **argv)
 		}
 	}
 	cli_no_operands(argc, argv, usage);
-	signal(SIGPIPE, SIG_IGN);
-	/* No SA_RESTART: a signal must interrupt accept() and recv(). */
-	cli_on_stop(on_signal);
+}
 
-	if ((chunk = malloc(CHUNK)) == NULL)
-		err(1, "malloc");
-	lfd = sock_listen(host, (int)port, 128, 0);
-	if (lfd < 0) {
-		warnx("%s port %lld: %s", host ? host : "*", port,
-		      sock_strerror(lfd));
-		status = 1;
-		goto out;
-	}
-	len = sizeof(ss);
-	if (getsockname(lfd, (struct sockaddr *)&ss, &len) == 0)
-		fprintf(stderr, "echo-server: listening on %s\n",
-			sock_addr_str(&ss, addr, sizeof(addr)));
+/* Serves one client after another on lfd until a signal stops us. */
+static void
+serve_all(const struct es_opts *o, int lfd, char *chunk)
+{
+	unsigned long long served = 0, echoed = 0, n;
+	struct sockaddr_storage ss;
+	socklen_t len;
+	char addr[80];
+	const char *why;
+	int fd;
+
 	while (!stop) {
 		len = sizeof(ss);
 		fd = accept4(lfd, (struct sockaddr *)&ss, &len, SOCK_CLOEXEC);
@@ -160,22 +162,60 @@ main(int argc, char **argv)
 			continue;
 		}
 		sock_addr_str(&ss, addr, sizeof(addr));
-		if (!quiet)
+		if (!o->quiet)
 			fprintf(stderr, "echo-server: %s: connected\n", addr);
 		guard_client(fd);
 		n = serve(fd, chunk, &why);
 		close(fd);
 		served++;
 		echoed += n;
-		if (!quiet)
-			fprintf(stderr, "echo-server: %s: closed (%s, %llu bytes echoed)\n",
-				addr, why, n);
+		if (!o->quiet)
+			fprintf(stderr, "echo-server: %s: closed "
+				"(%s, %llu bytes echoed)\n", addr, why, n);
 	}
-	fprintf(stderr, "echo-server: served %llu clients, echoed %llu bytes\n",
-		served, echoed);
+	fprintf(stderr, "echo-server: served %llu clients, echoed %llu "
+		"bytes\n", served, echoed);
+}
+
+/* Listens and serves; the exit status. */
+static int
+run(const struct es_opts *o)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	char addr[80], *chunk = NULL;
+	int lfd = -1, status = 0;
+
+	signal(SIGPIPE, SIG_IGN);
+	/* No SA_RESTART: a signal must interrupt accept() and recv(). */
+	cli_on_stop(on_signal);
+
+	if ((chunk = malloc(CHUNK)) == NULL)
+		err(1, "malloc");
+	lfd = sock_listen(o->host, (int)o->port, 128, 0);
+	if (lfd < 0) {
+		warnx("%s port %lld: %s", o->host ? o->host : "*", o->port,
+		      sock_strerror(lfd));
+		status = 1;
+		goto out;
+	}
+	len = sizeof(ss);
+	if (getsockname(lfd, (struct sockaddr *)&ss, &len) == 0)
+		fprintf(stderr, "echo-server: listening on %s\n",
+			sock_addr_str(&ss, addr, sizeof(addr)));
+	serve_all(o, lfd, chunk);
 out:
 	if (lfd >= 0)
 		close(lfd);
 	free(chunk);
 	return status;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct es_opts o;
+
+	parse_args(argc, argv, &o);
+	return run(&o);
 }

@@ -344,43 +344,50 @@ last_line(const char *path, char *buf, size_t len)
 
 enum { RUN_OK, RUN_FAILED, RUN_STOPPED };
 
+/* One run of the accelerator, as the steps of run_one see it. */
+struct run {
+	struct exp *e;
+	struct target *t;
+	int threads;
+	long rep;
+	double deadline;	/* the child is killed after it */
+	char errpath[PATH_MAX + 16];	/* the child's standard error */
+	char out[OUT_MAX + 1];	/* and its standard output */
+	size_t have;
+	int killed;		/* 1: after a signal, 2: timed out */
+	int status;		/* from waitpid */
+	struct expdata_row r;	/* out, parsed */
+	char *why;		/* on RUN_FAILED, what went wrong */
+	size_t whylen;
+};
+
 /*
- * One download: runs the accelerator in an empty folder, waits for it
- * (bounded), checks its output line and the file it left. On RUN_OK, line
- * holds the line to record; on RUN_FAILED, why says what went wrong.
+ * Starts the accelerator in the empty run folder, its output into a pipe
+ * whose read end goes to *fd. The pid, or -1 with rn->why said.
  */
-static int
-run_one(struct exp *e, struct target *t, int threads, long rep, char *line,
-	size_t linelen, char *why, size_t whylen)
+static pid_t
+run_spawn(struct run *rn, int *fd)
 {
-	char errpath[PATH_MAX + 16], nbuf[16], file[PATH_MAX + 300];
-	char out[OUT_MAX + 1];
-	size_t have = 0;
-	int pfd[2], status = 0, nfiles = 0, killed = 0, rc = RUN_FAILED;
-	double deadline = mtime_now() + e->run_timeout, term_at = 0;
-	struct expdata_row r;
-	const char *bad = NULL;
-	struct dirent *de;
-	struct stat st;
-	DIR *d;
+	struct exp *e = rn->e;
+	char nbuf[16];
+	int pfd[2];
 	pid_t pid;
 
-	snprintf(errpath, sizeof(errpath), "%s/stderr.txt", e->work);
-	snprintf(nbuf, sizeof(nbuf), "%d", threads);
+	snprintf(nbuf, sizeof(nbuf), "%d", rn->threads);
 	if (pipe2(pfd, O_CLOEXEC) < 0) {
-		say(why, whylen, "pipe: %s", strerror(errno));
-		return RUN_FAILED;
+		say(rn->why, rn->whylen, "pipe: %s", strerror(errno));
+		return -1;
 	}
 	pid = fork();
 	if (pid < 0) {
-		say(why, whylen, "fork: %s", strerror(errno));
+		say(rn->why, rn->whylen, "fork: %s", strerror(errno));
 		close(pfd[0]);
 		close(pfd[1]);
-		return RUN_FAILED;
+		return -1;
 	}
 	if (pid == 0) {
 		int in = open("/dev/null", O_RDONLY);
-		int er = open(errpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		int er = open(rn->errpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 		sigset_t none;
 
 		/* The accelerator starts as from a shell: nothing blocked
@@ -392,135 +399,216 @@ run_one(struct exp *e, struct target *t, int threads, long rep, char *line,
 		    dup2(pfd[1], 1) < 0 || dup2(er, 2) < 0 ||
 		    chdir(e->rundir) < 0)
 			_exit(126);
-		execl(e->accel, "download-accelerator", "-n", nbuf, t->url,
+		execl(e->accel, "download-accelerator", "-n", nbuf, rn->t->url,
 		      (char *)NULL);
 		dprintf(2, "%s: %s\n", e->accel, strerror(errno));
 		_exit(127);
 	}
 	close(pfd[1]);
+	*fd = pfd[0];
+	return pid;
+}
+
+/*
+ * Reads the child's output until it closes it, then reaps the child. A
+ * signal to us stops it, SIGKILL 5 s later; the deadline kills it.
+ */
+static void
+run_collect(struct run *rn, pid_t pid, int fd)
+{
+	double term_at = 0;
+
 	for (;;) {
-		struct pollfd p = {.fd = pfd[0], .events = POLLIN};
-		double left = deadline - mtime_now();
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		double left = rn->deadline - mtime_now();
 		ssize_t n;
 
 		if (got_signal && term_at == 0) {
 			kill(pid, SIGTERM);
 			term_at = mtime_now();
 		}
-		if (term_at > 0 && mtime_now() - term_at > 5 && !killed) {
+		if (term_at > 0 && mtime_now() - term_at > 5 && !rn->killed) {
 			kill(pid, SIGKILL);
-			killed = 1;
+			rn->killed = 1;
 		}
-		if (left <= 0 && !killed) {
+		if (left <= 0 && !rn->killed) {
 			kill(pid, SIGKILL);
-			killed = 2;
+			rn->killed = 2;
 		}
-		n = poll(&p, 1, left > 1 ? 1000 : left > 0 ? (int)(left * 1000) + 1
-							   : 1000);
+		n = poll(&p, 1,
+			 left > 1 || left <= 0 ? 1000 : (int)(left * 1000) + 1);
 		if (n < 0 && errno != EINTR)
 			break;
 		if (n <= 0) {
-			progress_draw(e, t, threads, rep);
+			progress_draw(rn->e, rn->t, rn->threads, rn->rep);
 			continue;
 		}
-		n = read(pfd[0], out + have, OUT_MAX - have);
+		n = read(fd, rn->out + rn->have, OUT_MAX - rn->have);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
 			break;
-		have += (size_t)n;
-		if (have == OUT_MAX)
-			have = OUT_MAX - 1; /* far too much: keep reading */
+		rn->have += (size_t)n;
+		if (rn->have == OUT_MAX)
+			rn->have = OUT_MAX - 1; /* far too much: keep reading */
 	}
-	close(pfd[0]);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+	close(fd);
+	while (waitpid(pid, &rn->status, 0) < 0 && errno == EINTR)
 		;
-	out[have] = '\0';
-	if (got_signal) {
-		rc = RUN_STOPPED;
-		goto clean;
-	}
-	if (killed == 2) {
-		say(why, whylen, "timed out after %g s", e->run_timeout);
-		goto clean;
-	}
-	if (WIFSIGNALED(status)) {
-		say(why, whylen, "download-accelerator killed by signal %d",
-			 WTERMSIG(status));
-		goto clean;
-	}
-	if (WEXITSTATUS(status) != 0) {
-		char msg[400];
+	rn->out[rn->have] = '\0';
+}
 
-		last_line(errpath, msg, sizeof(msg));
-		say(why, whylen, "download-accelerator exited %d: %s",
-			 WEXITSTATUS(status), msg);
-		goto clean;
+/* How the child ended: RUN_OK if it exited 0 and was not stopped. */
+static int
+run_check_exit(struct run *rn)
+{
+	char msg[400];
+
+	if (got_signal)
+		return RUN_STOPPED;
+	if (rn->killed == 2) {
+		say(rn->why, rn->whylen, "timed out after %g s",
+		    rn->e->run_timeout);
+		return RUN_FAILED;
 	}
-	/* Exactly one line: URL N BYTES SECONDS, for this URL and N. */
+	if (WIFSIGNALED(rn->status)) {
+		say(rn->why, rn->whylen,
+		    "download-accelerator killed by signal %d",
+		    WTERMSIG(rn->status));
+		return RUN_FAILED;
+	}
+	if (WEXITSTATUS(rn->status) != 0) {
+		last_line(rn->errpath, msg, sizeof(msg));
+		say(rn->why, rn->whylen, "download-accelerator exited %d: %s",
+		    WEXITSTATUS(rn->status), msg);
+		return RUN_FAILED;
+	}
+	return RUN_OK;
+}
+
+/* Exactly one line: URL N BYTES SECONDS, for this URL and N. */
+static int
+run_check_output(struct run *rn)
+{
+	char *out = rn->out;
+	const char *url = rn->t->url, *bad = NULL;
+	size_t have = rn->have;
+
 	if (have == 0 || out[have - 1] != '\n' ||
 	    strchr(out, '\n') != out + have - 1 ||
-	    expdata_parse_line(out, &r, &bad) != 1 ||
-	    strncmp(out, t->url, strlen(t->url)) != 0 ||
-	    out[strlen(t->url)] != ' ' || r.threads != threads) {
+	    expdata_parse_line(out, &rn->r, &bad) != 1 ||
+	    strncmp(out, url, strlen(url)) != 0 ||
+	    out[strlen(url)] != ' ' || rn->r.threads != rn->threads) {
 		out[strcspn(out, "\n")] = '\0';
-		say(why, whylen, "unexpected output: \"%.200s\"", out);
-		goto clean;
+		say(rn->why, rn->whylen, "unexpected output: \"%.200s\"", out);
+		return RUN_FAILED;
 	}
-	/* The folder holds exactly the downloaded file. */
-	if ((d = opendir(e->rundir)) == NULL) {
-		say(why, whylen, "%s: %s", e->rundir, strerror(errno));
-		goto clean;
+	return RUN_OK;
+}
+
+/* The one file in the run folder into file (len bytes); RUN_OK or not. */
+static int
+run_find_file(struct run *rn, char *file, size_t len)
+{
+	const char *rundir = rn->e->rundir;
+	struct dirent *de;
+	int nfiles = 0;
+	DIR *d;
+
+	if ((d = opendir(rundir)) == NULL) {
+		say(rn->why, rn->whylen, "%s: %s", rundir, strerror(errno));
+		return RUN_FAILED;
 	}
 	while ((de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
 			continue;
 		if (nfiles++ == 0)
-			snprintf(file, sizeof(file), "%s/%s", e->rundir,
-				 de->d_name);
+			snprintf(file, len, "%s/%s", rundir, de->d_name);
 	}
 	closedir(d);
 	if (nfiles != 1) {
-		say(why, whylen, nfiles == 0 ? "no file written"
-						  : "%d files left, not one",
-			 nfiles);
-		goto clean;
+		say(rn->why, rn->whylen, nfiles == 0 ? "no file written"
+						     : "%d files left, not one",
+		    nfiles);
+		return RUN_FAILED;
 	}
-	if (lstat(file, &st) < 0 || !S_ISREG(st.st_mode) ||
-	    (strlen(file) > 5 && strcmp(file + strlen(file) - 5, ".part") == 0)) {
-		say(why, whylen, "%s is not a finished file",
-			 strrchr(file, '/') + 1);
-		goto clean;
-	}
-	if ((long long)st.st_size != r.bytes) {
-		say(why, whylen, "reported %lld bytes, wrote %lld",
-			 r.bytes, (long long)st.st_size);
-		goto clean;
-	}
-	if (t->size >= 0 && r.bytes != t->size) {
-		say(why, whylen, "size %lld, expected %lld", r.bytes,
-			 t->size);
-		goto clean;
-	}
-	if (t->has_sha) {
-		unsigned char sha[32];
-		int k = sha256_file(file, sha);
+	return RUN_OK;
+}
 
-		if (k < 0) {
-			say(why, whylen, "%s: %s", file, strerror(-k));
-			goto clean;
-		}
-		if (memcmp(sha, t->sha, 32) != 0) {
-			say(why, whylen, "SHA-256 differs from the data "
-					      "served");
-			goto clean;
-		}
+/* The file left is finished, of the size reported and, when the data is
+ * ours, of the checksum served. */
+static int
+run_check_file(struct run *rn)
+{
+	char file[PATH_MAX + 300];
+	unsigned char sha[32];
+	struct target *t = rn->t;
+	size_t fl;
+	struct stat st;
+	int k;
+
+	if (run_find_file(rn, file, sizeof(file)) != RUN_OK)
+		return RUN_FAILED;
+	fl = strlen(file);
+	if (lstat(file, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    (fl > 5 && strcmp(file + fl - 5, ".part") == 0)) {
+		say(rn->why, rn->whylen, "%s is not a finished file",
+		    strrchr(file, '/') + 1);
+		return RUN_FAILED;
 	}
-	if (t->size < 0)
-		t->size = r.bytes;
-	say(line, linelen, "%s", out);
-	rc = RUN_OK;
-clean:
+	if ((long long)st.st_size != rn->r.bytes) {
+		say(rn->why, rn->whylen, "reported %lld bytes, wrote %lld",
+		    rn->r.bytes, (long long)st.st_size);
+		return RUN_FAILED;
+	}
+	if (t->size >= 0 && rn->r.bytes != t->size) {
+		say(rn->why, rn->whylen, "size %lld, expected %lld",
+		    rn->r.bytes, t->size);
+		return RUN_FAILED;
+	}
+	if (!t->has_sha)
+		return RUN_OK;
+	if ((k = sha256_file(file, sha)) < 0) {
+		say(rn->why, rn->whylen, "%s: %s", file, strerror(-k));
+		return RUN_FAILED;
+	}
+	if (memcmp(sha, t->sha, 32) != 0) {
+		say(rn->why, rn->whylen, "SHA-256 differs from the data "
+					 "served");
+		return RUN_FAILED;
+	}
+	return RUN_OK;
+}
+
+/*
+ * One download: runs the accelerator in an empty folder, waits for it
+ * (bounded), checks its output line and the file it left. On RUN_OK, line
+ * holds the line to record; on RUN_FAILED, why says what went wrong.
+ */
+static int
+run_one(struct exp *e, struct target *t, int threads, long rep, char *line,
+	size_t linelen, char *why, size_t whylen)
+{
+	struct run rn = {
+		.e = e, .t = t, .threads = threads, .rep = rep,
+		.deadline = mtime_now() + e->run_timeout,
+		.why = why, .whylen = whylen,
+	};
+	pid_t pid;
+	int fd, rc;
+
+	snprintf(rn.errpath, sizeof(rn.errpath), "%s/stderr.txt", e->work);
+	if ((pid = run_spawn(&rn, &fd)) < 0)
+		return RUN_FAILED;
+	run_collect(&rn, pid, fd);
+	if ((rc = run_check_exit(&rn)) == RUN_OK &&
+	    (rc = run_check_output(&rn)) == RUN_OK &&
+	    (rc = run_check_file(&rn)) == RUN_OK) {
+		if (t->size < 0)
+			t->size = rn.r.bytes;
+		say(line, linelen, "%s", rn.out);
+	}
 	/* The next run starts from an empty folder again. */
 	fsutil_remove_tree(e->rundir);
 	if (mkdir(e->rundir, 0755) < 0 && rc == RUN_OK) {
@@ -646,8 +734,23 @@ serve_local(struct exp *e)
 	return s;
 }
 
-int
-main(int argc, char **argv)
+static void
+set_defaults(struct exp *e)
+{
+	e->threads[0] = 1, e->threads[1] = 2, e->threads[2] = 3;
+	e->threads[3] = 5, e->threads[4] = 10;
+	e->nthreads = 5;
+	e->repeat = 10;
+	e->dir = "results";
+	e->cap = 2 << 20;
+	e->sizes[0] = 1 << 20, e->sizes[1] = 10 << 20, e->sizes[2] = 100 << 20;
+	e->nsizes = 3;
+	e->run_timeout = 600;
+}
+
+/* The command line into e; exits on a bad one and after --help. */
+static void
+parse_args(int argc, char **argv, struct exp *e)
 {
 	static const struct option opts[] = {
 		{"threads", required_argument, NULL, 't'},
@@ -663,22 +766,9 @@ main(int argc, char **argv)
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
-	static struct exp ex;
-	struct exp *e = &ex;
-	struct httpserv *srv = NULL;
-	struct sigaction sa;
-	const char *tmp;
-	int c, rc, status = 0;
+	int c, rc;
 
-	e->threads[0] = 1, e->threads[1] = 2, e->threads[2] = 3;
-	e->threads[3] = 5, e->threads[4] = 10;
-	e->nthreads = 5;
-	e->repeat = 10;
-	e->dir = "results";
-	e->cap = 2 << 20;
-	e->sizes[0] = 1 << 20, e->sizes[1] = 10 << 20, e->sizes[2] = 100 << 20;
-	e->nsizes = 3;
-	e->run_timeout = 600;
+	set_defaults(e);
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "t:r:d:c:s:a:qh", opts, NULL)) !=
 	       -1) {
@@ -690,8 +780,8 @@ main(int argc, char **argv)
 					      optarg, rc);
 			break;
 		case 'r':
-			if ((rc = cli_parse_long(optarg, 1, 100000, &e->repeat)) <
-			    0)
+			if ((rc = cli_parse_long(optarg, 1, 100000,
+						 &e->repeat)) < 0)
 				cli_bad_value("repetition count (1-100000)",
 					      optarg, rc);
 			break;
@@ -705,7 +795,8 @@ main(int argc, char **argv)
 			if (strcmp(optarg, "0") == 0)
 				e->cap = 0;
 			else if ((rc = cli_parse_size(optarg, 1024,
-						      4000000000LL, &e->cap)) < 0)
+						      4000000000LL,
+						      &e->cap)) < 0)
 				cli_bad_value("cap (bytes/s, at least 1k)",
 					      optarg, rc);
 			break;
@@ -729,7 +820,7 @@ main(int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
-			return 0;
+			exit(0);
 		case 'V':
 			cli_version();
 		default:
@@ -738,6 +829,15 @@ main(int argc, char **argv)
 	}
 	for (int i = optind; i < argc; i++)
 		add_target(e, argv[i]);
+}
+
+/* The accelerator to time, found or checked, and the data folder made;
+ * exits when either is missing. */
+static void
+check_paths(struct exp *e)
+{
+	int rc;
+
 	if (e->accel[0] == '\0') {
 		if (find_accel(e->accel, sizeof(e->accel)) < 0)
 			errx(1, "download-accelerator: not found beside this "
@@ -749,32 +849,42 @@ main(int argc, char **argv)
 	}
 	if ((rc = fsutil_mkdirs(e->dir, 0755)) < 0)
 		errx(1, "%s: %s", e->dir, strerror(-rc));
+}
 
-	/* Signals end the runs in order: the current child is stopped, the
-	 * server and the temporary folder go, the summary is printed. */
+/* Signals end the runs in order: the current child is stopped, the
+ * server and the temporary folder go, the summary is printed. */
+static void
+catch_signals(void)
+{
+	struct sigaction sa;
+
 	cli_on_stop(on_signal);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+}
 
-	tmp = getenv("TMPDIR");
+/* Makes the temporary folder, in TMPDIR; exits if it cannot. */
+static void
+make_work(struct exp *e)
+{
+	const char *tmp = getenv("TMPDIR");
+
 	if (snprintf(e->work, sizeof(e->work), "%s/experiments.XXXXXX",
 		     tmp && *tmp ? tmp : "/tmp") >= (int)sizeof(e->work))
 		errx(1, "TMPDIR: name too long");
 	if (mkdtemp(e->work) == NULL)
 		err(1, "%s", e->work);
 	say(e->rundir, sizeof(e->rundir), "%s/run", e->work);
-	if (mkdir(e->rundir, 0755) < 0) {
-		warn("%s", e->rundir);
-		status = 1;
-		goto out;
-	}
-	if (e->ntargets == 0) {
-		e->local = 1;
-		srv = serve_local(e);
-	}
+}
+
+/* Opens every data file and sums the weights of the runs for the ETA;
+ * 0, or -1 when a file cannot be opened (said why). */
+static int
+open_targets(struct exp *e)
+{
 	for (int i = 0; i < e->ntargets; i++) {
 		struct target *t = &e->t[i];
 		char path[PATH_MAX + 80];
@@ -787,55 +897,93 @@ main(int argc, char **argv)
 		t->oks = calloc((size_t)e->nthreads, sizeof(int));
 		if (t->fd < 0 || t->fails == NULL || t->oks == NULL) {
 			warn("%s", path);
-			status = 1;
-			goto out;
+			return -1;
 		}
 		for (int k = 0; k < e->nthreads; k++)
 			e->total_w += e->repeat * run_weight(t, e->threads[k]);
 	}
 	e->runs_total = (long)e->ntargets * e->nthreads * e->repeat;
-	e->progress = !e->quiet && isatty(2);
-	e->start = mtime_now();
+	return 0;
+}
 
-	/* As the original: every file, every repetition, every thread count;
-	 * thread counts alternate so that noise spreads over all of them. */
+/* Times one run of t on the k-th thread count and records its result. */
+static int
+time_one(struct exp *e, struct target *t, int k, long rep)
+{
+	char line[OUT_MAX + 2], why[600];
+	int th = e->threads[k], rc;
+
+	progress_draw(e, t, th, rep);
+	rc = run_one(e, t, th, rep, line, sizeof(line), why, sizeof(why));
+	if (rc == RUN_STOPPED)
+		return rc;
+	if (rc == RUN_OK) {
+		size_t l = strlen(line);
+
+		if (write(t->fd, line, l) != (ssize_t)l) {
+			progress_clear(e);
+			warn("data-%s.txt", t->name);
+			rc = RUN_FAILED;
+			say(why, sizeof(why), "not recorded");
+		}
+	}
+	if (rc == RUN_OK) {
+		t->oks[k]++;
+	} else {
+		progress_clear(e);
+		warnx("%s -n %d (run %ld of %lld): %s", t->name, th, rep,
+		      e->repeat, why);
+		t->fails[k]++;
+		e->failures++;
+	}
+	e->runs_done++;
+	e->done_w += run_weight(t, th);
+	return rc;
+}
+
+/* As the original: every file, every repetition, every thread count;
+ * thread counts alternate so that noise spreads over all of them. */
+static void
+time_all(struct exp *e)
+{
 	for (int i = 0; i < e->ntargets && !got_signal; i++) {
 		struct target *t = &e->t[i];
 
 		for (long rep = 1; rep <= e->repeat && !got_signal; rep++) {
-			for (int k = 0; k < e->nthreads && !got_signal; k++) {
-				char line[OUT_MAX + 2], why[600];
-				int th = e->threads[k];
-
-				progress_draw(e, t, th, rep);
-				rc = run_one(e, t, th, rep, line, sizeof(line),
-					     why, sizeof(why));
-				if (rc == RUN_STOPPED)
+			for (int k = 0; k < e->nthreads && !got_signal; k++)
+				if (time_one(e, t, k, rep) == RUN_STOPPED)
 					break;
-				if (rc == RUN_OK) {
-					size_t l = strlen(line);
-
-					if (write(t->fd, line, l) != (ssize_t)l) {
-						progress_clear(e);
-						warn("data-%s.txt", t->name);
-						rc = RUN_FAILED;
-						say(why, sizeof(why), "not recorded");
-					}
-				}
-				if (rc == RUN_OK) {
-					t->oks[k]++;
-				} else {
-					progress_clear(e);
-					warnx("%s -n %d (run %ld of %lld): %s",
-					      t->name, th, rep, e->repeat, why);
-					t->fails[k]++;
-					e->failures++;
-				}
-				e->runs_done++;
-				e->done_w += run_weight(t, th);
-			}
 		}
 	}
+}
+
+/* Serves the files if none was given, times every run, prints the
+ * tables; the exit status. */
+static int
+run(struct exp *e)
+{
+	struct httpserv *srv = NULL;
+	int status = 0;
+
+	check_paths(e);
+	catch_signals();
+	make_work(e);
+	if (mkdir(e->rundir, 0755) < 0) {
+		warn("%s", e->rundir);
+		status = 1;
+		goto out;
+	}
+	if (e->ntargets == 0) {
+		e->local = 1;
+		srv = serve_local(e);
+	}
+	if (open_targets(e) < 0) {
+		status = 1;
+		goto out;
+	}
+	e->progress = !e->quiet && isatty(2);
+	e->start = mtime_now();
+	time_all(e);
 	progress_clear(e);
 	if (got_signal)
 		warnx("stopped by signal %d after %ld of %ld runs", got_signal,
@@ -861,4 +1009,14 @@ out:
 	if (got_signal)
 		return 128 + got_signal;
 	return status;
+}
+
+int
+main(int argc, char **argv)
+{
+	/* Static: the targets and paths are too big for the stack. */
+	static struct exp e;
+
+	parse_args(argc, argv, &e);
+	return run(&e);
 }

@@ -159,8 +159,44 @@ x_axis(FILE *g, const struct series *ss, int ns, double *boxw)
 	fprintf(g, ")\n");
 }
 
-int
-main(int argc, char **argv)
+struct plot_opts {
+	const char *dir;	/* where the data files are */
+	const char *outdir;	/* where the PNG files go */
+	long long w, h;		/* image size in pixels */
+};
+
+/* What one run holds, so that one cleanup path frees it all. */
+struct plot {
+	const struct plot_opts *o;
+	char tmp[sizeof("/tmp/plot.XXXXXX")];
+	char script[64];
+	char errpath[64];
+	struct series *ss;
+	int ns;
+	int have_speedup;
+	glob_t g;
+};
+
+/* --size WxH into w and h; exits on a bad value. */
+static void
+parse_size(const char *arg, long long *w, long long *h)
+{
+	const char *x = strchr(arg, 'x');
+	char ws[32];
+	int rc;
+
+	if (x == NULL || (size_t)(x - arg) >= sizeof(ws))
+		cli_bad_value("size (WxH)", arg, -EINVAL);
+	memcpy(ws, arg, (size_t)(x - arg));
+	ws[x - arg] = '\0';
+	if ((rc = cli_parse_long(ws, 100, 10000, w)) < 0 ||
+	    (rc = cli_parse_long(x + 1, 100, 10000, h)) < 0)
+		cli_bad_value("size (WxH, 100-10000 each)", arg, rc);
+}
+
+/* The command line into o; exits on a bad one and after --help. */
+static void
+parse_args(int argc, char **argv, struct plot_opts *o)
 {
 	static const struct option opts[] = {
 		{"dir", required_argument, NULL, 'd'},
@@ -170,42 +206,27 @@ main(int argc, char **argv)
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
-	const char *dir = "results", *outdir = NULL;
-	char pattern[PATH_MAX], tmp[] = "/tmp/plot.XXXXXX", script[64];
-	char errpath[64];
-	struct series *ss = NULL;
-	glob_t g = {0};
-	long long w = 800, h = 600;
-	int c, rc, ns = 0, status = 1, have_speedup = 0;
-	FILE *gp = NULL;
-	pid_t pid;
+	int c;
 
+	o->dir = "results";
+	o->outdir = NULL;
+	o->w = 800;
+	o->h = 600;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "d:o:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
-			dir = optarg;
+			o->dir = optarg;
 			break;
 		case 'o':
-			outdir = optarg;
+			o->outdir = optarg;
 			break;
-		case 'S': {
-			char *x = strchr(optarg, 'x');
-			char ws[32];
-
-			if (x == NULL || (size_t)(x - optarg) >= sizeof(ws))
-				cli_bad_value("size (WxH)", optarg, -EINVAL);
-			memcpy(ws, optarg, (size_t)(x - optarg));
-			ws[x - optarg] = '\0';
-			if ((rc = cli_parse_long(ws, 100, 10000, &w)) < 0 ||
-			    (rc = cli_parse_long(x + 1, 100, 10000, &h)) < 0)
-				cli_bad_value("size (WxH, 100-10000 each)",
-					      optarg, rc);
+		case 'S':
+			parse_size(optarg, &o->w, &o->h);
 			break;
-		}
 		case 'h':
 			usage(stdout);
-			return 0;
+			exit(0);
 		case 'V':
 			cli_version();
 		default:
@@ -213,214 +234,289 @@ main(int argc, char **argv)
 		}
 	}
 	cli_no_operands(argc, argv, usage);
-	if (outdir == NULL)
-		outdir = dir;
+	if (o->outdir == NULL)
+		o->outdir = o->dir;
+}
+
+/* Reads one data file into s; 0, or -1 when it is skipped (said why). */
+static int
+load_one(const char *path, struct series *s)
+{
+	const char *base = strrchr(path, '/') + 1;
+	size_t nl = strlen(base) - strlen("data-") - strlen(".txt");
+	double b[MAX_STATS];
+	long rows;
+
+	if (nl == 0 || nl >= sizeof(s->name)) {
+		warnx("%s: no NAME in the file name; skipped", path);
+		return -1;
+	}
+	memcpy(s->name, base + 5, nl);
+	s->name[nl] = '\0';
+	snprintf(s->file, sizeof(s->file), "%s", path);
+	bad_file = s->file;
+	rows = expdata_read(s->file, &s->d, on_bad, NULL);
+	if (rows < 0) {
+		warnx("%s: %s", s->file, strerror((int)-rows));
+		return -1;
+	}
+	if (rows == 0) {
+		warnx("%s: no data lines; skipped", s->file);
+		expdata_free(&s->d);
+		return -1;
+	}
+	s->n = expdata_stats(&s->d, s->st, MAX_STATS);
+	if (s->n > MAX_STATS) {
+		warnx("%s: more than %d thread counts; skipped", s->file,
+		      MAX_STATS);
+		expdata_free(&s->d);
+		return -1;
+	}
+	for (size_t k = 0; k < s->n; k++)
+		b[k] = (double)s->st[k].bytes;
+	s->bytes = (long long)expdata_median(b, s->n);
+	return 0;
+}
+
+/* Every DIR/data-NAME.txt into p->ss; exits when there is none. */
+static void
+load_series(struct plot *p)
+{
+	const char *dir = p->o->dir;
+	char pattern[PATH_MAX];
+	int rc;
+
 	if (snprintf(pattern, sizeof(pattern), "%s/data-*.txt", dir) >=
 	    (int)sizeof(pattern))
 		errx(2, "%s: name too long", dir);
-	rc = glob(pattern, 0, NULL, &g);
-	if (rc == GLOB_NOMATCH || (rc == 0 && g.gl_pathc == 0))
+	rc = glob(pattern, 0, NULL, &p->g);
+	if (rc == GLOB_NOMATCH || (rc == 0 && p->g.gl_pathc == 0))
 		errx(1, "%s: no data files (data-NAME.txt)", dir);
 	if (rc != 0)
 		errx(1, "%s: cannot list the folder", dir);
-	if ((ss = calloc(g.gl_pathc, sizeof(*ss))) == NULL)
+	if ((p->ss = calloc(p->g.gl_pathc, sizeof(*p->ss))) == NULL)
 		err(1, "calloc");
+	for (size_t i = 0; i < p->g.gl_pathc; i++) {
+		struct series *s = &p->ss[p->ns];
 
-	for (size_t i = 0; i < g.gl_pathc; i++) {
-		struct series *s = &ss[ns];
-		const char *base = strrchr(g.gl_pathv[i], '/') + 1;
-		size_t nl = strlen(base) - strlen("data-") - strlen(".txt");
-		long rows;
+		if (load_one(p->g.gl_pathv[i], s) < 0)
+			continue;
+		p->have_speedup |= s->st[0].threads == 1 && s->n > 1;
+		p->ns++;
+	}
+}
 
-		if (nl == 0 || nl >= sizeof(s->name)) {
-			warnx("%s: no NAME in the file name; skipped",
-			      g.gl_pathv[i]);
-			continue;
-		}
-		memcpy(s->name, base + 5, nl);
-		s->name[nl] = '\0';
-		snprintf(s->file, sizeof(s->file), "%s", g.gl_pathv[i]);
-		bad_file = s->file;
-		rows = expdata_read(s->file, &s->d, on_bad, NULL);
-		if (rows < 0) {
-			warnx("%s: %s", s->file, strerror((int)-rows));
-			continue;
-		}
-		if (rows == 0) {
-			warnx("%s: no data lines; skipped", s->file);
-			expdata_free(&s->d);
-			continue;
-		}
-		s->n = expdata_stats(&s->d, s->st, MAX_STATS);
-		if (s->n > MAX_STATS) {
-			warnx("%s: more than %d thread counts; skipped",
-			      s->file, MAX_STATS);
-			expdata_free(&s->d);
-			continue;
-		}
-		{
-			double b[MAX_STATS];
+/* The box plot of series i into the script; 0, or -1 with errno set. */
+static int
+plot_times(FILE *gp, const struct plot *p, int i)
+{
+	const struct series *s = &p->ss[i];
+	char path[PATH_MAX + 300], title[400], sz[32];
+	double boxw;
+	int outliers = write_series(p->tmp, i, s);
 
-			for (size_t k = 0; k < s->n; k++)
-				b[k] = (double)s->st[k].bytes;
-			s->bytes = (long long)expdata_median(b, s->n);
-		}
-		have_speedup |= s->st[0].threads == 1 && s->n > 1;
-		ns++;
+	if (outliers < 0)
+		return -1;
+	x_axis(gp, s, 1, &boxw);
+	snprintf(path, sizeof(path), "%s/download-time-%s.png", p->o->outdir,
+		 s->name);
+	snprintf(title, sizeof(title), "Download time: %s (%s), %zu runs",
+		 s->name, expdata_size_str(s->bytes, sz, sizeof(sz)), s->d.n);
+	fprintf(gp, "set output ");
+	gp_str(gp, path);
+	fprintf(gp, "\nset title ");
+	gp_str(gp, title);
+	fprintf(gp, "\nset ylabel 'seconds'\nset boxwidth %g absolute\n"
+		    "set style fill solid 0.3 border\n", boxw);
+	fprintf(gp, "plot '%s/%d.stats' using 1:3:2:6:5 with candlesticks "
+		    "whiskerbars 0.5 lc rgb '#1f5fa8' lw 1.5 "
+		    "title 'quartiles; whiskers 1.5 IQR', \\\n"
+		    "  '' using 1:4:4:4:4 with candlesticks lc rgb "
+		    "'#c0392b' lw 2.5 title 'median'",
+		p->tmp, i);
+	if (outliers > 0)
+		fprintf(gp, ", \\\n  '%s/%d.out' using 1:2 with points "
+			    "pt 6 ps 0.8 lc rgb '#333333' title 'outliers'",
+			p->tmp, i);
+	fprintf(gp, "\nprint ");
+	gp_str(gp, path);
+	fprintf(gp, "\n");
+	return 0;
+}
+
+/* The speedup of every file with runs on 1 thread and more. */
+static void
+plot_speedup(FILE *gp, const struct plot *p)
+{
+	char path[PATH_MAX + 32];
+	double boxw;
+
+	x_axis(gp, p->ss, p->ns, &boxw);
+	snprintf(path, sizeof(path), "%s/speedup.png", p->o->outdir);
+	fprintf(gp, "set output ");
+	gp_str(gp, path);
+	fprintf(gp, "\nset title 'Speedup over one thread (median "
+		    "download time)'\nset ylabel 'speedup'\n"
+		    "set key top left\n"
+		    "plot x with lines dt 2 lc rgb '#888888' title 'ideal'");
+	for (int i = 0; i < p->ns; i++) {
+		const struct series *s = &p->ss[i];
+		char title[400], sz[32];
+
+		if (s->st[0].threads != 1 || s->n < 2)
+			continue;
+		snprintf(title, sizeof(title), "%s (%s)", s->name,
+			 expdata_size_str(s->bytes, sz, sizeof(sz)));
+		fprintf(gp, ", \\\n  '%s/%d.stats' using 1:8 with "
+			    "linespoints lw 2 pt 7 title ", p->tmp, i);
+		gp_str(gp, title);
 	}
-	if (ns == 0) {
-		warnx("%s: no data to plot", dir);
-		goto out;
-	}
-	/* Smallest file first, as a reader expects small, medium, large. */
-	qsort(ss, (size_t)ns, sizeof(*ss), by_size);
-	if ((rc = mkdir(outdir, 0755)) < 0 && errno != EEXIST) {
-		warn("%s", outdir);
-		goto out;
-	}
-	if (mkdtemp(tmp) == NULL) {
-		warn("%s", tmp);
-		goto out;
-	}
-	snprintf(script, sizeof(script), "%s/plot.gp", tmp);
-	snprintf(errpath, sizeof(errpath), "%s/gnuplot.err", tmp);
-	if ((gp = fopen(script, "w")) == NULL) {
-		warn("%s", script);
-		goto out;
+	fprintf(gp, "\nprint ");
+	gp_str(gp, path);
+	fprintf(gp, "\n");
+}
+
+/* The gnuplot script and its data files in p->tmp; 0 or -1 (said why). */
+static int
+write_script(struct plot *p)
+{
+	FILE *gp;
+
+	if ((gp = fopen(p->script, "w")) == NULL) {
+		warn("%s", p->script);
+		return -1;
 	}
 	fprintf(gp, "set terminal pngcairo size %lld,%lld noenhanced "
-		    "font 'Sans,10'\n", w, h);
+		    "font 'Sans,10'\n", p->o->w, p->o->h);
 	fprintf(gp, "set grid ytics\nset yrange [0:*]\n"
 		    "set offsets 0, 0, graph 0.08, 0\n"
 		    "set xlabel 'threads'\nset key top right\n");
-	for (int i = 0; i < ns; i++) {
-		const struct series *s = &ss[i];
-		char path[PATH_MAX + 300], title[400], sz[32];
-		double boxw;
-		int outliers = write_series(tmp, i, s);
-
-		if (outliers < 0) {
-			warn("%s", tmp);
-			goto out;
+	for (int i = 0; i < p->ns; i++) {
+		if (plot_times(gp, p, i) < 0) {
+			warn("%s", p->tmp);
+			fclose(gp);
+			return -1;
 		}
-		x_axis(gp, s, 1, &boxw);
-		snprintf(path, sizeof(path), "%s/download-time-%s.png", outdir,
-			 s->name);
-		snprintf(title, sizeof(title), "Download time: %s (%s), %zu runs",
-			 s->name, expdata_size_str(s->bytes, sz, sizeof(sz)),
-			 s->d.n);
-		fprintf(gp, "set output ");
-		gp_str(gp, path);
-		fprintf(gp, "\nset title ");
-		gp_str(gp, title);
-		fprintf(gp, "\nset ylabel 'seconds'\nset boxwidth %g absolute\n"
-			    "set style fill solid 0.3 border\n", boxw);
-		fprintf(gp, "plot '%s/%d.stats' using 1:3:2:6:5 with candlesticks "
-			    "whiskerbars 0.5 lc rgb '#1f5fa8' lw 1.5 "
-			    "title 'quartiles; whiskers 1.5 IQR', \\\n"
-			    "  '' using 1:4:4:4:4 with candlesticks lc rgb "
-			    "'#c0392b' lw 2.5 title 'median'",
-			tmp, i);
-		if (outliers > 0)
-			fprintf(gp, ", \\\n  '%s/%d.out' using 1:2 with points "
-				    "pt 6 ps 0.8 lc rgb '#333333' title 'outliers'",
-				tmp, i);
-		fprintf(gp, "\nprint ");
-		gp_str(gp, path);
-		fprintf(gp, "\n");
 	}
-	if (have_speedup) {
-		char path[PATH_MAX + 32];
-		double boxw;
-		int first = 1;
-
-		x_axis(gp, ss, ns, &boxw);
-		snprintf(path, sizeof(path), "%s/speedup.png", outdir);
-		fprintf(gp, "set output ");
-		gp_str(gp, path);
-		fprintf(gp, "\nset title 'Speedup over one thread (median "
-			    "download time)'\nset ylabel 'speedup'\n"
-			    "set key top left\n"
-			    "plot x with lines dt 2 lc rgb '#888888' title 'ideal'");
-		for (int i = 0; i < ns; i++) {
-			char title[400], sz[32];
-
-			if (ss[i].st[0].threads != 1 || ss[i].n < 2)
-				continue;
-			snprintf(title, sizeof(title), "%s (%s)", ss[i].name,
-				 expdata_size_str(ss[i].bytes, sz, sizeof(sz)));
-			fprintf(gp, ", \\\n  '%s/%d.stats' using 1:8 with "
-				    "linespoints lw 2 pt 7 title ", tmp, i);
-			gp_str(gp, title);
-			first = 0;
-		}
-		(void)first;
-		fprintf(gp, "\nprint ");
-		gp_str(gp, path);
-		fprintf(gp, "\n");
-	} else {
-		warnx("no file has runs with 1 thread and more: no speedup.png");
-	}
+	if (p->have_speedup)
+		plot_speedup(gp, p);
+	else
+		warnx("no file has runs with 1 thread and more: "
+		      "no speedup.png");
 	if (fclose(gp) != 0) {
-		gp = NULL;
-		warn("%s", script);
-		goto out;
+		warn("%s", p->script);
+		return -1;
 	}
-	gp = NULL;
+	return 0;
+}
+
+/* Runs gnuplot on the script; its stderr goes to p->errpath. Returns the
+ * wait status, or -1 when it could not start. */
+static int
+run_gnuplot(const struct plot *p)
+{
+	pid_t pid;
+	int ws = 0;
 
 	/* gnuplot prints each file name to stderr as it finishes one. */
 	fflush(stdout);
 	pid = fork();
 	if (pid < 0) {
 		warn("fork");
-		goto out;
+		return -1;
 	}
 	if (pid == 0) {
-		int fd = open(errpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		int fd = open(p->errpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 
 		if (fd < 0 || dup2(fd, 2) < 0)
 			_exit(126);
-		execlp("gnuplot", "gnuplot", script, (char *)NULL);
+		execlp("gnuplot", "gnuplot", p->script, (char *)NULL);
 		dprintf(2, "gnuplot: %s\n", strerror(errno));
 		_exit(127);
 	}
-	while (waitpid(pid, &rc, 0) < 0 && errno == EINTR)
+	while (waitpid(pid, &ws, 0) < 0 && errno == EINTR)
 		;
-	{
-		FILE *f = fopen(errpath, "r");
-		char line[1024];
-		int failed = !WIFEXITED(rc) || WEXITSTATUS(rc) != 0;
+	return ws;
+}
 
-		while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
-			struct stat st;
+/* Tells the files gnuplot wrote and what it said; 0 if it succeeded. */
+static int
+report(const struct plot *p, int ws)
+{
+	FILE *f = fopen(p->errpath, "r");
+	char line[1024];
+	int failed = !WIFEXITED(ws) || WEXITSTATUS(ws) != 0;
 
-			line[strcspn(line, "\n")] = '\0';
-			/* Our own "print" lines: the files written. */
-			if (!failed && stat(line, &st) == 0 && st.st_size > 0)
-				printf("wrote %s\n", line);
-			else if (line[0] != '\0')
-				fprintf(stderr, "plot: gnuplot: %s\n", line);
-		}
-		if (f != NULL)
-			fclose(f);
-		if (WIFEXITED(rc) && WEXITSTATUS(rc) == 127)
-			warnx("gnuplot not found (install gnuplot-nox, or run "
-			      "scripts/deps)");
-		else if (failed)
-			warnx("gnuplot failed");
-		else
-			status = 0;
+	while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+		struct stat st;
+
+		line[strcspn(line, "\n")] = '\0';
+		/* Our own "print" lines: the files written. */
+		if (!failed && stat(line, &st) == 0 && st.st_size > 0)
+			printf("wrote %s\n", line);
+		else if (line[0] != '\0')
+			fprintf(stderr, "plot: gnuplot: %s\n", line);
 	}
+	if (f != NULL)
+		fclose(f);
+	if (WIFEXITED(ws) && WEXITSTATUS(ws) == 127) {
+		warnx("gnuplot not found (install gnuplot-nox, or run "
+		      "scripts/deps)");
+		return 1;
+	}
+	if (failed) {
+		warnx("gnuplot failed");
+		return 1;
+	}
+	return 0;
+}
+
+/* Reads the data, draws the plots; the exit status. */
+static int
+run(const struct plot_opts *o)
+{
+	struct plot pl = {.o = o};
+	struct plot *p = &pl;
+	int ws, status = 1;
+
+	snprintf(p->tmp, sizeof(p->tmp), "/tmp/plot.XXXXXX");
+	load_series(p);
+	if (p->ns == 0) {
+		warnx("%s: no data to plot", o->dir);
+		goto out;
+	}
+	/* Smallest file first, as a reader expects small, medium, large. */
+	qsort(p->ss, (size_t)p->ns, sizeof(*p->ss), by_size);
+	if (mkdir(o->outdir, 0755) < 0 && errno != EEXIST) {
+		warn("%s", o->outdir);
+		goto out;
+	}
+	if (mkdtemp(p->tmp) == NULL) {
+		warn("%s", p->tmp);
+		goto out;
+	}
+	snprintf(p->script, sizeof(p->script), "%s/plot.gp", p->tmp);
+	snprintf(p->errpath, sizeof(p->errpath), "%s/gnuplot.err", p->tmp);
+	if (write_script(p) < 0 || (ws = run_gnuplot(p)) < 0)
+		goto out;
+	status = report(p, ws);
 out:
-	if (gp != NULL)
-		fclose(gp);
-	if (strcmp(tmp, "/tmp/plot.XXXXXX") != 0)
-		fsutil_remove_tree(tmp);
-	for (int i = 0; i < ns; i++)
-		expdata_free(&ss[i].d);
-	free(ss);
-	globfree(&g);
+	if (strcmp(p->tmp, "/tmp/plot.XXXXXX") != 0)
+		fsutil_remove_tree(p->tmp);
+	for (int i = 0; i < p->ns; i++)
+		expdata_free(&p->ss[i].d);
+	free(p->ss);
+	globfree(&p->g);
 	if (fflush(stdout) != 0)
 		status = 1;
 	return status;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct plot_opts o;
+
+	parse_args(argc, argv, &o);
+	return run(&o);
 }

@@ -113,8 +113,15 @@ timed_phase(int phase)
 	return mtime_now() - t0;
 }
 
-int
-main(int argc, char **argv)
+/* What the command line asks for. */
+struct ts_opts {
+	long long threads;
+	long long iterations;	/* additions per thread and counter */
+};
+
+/* The command line into o; exits on a bad one and after --help. */
+static void
+parse_args(int argc, char **argv, struct ts_opts *o)
 {
 	static const struct option opts[] = {
 		{"threads", required_argument, NULL, 'n'},
@@ -123,30 +130,28 @@ main(int argc, char **argv)
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
-	struct worker *ws;
-	long long n = 10, expected, u;
-	double tu, tp, ta;
-	long i, started;
 	int c, rc;
 
-	iterations = 1000000;
+	o->threads = 10;
+	o->iterations = 1000000;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "n:i:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
-			if ((rc = cli_parse_long(optarg, 1, MAX_THREADS, &n)) < 0)
+			if ((rc = cli_parse_long(optarg, 1, MAX_THREADS,
+						 &o->threads)) < 0)
 				cli_bad_value("thread count (1 to 10000)",
 					      optarg, rc);
 			break;
 		case 'i':
 			if ((rc = cli_parse_long(optarg, 1, MAX_ITERS,
-						 &iterations)) < 0)
-				cli_bad_value("iteration count (1 to 1000000000)",
-					      optarg, rc);
+						 &o->iterations)) < 0)
+				cli_bad_value("iteration count "
+					      "(1 to 1000000000)", optarg, rc);
 			break;
 		case 'h':
 			usage(stdout);
-			return 0;
+			exit(0);
 		case 'V':
 			cli_version();
 		default:
@@ -154,11 +159,24 @@ main(int argc, char **argv)
 		}
 	}
 	cli_no_operands(argc, argv, usage);
-	if (n * iterations > MAX_ITERS * 10)
+	if (o->threads * o->iterations > MAX_ITERS * 10)
 		errx(2, "%lld threads x %lld iterations: too much work "
-			"(at most %lld additions in all)", n, iterations,
-		     MAX_ITERS * 10);
+			"(at most %lld additions in all)", o->threads,
+		     o->iterations, MAX_ITERS * 10);
+}
 
+/* Runs the three phases on n threads and prints the counts. */
+static int
+run(const struct ts_opts *o)
+{
+	struct worker *ws;
+	long long n = o->threads, expected, u;
+	double tu, tp, ta;
+	long i, started;
+	int rc;
+
+	/* The workers read it, as they read the counters. */
+	iterations = o->iterations;
 	if ((protected = counter_new()) == NULL)
 		err(1, "counter_new");
 	if ((ws = calloc((size_t)n, sizeof(*ws))) == NULL)
@@ -200,4 +218,13 @@ main(int argc, char **argv)
 	if (fflush(stdout) != 0 || ferror(stdout))
 		err(1, "stdout");
 	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct ts_opts o;
+
+	parse_args(argc, argv, &o);
+	return run(&o);
 }
