@@ -521,7 +521,7 @@ main(int argc, char **argv)
 		w->id = i;
 		w->lfd = sock_listen(host, (int)port, 4096,
 				     SOCKF_NONBLOCK |
-					     (nworkers > 1 ? SOCK_REUSEPORT : 0));
+					     (nworkers > 1 ? SOCKF_REUSEPORT : 0));
 		if (w->lfd < 0) {
 			warnx("%s port %lld: %s", host ? host : "*", port,
 			      sock_strerror(w->lfd));

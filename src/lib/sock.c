@@ -65,13 +65,13 @@ sock_listen(const char *host, int port, int backlog, int flags)
 				continue;
 			}
 			setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
-			if ((flags & SOCK_REUSEPORT) &&
+			if ((flags & SOCKF_REUSEPORT) &&
 			    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on,
 				       sizeof(on)) < 0)
 				goto next;
 			if (ai->ai_family == AF_INET6)
 				setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY,
-					   (flags & SOCK_V6ONLY) ? &on : &off,
+					   (flags & SOCKF_V6ONLY) ? &on : &off,
 					   sizeof(on));
 			if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
 			    listen(fd, backlog > 0 ? backlog : 511) == 0)

@@ -6,10 +6,15 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
-/* Flags for sock_listen() and sock_connect(). */
-#define SOCKF_NONBLOCK 0x01 /* the returned socket is O_NONBLOCK */
-#define SOCK_REUSEPORT	 0x02 /* SO_REUSEPORT, for several listeners on a port */
-#define SOCK_V6ONLY	 0x04 /* an IPv6 listener does not take IPv4 too */
+/*
+ * Flags for sock_listen() and sock_connect(), in a namespace of their own
+ * (the kernel's is SOCK_*): SOCKF_NONBLOCK, the returned socket is
+ * O_NONBLOCK; SOCKF_REUSEPORT, SO_REUSEPORT, for several listeners on a
+ * port; SOCKF_V6ONLY, an IPv6 listener does not take IPv4 too.
+ */
+#define SOCKF_NONBLOCK	0x01
+#define SOCKF_REUSEPORT 0x02
+#define SOCKF_V6ONLY	0x04
 
 /* Name resolution failures are returned as SOCK_ERESOLVE - (gai error). */
 #define SOCK_ERESOLVE (-100000)

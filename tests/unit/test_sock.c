@@ -60,10 +60,10 @@ test_sock_reuseport(void **state)
 	int a, b, port;
 
 	(void)state;
-	a = sock_listen("127.0.0.1", 0, 16, SOCK_REUSEPORT);
+	a = sock_listen("127.0.0.1", 0, 16, SOCKF_REUSEPORT);
 	assert_true(a >= 0);
 	port = sock_local_port(a);
-	b = sock_listen("127.0.0.1", port, 16, SOCK_REUSEPORT);
+	b = sock_listen("127.0.0.1", port, 16, SOCKF_REUSEPORT);
 	assert_true(b >= 0);
 	assert_int_equal(sock_local_port(b), port);
 	/* Without the flag the port is taken. */
