@@ -254,7 +254,7 @@ package: deps
 	scripts/package build/deb
 
 format:
-	clang-format -i src/*/*.[ch] tests/*/*.[ch]
+	clang-format -i src/*/*.[ch] tests/*/*.[ch] bench/*.c
 
 clean:
 	rm -rf build

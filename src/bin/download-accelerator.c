@@ -15,8 +15,8 @@
 #include "progress.h"
 #include "urlname.h"
 
-#define DEFAULT_CONNS	8
-#define MAX_CONNS	64
+#define DEFAULT_CONNS 8
+#define MAX_CONNS     64
 
 static volatile sig_atomic_t stop;
 
@@ -31,26 +31,38 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-"usage: download-accelerator [-n N] [-o FILE] [-c] [-q] [--checksum sha256=HEX]\n"
-"           [--timeout S] [--min-speed RATE] [--retries K] [--max-speed RATE]\n"
-"           [--cacert FILE]\n"
-"           URL [MIRROR-URL...]\n"
-"Downloads one file over N parallel ranged connections into the current\n"
-"folder, then prints \"URL N BYTES SECONDS\".\n"
-"\n"
-"  -n, --connections N  parallel connections (default %d, at most %d)\n"
-"  -o, --output FILE    file name (default: the URL's last path segment)\n"
-"  -c, --continue       resume from FILE.part and its state file\n"
-"  -q, --quiet          no progress bar, no warnings\n"
-"      --checksum sha256=HEX  verify the file before naming it\n"
-"      --timeout S      abandon a connection silent for S seconds (default 10)\n"
-"      --min-speed RATE abandon a connection slower than RATE for the\n"
-"                       timeout, its range going to another (default none)\n"
-"      --retries K      failed tries of one range before giving up (default 5)\n"
-"      --max-speed RATE total rate cap, e.g. 500k, 2M (default none)\n"
-"      --cacert FILE    trust this CA bundle for HTTPS too\n"
-"  -h, --help           this help\n"
-"      --version        print the version\n",
+		"usage: download-accelerator [-n N] [-o FILE] [-c] [-q] "
+		"[--checksum sha256=HEX]\n"
+		"           [--timeout S] [--min-speed RATE] [--retries K] "
+		"[--max-speed RATE]\n"
+		"           [--cacert FILE]\n"
+		"           URL [MIRROR-URL...]\n"
+		"Downloads one file over N parallel ranged connections into "
+		"the current\n"
+		"folder, then prints \"URL N BYTES SECONDS\".\n"
+		"\n"
+		"  -n, --connections N  parallel connections (default %d, at "
+		"most %d)\n"
+		"  -o, --output FILE    file name (default: the URL's last "
+		"path segment)\n"
+		"  -c, --continue       resume from FILE.part and its state "
+		"file\n"
+		"  -q, --quiet          no progress bar, no warnings\n"
+		"      --checksum sha256=HEX  verify the file before naming "
+		"it\n"
+		"      --timeout S      abandon a connection silent for S "
+		"seconds (default 10)\n"
+		"      --min-speed RATE abandon a connection slower than RATE "
+		"for the\n"
+		"                       timeout, its range going to another "
+		"(default none)\n"
+		"      --retries K      failed tries of one range before "
+		"giving up (default 5)\n"
+		"      --max-speed RATE total rate cap, e.g. 500k, 2M (default "
+		"none)\n"
+		"      --cacert FILE    trust this CA bundle for HTTPS too\n"
+		"  -h, --help           this help\n"
+		"      --version        print the version\n",
 		DEFAULT_CONNS, MAX_CONNS);
 }
 
@@ -98,19 +110,26 @@ parse_checksum(const char *s, unsigned char *md)
 }
 
 /* The long options with no short form. */
-enum { O_CHECKSUM = 256, O_TIMEOUT, O_RETRIES, O_MAXSPEED, O_MINSPEED,
-       O_CACERT, O_VERSION };
+enum {
+	O_CHECKSUM = 256,
+	O_TIMEOUT,
+	O_RETRIES,
+	O_MAXSPEED,
+	O_MINSPEED,
+	O_CACERT,
+	O_VERSION
+};
 
 /* What the command line asks for. */
 struct da_opts {
 	long long conns, retries, speed, min_speed;
 	double timeout;
-	const char *output;	/* NULL: named after the first URL */
+	const char *output; /* NULL: named after the first URL */
 	const char *cacert;
-	unsigned char md[32];	/* --checksum, if sha256 is set */
+	unsigned char md[32]; /* --checksum, if sha256 is set */
 	const unsigned char *sha256;
 	int resume, quiet;
-	char **urls;		/* the operands, from argv */
+	char **urls; /* the operands, from argv */
 	int nurls;
 };
 
@@ -139,7 +158,8 @@ set_option(int c, const char *arg, char **argv, struct da_opts *o)
 	case O_CHECKSUM:
 		if (parse_checksum(arg, o->md) < 0) {
 			warnx("%s: invalid checksum: want "
-			      "sha256=64 hex digits", arg);
+			      "sha256=64 hex digits",
+			      arg);
 			exit(2);
 		}
 		o->sha256 = o->md;
@@ -149,7 +169,8 @@ set_option(int c, const char *arg, char **argv, struct da_opts *o)
 			cli_bad_value("timeout in seconds", arg, rc);
 		if (o->timeout < 0.1)
 			cli_bad_value("timeout in seconds (at least "
-				      "0.1)", arg, -ERANGE);
+				      "0.1)",
+				      arg, -ERANGE);
 		break;
 	case O_RETRIES:
 		if ((rc = cli_parse_long(arg, 1, 1000, &o->retries)) < 0)
@@ -160,8 +181,7 @@ set_option(int c, const char *arg, char **argv, struct da_opts *o)
 			cli_bad_value("rate", arg, rc);
 		break;
 	case O_MINSPEED:
-		if ((rc = cli_parse_size(arg, 1, 1LL << 40,
-					 &o->min_speed)) < 0)
+		if ((rc = cli_parse_size(arg, 1, 1LL << 40, &o->min_speed)) < 0)
 			cli_bad_value("rate", arg, rc);
 		break;
 	case O_CACERT:
@@ -231,7 +251,8 @@ report(const struct da_opts *o, const char *output, int rc,
 	if (rc == 0) {
 		if (res->resumed_from > 0 && !o->quiet)
 			warnx("%s: resumed with %lld of %lld bytes already "
-			      "here", output, (long long)res->resumed_from,
+			      "here",
+			      output, (long long)res->resumed_from,
 			      (long long)res->bytes);
 		printf("%s %lld %lld %.3f\n", url, o->conns,
 		       (long long)res->bytes, res->seconds);

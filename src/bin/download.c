@@ -30,10 +30,10 @@
 #endif
 
 #if BATCH_THREADED
-#define PROG "threaded-download"
+#define PROG	  "threaded-download"
 #define OPTSTRING "i:d:j:t:vqh"
 #else
-#define PROG "download"
+#define PROG	  "download"
 #define OPTSTRING "i:d:qh"
 #endif
 /* Longest URL shown in a line; a longer one ends in "...". */
@@ -44,14 +44,14 @@
 static atomic_int interrupted;
 
 struct out {
-	char *dir;		/* DIR as shown in messages; owned */
+	char *dir; /* DIR as shown in messages; owned */
 	int quiet;
-	int progress;		/* one redrawn status line on stderr */
+	int progress; /* one redrawn status line on stderr */
 	size_t total;
 	atomic_size_t done;
 	atomic_llong received;
 	double start;
-	double last_draw;	/* guarded by mu */
+	double last_draw; /* guarded by mu */
 	/* Serialises every line printed by the workers and the progress
 	 * line, so a message never lands in the middle of a redraw. */
 	pthread_mutex_t mu;
@@ -68,7 +68,8 @@ usage(FILE *f)
 {
 	fprintf(f,
 		"usage: " PROG " [-i FILE] [-d DIR]%s [-q]%s\n"
-		"Downloads every http(s) URL listed in FILE (one a line; blank\n"
+		"Downloads every http(s) URL listed in FILE (one a line; "
+		"blank\n"
 		"lines and lines starting with '#' skipped) into DIR, %s.\n"
 		"\n"
 		"  -i, --input FILE     URL list, '-' for standard input "
@@ -78,8 +79,10 @@ usage(FILE *f)
 #if BATCH_THREADED
 		"  -j, --jobs N         at most N downloads at once, 1 to %d\n"
 		"                       (default one per URL, at most %d)\n"
-		"  -t, --threads T      worker threads sharing them, 1 to %d, never\n"
-		"                       more than N (default one per processor;\n"
+		"  -t, --threads T      worker threads sharing them, 1 to %d, "
+		"never\n"
+		"                       more than N (default one per "
+		"processor;\n"
 		"                       -t N: a thread per download)\n"
 		"  -v, --verbose        a line per URL even on a terminal\n"
 #endif
@@ -94,9 +97,10 @@ usage(FILE *f)
 		BATCH_THREADED ? " [-v]" : "",
 		BATCH_THREADED ? "several at once" : "one after another"
 #if BATCH_THREADED
-		, TPOOL_MAX_THREADS, TPOOL_MAX_THREADS, TPOOL_MAX_THREADS
+		,
+		TPOOL_MAX_THREADS, TPOOL_MAX_THREADS, TPOOL_MAX_THREADS
 #endif
-		);
+	);
 }
 
 static void
@@ -183,12 +187,12 @@ on_bad(unsigned long line, const char *text, void *arg)
 
 /* What the command line asks for. */
 struct dl_opts {
-	const char *input;	/* the URL list, "-" for standard input */
-	const char *dir;	/* where the files go */
-	long long jobs;		/* 0: as many as there are URLs, at most 64 */
-	long long threads;	/* 0: one per processor */
+	const char *input; /* the URL list, "-" for standard input */
+	const char *dir;   /* where the files go */
+	long long jobs;	   /* 0: as many as there are URLs, at most 64 */
+	long long threads; /* 0: one per processor */
 	long long retries;
-	double wait;		/* before the first retry */
+	double wait; /* before the first retry */
 	int quiet;
 	int verbose;
 };
@@ -248,8 +252,8 @@ parse_args(int argc, char **argv, struct dl_opts *o)
 			o->quiet = 1;
 			break;
 		case OPT_RETRIES:
-			if ((rc = cli_parse_long(optarg, 0, 20,
-						 &o->retries)) < 0)
+			if ((rc = cli_parse_long(optarg, 0, 20, &o->retries)) <
+			    0)
 				cli_bad_value("retry count (0 to 20)", optarg,
 					      rc);
 			break;
@@ -339,8 +343,7 @@ out_init(struct out *o, const struct dl_opts *opt, size_t n)
 		o->dir[l - 1] = '\0';
 	o->total = n;
 	o->start = mtime_now();
-	o->progress = BATCH_THREADED && !opt->verbose && !o->quiet &&
-		      isatty(2);
+	o->progress = BATCH_THREADED && !opt->verbose && !o->quiet && isatty(2);
 	pthread_mutex_init(&o->mu, NULL);
 }
 

@@ -18,15 +18,15 @@
 static void
 usage(FILE *f)
 {
-	fprintf(f,
-		"usage: echo-client [-s HOST] [-p PORT]\n"
-		"Sends each line of input to an echo server and prints the echo.\n"
-		"A blank line or the end of input stops it.\n"
-		"\n"
-		"  -s, --server HOST  server (default localhost)\n"
-		"  -p, --port PORT    port (default 3000)\n"
-		"  -h, --help         this help\n"
-		"      --version      print the version\n");
+	fprintf(f, "usage: echo-client [-s HOST] [-p PORT]\n"
+		   "Sends each line of input to an echo server and prints the "
+		   "echo.\n"
+		   "A blank line or the end of input stops it.\n"
+		   "\n"
+		   "  -s, --server HOST  server (default localhost)\n"
+		   "  -p, --port PORT    port (default 3000)\n"
+		   "  -h, --help         this help\n"
+		   "      --version      print the version\n");
 }
 
 /*
@@ -60,19 +60,22 @@ round_trip(int fd, const char *line, size_t n, const char *server)
 				sent += (size_t)w;
 		}
 		if (p.revents & (POLLIN | POLLERR | POLLHUP)) {
-			size_t want = n - got < sizeof(chunk) ? n - got
-							      : sizeof(chunk);
+			size_t want = n - got < sizeof(chunk) ? n - got :
+								sizeof(chunk);
 			ssize_t r = recv(fd, chunk, want, MSG_DONTWAIT);
 			if (r == 0) {
-				warnx("%s: server closed the connection", server);
+				warnx("%s: server closed the connection",
+				      server);
 				return -1;
 			}
 			if (r < 0 && errno != EAGAIN && errno != EINTR) {
-				warnx("%s: receive: %s", server, strerror(errno));
+				warnx("%s: receive: %s", server,
+				      strerror(errno));
 				return -1;
 			}
 			if (r > 0) {
-				if (fwrite(chunk, 1, (size_t)r, stdout) != (size_t)r) {
+				if (fwrite(chunk, 1, (size_t)r, stdout) !=
+				    (size_t)r) {
 					warn("stdout");
 					return -1;
 				}

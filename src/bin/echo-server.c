@@ -35,7 +35,8 @@ usage(FILE *f)
 		"usage: echo-server [-p PORT] [-b ADDR] [-q]\n"
 		"Echoes every byte back, serving one client at a time.\n"
 		"\n"
-		"  -p, --port PORT  port (default 3000; 0: the kernel chooses)\n"
+		"  -p, --port PORT  port (default 3000; 0: the kernel "
+		"chooses)\n"
 		"  -b, --bind ADDR  address to bind (default: every address)\n"
 		"  -q, --quiet      no line per connection\n"
 		"  -h, --help       this help\n"
@@ -81,8 +82,8 @@ serve(int fd, char *chunk, const char **why)
 		}
 		/* sock_send_all resumes partial sends and EINTR itself. */
 		if ((rc = sock_send_all(fd, chunk, (size_t)n, 0)) < 0) {
-			*why = rc == -EAGAIN ? "send timed out"
-					     : sock_strerror((int)rc);
+			*why = rc == -EAGAIN ? "send timed out" :
+					       sock_strerror((int)rc);
 			return total;
 		}
 		total += (unsigned long long)n;
@@ -91,7 +92,7 @@ serve(int fd, char *chunk, const char **why)
 
 /* What the command line asks for. */
 struct es_opts {
-	const char *host;	/* NULL: every address */
+	const char *host; /* NULL: every address */
 	long long port;
 	int quiet;
 };
@@ -117,8 +118,8 @@ parse_args(int argc, char **argv, struct es_opts *o)
 	while ((c = getopt_long(argc, argv, "p:b:qh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
-			if ((rc = cli_parse_long(optarg, 0, 65535,
-						 &o->port)) < 0)
+			if ((rc = cli_parse_long(optarg, 0, 65535, &o->port)) <
+			    0)
 				cli_bad_value("port (0 to 65535)", optarg, rc);
 			break;
 		case 'b':
@@ -170,11 +171,15 @@ serve_all(const struct es_opts *o, int lfd, char *chunk)
 		served++;
 		echoed += n;
 		if (!o->quiet)
-			fprintf(stderr, "echo-server: %s: closed "
-				"(%s, %llu bytes echoed)\n", addr, why, n);
+			fprintf(stderr,
+				"echo-server: %s: closed "
+				"(%s, %llu bytes echoed)\n",
+				addr, why, n);
 	}
-	fprintf(stderr, "echo-server: served %llu clients, echoed %llu "
-		"bytes\n", served, echoed);
+	fprintf(stderr,
+		"echo-server: served %llu clients, echoed %llu "
+		"bytes\n",
+		served, echoed);
 }
 
 /* Listens and serves; the exit status. */

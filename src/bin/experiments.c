@@ -33,11 +33,11 @@
 struct target {
 	char name[65];
 	char *url;
-	long long size;		/* -1 until known */
+	long long size; /* -1 until known */
 	unsigned char sha[32];
-	int has_sha;		/* generated here: the checksum is known */
-	int fd;			/* data-NAME.txt, appended to */
-	int *fails;		/* per thread count, this invocation */
+	int has_sha; /* generated here: the checksum is known */
+	int fd;	     /* data-NAME.txt, appended to */
+	int *fails;  /* per thread count, this invocation */
 	int *oks;
 };
 
@@ -52,11 +52,11 @@ struct exp {
 	int nsizes;
 	double run_timeout;
 	char accel[PATH_MAX];
-	char work[PATH_MAX];	/* temporary folder, removed at the end */
+	char work[PATH_MAX]; /* temporary folder, removed at the end */
 	char rundir[PATH_MAX + 8];
 	struct target t[MAX_TARGETS];
 	int ntargets;
-	int local;		/* the files are served by our own server */
+	int local; /* the files are served by our own server */
 	double start;
 	double done_w, total_w;
 	long runs_done, runs_total, failures;
@@ -85,29 +85,44 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-"usage: experiments [-t 1,2,3,5,10] [-r 10] [-d DIR] [--fresh] [-c CAP]\n"
-"                   [-s 1M,10M,100M] [-a PROG] [--run-timeout S] [-q]\n"
-"                   [NAME=URL ...]\n"
-"Runs \"download-accelerator -n T URL\" for every file, thread count T and\n"
-"repetition, checks each download, appends its line \"URL T BYTES SECONDS\"\n"
-"to DIR/data-NAME.txt and prints a table per file. With no NAME=URL it\n"
-"serves small, medium and large files of generated data itself, on\n"
-"loopback, capping each connection's rate.\n"
-"\n"
-"  -t, --threads LIST    thread counts (default 1,2,3,5,10; each 1-64)\n"
-"  -r, --repeat N        runs per file and thread count (default 10)\n"
-"  -d, --dir DIR         where data files go (default results)\n"
-"      --fresh           start the data files anew (default: append)\n"
-"  -c, --cap RATE        local server: bytes/s per connection (default 2M;\n"
-"                        0: no cap)\n"
-"  -s, --sizes LIST      local server: sizes of small,medium,large\n"
-"                        (default 1M,10M,100M; one to three sizes)\n"
-"  -a, --accelerator P   the program to time (default: download-accelerator\n"
-"                        beside this program, else in PATH)\n"
-"      --run-timeout S   give up on one run after S seconds (default 600)\n"
-"  -q, --quiet           no progress line\n"
-"  -h, --help            this help\n"
-"      --version         print the version\n");
+		"usage: experiments [-t 1,2,3,5,10] [-r 10] [-d DIR] [--fresh] "
+		"[-c CAP]\n"
+		"                   [-s 1M,10M,100M] [-a PROG] [--run-timeout "
+		"S] [-q]\n"
+		"                   [NAME=URL ...]\n"
+		"Runs \"download-accelerator -n T URL\" for every file, thread "
+		"count T and\n"
+		"repetition, checks each download, appends its line \"URL T "
+		"BYTES SECONDS\"\n"
+		"to DIR/data-NAME.txt and prints a table per file. With no "
+		"NAME=URL it\n"
+		"serves small, medium and large files of generated data "
+		"itself, on\n"
+		"loopback, capping each connection's rate.\n"
+		"\n"
+		"  -t, --threads LIST    thread counts (default 1,2,3,5,10; "
+		"each 1-64)\n"
+		"  -r, --repeat N        runs per file and thread count "
+		"(default 10)\n"
+		"  -d, --dir DIR         where data files go (default "
+		"results)\n"
+		"      --fresh           start the data files anew (default: "
+		"append)\n"
+		"  -c, --cap RATE        local server: bytes/s per connection "
+		"(default 2M;\n"
+		"                        0: no cap)\n"
+		"  -s, --sizes LIST      local server: sizes of "
+		"small,medium,large\n"
+		"                        (default 1M,10M,100M; one to three "
+		"sizes)\n"
+		"  -a, --accelerator P   the program to time (default: "
+		"download-accelerator\n"
+		"                        beside this program, else in PATH)\n"
+		"      --run-timeout S   give up on one run after S seconds "
+		"(default 600)\n"
+		"  -q, --quiet           no progress line\n"
+		"  -h, --help            this help\n"
+		"      --version         print the version\n");
 }
 
 /* Finds download-accelerator beside our own executable, then in PATH. */
@@ -201,7 +216,8 @@ add_target(struct exp *e, const char *arg)
 	if (nl == 0 || nl > 64 || arg[0] == '.' ||
 	    strspn(arg, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 			"0123456789._-") < nl)
-		errx(2, "%s: NAME must be 1-64 letters, digits, '.', '_' or '-'",
+		errx(2,
+		     "%s: NAME must be 1-64 letters, digits, '.', '_' or '-'",
 		     arg);
 	if (strncmp(eq + 1, "http://", 7) != 0 &&
 	    strncmp(eq + 1, "https://", 8) != 0)
@@ -350,14 +366,14 @@ struct run {
 	struct target *t;
 	int threads;
 	long rep;
-	double deadline;	/* the child is killed after it */
-	char errpath[PATH_MAX + 16];	/* the child's standard error */
-	char out[OUT_MAX + 1];	/* and its standard output */
+	double deadline;	     /* the child is killed after it */
+	char errpath[PATH_MAX + 16]; /* the child's standard error */
+	char out[OUT_MAX + 1];	     /* and its standard output */
 	size_t have;
-	int killed;		/* 1: after a signal, 2: timed out */
-	int status;		/* from waitpid */
-	struct expdata_row r;	/* out, parsed */
-	char *why;		/* on RUN_FAILED, what went wrong */
+	int killed;	      /* 1: after a signal, 2: timed out */
+	int status;	      /* from waitpid */
+	struct expdata_row r; /* out, parsed */
+	char *why;	      /* on RUN_FAILED, what went wrong */
 	size_t whylen;
 };
 
@@ -497,8 +513,8 @@ run_check_output(struct run *rn)
 	if (have == 0 || out[have - 1] != '\n' ||
 	    strchr(out, '\n') != out + have - 1 ||
 	    expdata_parse_line(out, &rn->r, &bad) != 1 ||
-	    strncmp(out, url, strlen(url)) != 0 ||
-	    out[strlen(url)] != ' ' || rn->r.threads != rn->threads) {
+	    strncmp(out, url, strlen(url)) != 0 || out[strlen(url)] != ' ' ||
+	    rn->r.threads != rn->threads) {
 		out[strcspn(out, "\n")] = '\0';
 		say(rn->why, rn->whylen, "unexpected output: \"%.200s\"", out);
 		return RUN_FAILED;
@@ -528,8 +544,8 @@ run_find_file(struct run *rn, char *file, size_t len)
 	}
 	closedir(d);
 	if (nfiles != 1) {
-		say(rn->why, rn->whylen, nfiles == 0 ? "no file written"
-						     : "%d files left, not one",
+		say(rn->why, rn->whylen,
+		    nfiles == 0 ? "no file written" : "%d files left, not one",
 		    nfiles);
 		return RUN_FAILED;
 	}
@@ -574,8 +590,9 @@ run_check_file(struct run *rn)
 		return RUN_FAILED;
 	}
 	if (memcmp(sha, t->sha, 32) != 0) {
-		say(rn->why, rn->whylen, "SHA-256 differs from the data "
-					 "served");
+		say(rn->why, rn->whylen,
+		    "SHA-256 differs from the data "
+		    "served");
 		return RUN_FAILED;
 	}
 	return RUN_OK;
@@ -591,9 +608,13 @@ run_one(struct exp *e, struct target *t, int threads, long rep, char *line,
 	size_t linelen, char *why, size_t whylen)
 {
 	struct run rn = {
-		.e = e, .t = t, .threads = threads, .rep = rep,
+		.e = e,
+		.t = t,
+		.threads = threads,
+		.rep = rep,
 		.deadline = mtime_now() + e->run_timeout,
-		.why = why, .whylen = whylen,
+		.why = why,
+		.whylen = whylen,
 	};
 	pid_t pid;
 	int fd, rc;
@@ -676,8 +697,9 @@ summarize(const struct exp *e, const struct target *t)
 		       st[i].n, k >= 0 ? t->fails[k] : 0, st[i].median, range,
 		       speed);
 		if (e->local && e->cap > 0)
-			printf("  %7.3f", (double)st[i].bytes /
-						  ((double)e->cap * st[i].threads));
+			printf("  %7.3f",
+			       (double)st[i].bytes /
+				       ((double)e->cap * st[i].threads));
 		printf("\n");
 	}
 	/* Thread counts with failures only never reach the data file. */
@@ -795,8 +817,8 @@ parse_args(int argc, char **argv, struct exp *e)
 			if (strcmp(optarg, "0") == 0)
 				e->cap = 0;
 			else if ((rc = cli_parse_size(optarg, 1024,
-						      4000000000LL,
-						      &e->cap)) < 0)
+						      4000000000LL, &e->cap)) <
+				 0)
 				cli_bad_value("cap (bytes/s, at least 1k)",
 					      optarg, rc);
 			break;
@@ -890,8 +912,9 @@ open_targets(struct exp *e)
 		char path[PATH_MAX + 80];
 
 		snprintf(path, sizeof(path), "%s/data-%s.txt", e->dir, t->name);
-		t->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC |
-					   (e->fresh ? O_TRUNC : 0),
+		t->fd = open(path,
+			     O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC |
+				     (e->fresh ? O_TRUNC : 0),
 			     0644);
 		t->fails = calloc((size_t)e->nthreads, sizeof(int));
 		t->oks = calloc((size_t)e->nthreads, sizeof(int));

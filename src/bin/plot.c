@@ -32,17 +32,21 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-"usage: plot [-d DIR] [-o OUTDIR] [--size WxH]\n"
-"For each DIR/data-NAME.txt (lines \"URL THREADS BYTES SECONDS\"), draws\n"
-"OUTDIR/download-time-NAME.png, a box of download times per thread count,\n"
-"and OUTDIR/speedup.png, the median speedup against threads of every\n"
-"file beside the ideal. Drawn by gnuplot (pngcairo).\n"
-"\n"
-"  -d, --dir DIR      where the data files are (default results)\n"
-"  -o, --output DIR   where the PNG files go (default: DIR)\n"
-"      --size WxH     image size in pixels (default 800x600)\n"
-"  -h, --help         this help\n"
-"      --version      print the version\n");
+		"usage: plot [-d DIR] [-o OUTDIR] [--size WxH]\n"
+		"For each DIR/data-NAME.txt (lines \"URL THREADS BYTES "
+		"SECONDS\"), draws\n"
+		"OUTDIR/download-time-NAME.png, a box of download times per "
+		"thread count,\n"
+		"and OUTDIR/speedup.png, the median speedup against threads of "
+		"every\n"
+		"file beside the ideal. Drawn by gnuplot (pngcairo).\n"
+		"\n"
+		"  -d, --dir DIR      where the data files are (default "
+		"results)\n"
+		"  -o, --output DIR   where the PNG files go (default: DIR)\n"
+		"      --size WxH     image size in pixels (default 800x600)\n"
+		"  -h, --help         this help\n"
+		"      --version      print the version\n");
 }
 
 static const char *bad_file;
@@ -87,8 +91,8 @@ write_series(const char *tmp, int i, const struct series *s)
 
 		fprintf(f, "%d %.6f %.6f %.6f %.6f %.6f %zu %.6f\n",
 			st->threads, st->lo, st->q1, st->median, st->q3, st->hi,
-			st->n, base > 0 && st->median > 0 ? base / st->median
-							  : 0.0);
+			st->n,
+			base > 0 && st->median > 0 ? base / st->median : 0.0);
 	}
 	if (fclose(f) != 0)
 		return -1;
@@ -160,9 +164,9 @@ x_axis(FILE *g, const struct series *ss, int ns, double *boxw)
 }
 
 struct plot_opts {
-	const char *dir;	/* where the data files are */
-	const char *outdir;	/* where the PNG files go */
-	long long w, h;		/* image size in pixels */
+	const char *dir;    /* where the data files are */
+	const char *outdir; /* where the PNG files go */
+	long long w, h;	    /* image size in pixels */
 };
 
 /* What one run holds, so that one cleanup path frees it all. */
@@ -326,17 +330,21 @@ plot_times(FILE *gp, const struct plot *p, int i)
 	gp_str(gp, path);
 	fprintf(gp, "\nset title ");
 	gp_str(gp, title);
-	fprintf(gp, "\nset ylabel 'seconds'\nset boxwidth %g absolute\n"
-		    "set style fill solid 0.3 border\n", boxw);
-	fprintf(gp, "plot '%s/%d.stats' using 1:3:2:6:5 with candlesticks "
-		    "whiskerbars 0.5 lc rgb '#1f5fa8' lw 1.5 "
-		    "title 'quartiles; whiskers 1.5 IQR', \\\n"
-		    "  '' using 1:4:4:4:4 with candlesticks lc rgb "
-		    "'#c0392b' lw 2.5 title 'median'",
+	fprintf(gp,
+		"\nset ylabel 'seconds'\nset boxwidth %g absolute\n"
+		"set style fill solid 0.3 border\n",
+		boxw);
+	fprintf(gp,
+		"plot '%s/%d.stats' using 1:3:2:6:5 with candlesticks "
+		"whiskerbars 0.5 lc rgb '#1f5fa8' lw 1.5 "
+		"title 'quartiles; whiskers 1.5 IQR', \\\n"
+		"  '' using 1:4:4:4:4 with candlesticks lc rgb "
+		"'#c0392b' lw 2.5 title 'median'",
 		p->tmp, i);
 	if (outliers > 0)
-		fprintf(gp, ", \\\n  '%s/%d.out' using 1:2 with points "
-			    "pt 6 ps 0.8 lc rgb '#333333' title 'outliers'",
+		fprintf(gp,
+			", \\\n  '%s/%d.out' using 1:2 with points "
+			"pt 6 ps 0.8 lc rgb '#333333' title 'outliers'",
 			p->tmp, i);
 	fprintf(gp, "\nprint ");
 	gp_str(gp, path);
@@ -367,8 +375,10 @@ plot_speedup(FILE *gp, const struct plot *p)
 			continue;
 		snprintf(title, sizeof(title), "%s (%s)", s->name,
 			 expdata_size_str(s->bytes, sz, sizeof(sz)));
-		fprintf(gp, ", \\\n  '%s/%d.stats' using 1:8 with "
-			    "linespoints lw 2 pt 7 title ", p->tmp, i);
+		fprintf(gp,
+			", \\\n  '%s/%d.stats' using 1:8 with "
+			"linespoints lw 2 pt 7 title ",
+			p->tmp, i);
 		gp_str(gp, title);
 	}
 	fprintf(gp, "\nprint ");
@@ -386,8 +396,10 @@ write_script(struct plot *p)
 		warn("%s", p->script);
 		return -1;
 	}
-	fprintf(gp, "set terminal pngcairo size %lld,%lld noenhanced "
-		    "font 'Sans,10'\n", p->o->w, p->o->h);
+	fprintf(gp,
+		"set terminal pngcairo size %lld,%lld noenhanced "
+		"font 'Sans,10'\n",
+		p->o->w, p->o->h);
 	fprintf(gp, "set grid ytics\nset yrange [0:*]\n"
 		    "set offsets 0, 0, graph 0.08, 0\n"
 		    "set xlabel 'threads'\nset key top right\n");

@@ -24,7 +24,8 @@ usage(FILE *f)
 	fprintf(f,
 		"usage: thread-hello [-n N]\n"
 		"Starts N threads (default 10, at most %ld); each prints\n"
-		"\"Hello from thread K of N (tid T)\". All are joined before exit.\n"
+		"\"Hello from thread K of N (tid T)\". All are joined before "
+		"exit.\n"
 		"\n"
 		"  -n, --threads N  number of threads\n"
 		"  -h, --help       this help\n"
@@ -63,7 +64,8 @@ main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "n:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
-			if ((rc = cli_parse_long(optarg, 1, MAX_THREADS, &n)) < 0)
+			if ((rc = cli_parse_long(optarg, 1, MAX_THREADS, &n)) <
+			    0)
 				cli_bad_value("thread count (1 to 100000)",
 					      optarg, rc);
 			break;

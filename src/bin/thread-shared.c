@@ -59,7 +59,8 @@ usage(FILE *f)
 	fprintf(f,
 		"usage: thread-shared [-n N] [-i ITERATIONS]\n"
 		"N threads (default 10) each add 1 to three shared counters\n"
-		"ITERATIONS times (default 1000000): one unprotected, one behind\n"
+		"ITERATIONS times (default 1000000): one unprotected, one "
+		"behind\n"
 		"a mutex, one a C11 atomic; then the totals are compared.\n"
 		"\n"
 		"  -n, --threads N           number of threads (1 to %ld)\n"
@@ -116,7 +117,7 @@ timed_phase(int phase)
 /* What the command line asks for. */
 struct ts_opts {
 	long long threads;
-	long long iterations;	/* additions per thread and counter */
+	long long iterations; /* additions per thread and counter */
 };
 
 /* The command line into o; exits on a bad one and after --help. */
@@ -147,7 +148,8 @@ parse_args(int argc, char **argv, struct ts_opts *o)
 			if ((rc = cli_parse_long(optarg, 1, MAX_ITERS,
 						 &o->iterations)) < 0)
 				cli_bad_value("iteration count "
-					      "(1 to 1000000000)", optarg, rc);
+					      "(1 to 1000000000)",
+					      optarg, rc);
 			break;
 		case 'h':
 			usage(stdout);
@@ -160,9 +162,10 @@ parse_args(int argc, char **argv, struct ts_opts *o)
 	}
 	cli_no_operands(argc, argv, usage);
 	if (o->threads * o->iterations > MAX_ITERS * 10)
-		errx(2, "%lld threads x %lld iterations: too much work "
-			"(at most %lld additions in all)", o->threads,
-		     o->iterations, MAX_ITERS * 10);
+		errx(2,
+		     "%lld threads x %lld iterations: too much work "
+		     "(at most %lld additions in all)",
+		     o->threads, o->iterations, MAX_ITERS * 10);
 }
 
 /* Runs the three phases on n threads and prints the counts. */
@@ -192,9 +195,10 @@ run(const struct ts_opts *o)
 		if (rc != 0) {
 			/* The barriers count n + 1 parties; with fewer
 			 * threads they would never open. */
-			errx(1, "started %ld of %lld threads: %s; the "
-				"demonstration needs all of them", started, n,
-			     strerror(rc));
+			errx(1,
+			     "started %ld of %lld threads: %s; the "
+			     "demonstration needs all of them",
+			     started, n, strerror(rc));
 		}
 	}
 	tu = timed_phase(0);

@@ -98,7 +98,7 @@ drop_source(struct accel *a, int i, const char *why)
 		return;
 	a->src[i].alive = 0;
 	accel__warn(a, "%s: %s; mirror dropped",
-		 display_url(a->src[i].url, u, sizeof(u)), why);
+		    display_url(a->src[i].url, u, sizeof(u)), why);
 }
 
 /* Moves c to the live source with the fewest connections. */
@@ -155,7 +155,8 @@ classify(struct accel *a, struct accel_conn *c, CURLcode res)
 	 * buffer (7.88); a real allocation failure there is far less likely.
 	 * It is the server's doing, and asking again cannot help. */
 	if (res == CURLE_OUT_OF_MEMORY) {
-		snprintf(c->why, sizeof(c->why), "reply header too large "
+		snprintf(c->why, sizeof(c->why),
+			 "reply header too large "
 			 "(over libcurl's 100 KiB limit)");
 		return ACCEL_F_FATAL;
 	}
@@ -209,8 +210,8 @@ probe_failed(struct accel *a, struct accel_conn *c, enum accel_fail f)
 {
 	a->probe_fails++;
 	if (f == ACCEL_F_RETRY && a->probe_fails < a->o->retries) {
-		a->probe_not_before = mtime_now() +
-				      backoff(a->probe_fails, c->retry_after);
+		a->probe_not_before =
+			mtime_now() + backoff(a->probe_fails, c->retry_after);
 		return;
 	}
 	accel__err(a, -EIO, a->o->urls[0], "%s%s", c->why,
@@ -279,21 +280,21 @@ range_retry(struct accel *a, struct accel_conn *c, int range)
 		fails = accel_plan_failed(a->plan, range,
 					  c->got > 0 && !c->slow, 1);
 		if (fails >= a->o->retries) {
-			accel__err(a, -EIO, src_url(s), "%s (bytes %" PRId64
-				   "-%" PRId64 ", after %d tries)", c->why,
-				   r->cur, r->end - 1, fails);
+			accel__err(a, -EIO, src_url(s),
+				   "%s (bytes %" PRId64 "-%" PRId64
+				   ", after %d tries)",
+				   c->why, r->cur, r->end - 1, fails);
 			return;
 		}
 	}
 	accel_plan_release(a->plan, range,
-			   mtime_now() + backoff(fails ? fails : 1,
-						 c->retry_after));
+			   mtime_now() +
+				   backoff(fails ? fails : 1, c->retry_after));
 }
 
 /* A range's try ended: done, retried, its mirror dropped, or fatal. */
 static void
-range_done(struct accel *a, struct accel_conn *c, enum accel_fail f,
-	   int range)
+range_done(struct accel *a, struct accel_conn *c, enum accel_fail f, int range)
 {
 	struct accel_source *s = &a->src[c->src];
 
@@ -389,8 +390,8 @@ schedule(struct accel *a, double now, double *wake)
 			return;
 		c->range = r;
 		{
-			const struct accel_range *rr = accel_plan_range(a->plan,
-									r);
+			const struct accel_range *rr =
+				accel_plan_range(a->plan, r);
 
 			conn_start(a, c, rr->cur, rr->end);
 		}
@@ -419,8 +420,10 @@ check_stalls(struct accel *a, double now)
 			continue;
 		if ((double)c->win_got < min * span) {
 			c->slow = 1;
-			accel__why(c, ACCEL_F_RETRY, "slower than %lld bytes/s for "
-				   "%g s", a->o->min_speed, a->o->timeout);
+			accel__why(c, ACCEL_F_RETRY,
+				   "slower than %lld bytes/s for "
+				   "%g s",
+				   a->o->min_speed, a->o->timeout);
 			conn_done(a, c, CURLE_OPERATION_TIMEDOUT);
 			continue;
 		}
@@ -470,9 +473,11 @@ report(struct accel *a, double now)
 	if (a->o->progress == NULL)
 		return;
 	st.total = a->mode == ACCEL_M_RANGES ? a->meta.size :
-		   a->mode == ACCEL_M_STREAM ? a->meta.size : -1;
+		   a->mode == ACCEL_M_STREAM ? a->meta.size :
+					       -1;
 	st.done = a->mode == ACCEL_M_RANGES ? accel_plan_done_bytes(a->plan) :
-		  a->mode == ACCEL_M_STREAM ? a->conns[0].pos : 0;
+		  a->mode == ACCEL_M_STREAM ? a->conns[0].pos :
+					      0;
 	st.conns = 0;
 	for (int i = 0; i < a->nconns; i++)
 		st.conns += a->conns[i].busy && now - a->conns[i].last_data < 1;
@@ -527,15 +532,17 @@ run(struct accel *a)
 	if (accel__open_folder(a) < 0)
 		return a->fatal;
 	if (strlen(o->urls[0]) > ACCEL_URL_MAX) {
-		accel__err(a, -ENAMETOOLONG, o->urls[0], "URL longer than %d "
-			   "bytes", ACCEL_URL_MAX);
+		accel__err(a, -ENAMETOOLONG, o->urls[0],
+			   "URL longer than %d "
+			   "bytes",
+			   ACCEL_URL_MAX);
 		return a->fatal;
 	}
 	if ((a->multi = curl_multi_init()) == NULL ||
 	    (a->conns = calloc((size_t)o->conns, sizeof(*a->conns))) == NULL ||
 	    (a->src = calloc((size_t)o->nurls, sizeof(*a->src))) == NULL ||
-	    (a->probe_hdrs = curl_slist_append(NULL,
-			"Accept-Encoding: identity")) == NULL) {
+	    (a->probe_hdrs = curl_slist_append(
+		     NULL, "Accept-Encoding: identity")) == NULL) {
 		accel__err(a, -ENOMEM, o->urls[0], "%s", strerror(ENOMEM));
 		return a->fatal;
 	}
@@ -567,7 +574,8 @@ run(struct accel *a)
 			accel__err(a, -EINTR, o->urls[0], "interrupted");
 			break;
 		}
-		if ((a->mode == ACCEL_M_RANGES && accel_plan_complete(a->plan)) ||
+		if ((a->mode == ACCEL_M_RANGES &&
+		     accel_plan_complete(a->plan)) ||
 		    a->stream_done) {
 			report(a, now);
 			a->mode = ACCEL_M_DONE;
@@ -593,7 +601,8 @@ run(struct accel *a)
 			report(a, now);
 			last_report = now;
 		}
-		if (a->mode == ACCEL_M_RANGES && now - last_save >= SAVE_EVERY) {
+		if (a->mode == ACCEL_M_RANGES &&
+		    now - last_save >= SAVE_EVERY) {
 			int rc;
 
 			if ((rc = accel__save_state(a)) < 0)

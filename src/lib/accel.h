@@ -8,10 +8,10 @@
 #include <stdint.h>
 
 struct accel_stats {
-	int64_t done;		/* bytes on disk */
-	int64_t total;		/* file size, -1 while unknown */
-	int conns;		/* connections receiving data now */
-	double elapsed;		/* seconds since the start */
+	int64_t done;	/* bytes on disk */
+	int64_t total;	/* file size, -1 while unknown */
+	int conns;	/* connections receiving data now */
+	double elapsed; /* seconds since the start */
 };
 
 typedef void accel_progress_cb(const struct accel_stats *st, void *arg);
@@ -20,34 +20,34 @@ typedef void accel_warn_cb(const char *msg, void *arg);
 
 /* Zero in a field means its default. */
 struct accel_opts {
-	const char *const *urls;	/* urls[0] the primary, then mirrors */
+	const char *const *urls; /* urls[0] the primary, then mirrors */
 	int nurls;
-	const char *path;	/* final name; NAME.part and NAME.part.state */
-	int conns;		/* parallel connections; 0: 8 */
-	int resume;		/* continue from NAME.part and its state */
-	double timeout;		/* abandon a connection silent this long,
-				 * seconds; 0: 10 */
-	long long min_speed;	/* bytes/s: abandon a connection slower
-				 * than this for timeout seconds; 0: no */
-	int retries;		/* failed tries of one range before giving
-				 * up; 0: 5 */
-	long long max_speed;	/* total bytes per second, 0 for no cap */
-	const unsigned char *sha256;	/* 32 bytes to verify, or NULL */
-	const char *cacert;	/* extra CA bundle for HTTPS, or NULL */
-	volatile sig_atomic_t *stop;	/* set by a signal handler: stop */
-	accel_progress_cb *progress;	/* called a few times a second */
+	const char *path;    /* final name; NAME.part and NAME.part.state */
+	int conns;	     /* parallel connections; 0: 8 */
+	int resume;	     /* continue from NAME.part and its state */
+	double timeout;	     /* abandon a connection silent this long,
+			      * seconds; 0: 10 */
+	long long min_speed; /* bytes/s: abandon a connection slower
+			      * than this for timeout seconds; 0: no */
+	int retries;	     /* failed tries of one range before giving
+			      * up; 0: 5 */
+	long long max_speed; /* total bytes per second, 0 for no cap */
+	const unsigned char *sha256; /* 32 bytes to verify, or NULL */
+	const char *cacert;	     /* extra CA bundle for HTTPS, or NULL */
+	volatile sig_atomic_t *stop; /* set by a signal handler: stop */
+	accel_progress_cb *progress; /* called a few times a second */
 	accel_warn_cb *warn;
-	void *arg;		/* for progress and warn */
+	void *arg; /* for progress and warn */
 };
 
 struct accel_result {
-	int64_t bytes;		/* file size */
-	int64_t resumed_from;	/* bytes already on disk at the start */
-	double seconds;		/* wall time */
-	char errurl[2048];	/* on failure: the URL concerned */
-	char errmsg[256];	/* on failure: why, e.g. "HTTP 404 Not Found" */
-	int kept;		/* not done: NAME.part and its state stand,
-				 * for a resume with -c */
+	int64_t bytes;	      /* file size */
+	int64_t resumed_from; /* bytes already on disk at the start */
+	double seconds;	      /* wall time */
+	char errurl[2048];    /* on failure: the URL concerned */
+	char errmsg[256];     /* on failure: why, e.g. "HTTP 404 Not Found" */
+	int kept;	      /* not done: NAME.part and its state stand,
+			       * for a resume with -c */
 };
 
 /*

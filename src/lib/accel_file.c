@@ -93,16 +93,17 @@ accel__open_folder(struct accel *a)
 		    NULL ||
 	    (a->part_name = concat(a->final_name, ".part")) == NULL ||
 	    (a->state_name = concat(a->part_name, ".state")) == NULL ||
-	    (dir = slash == NULL ? strdup(".") : slash == path ? strdup("/") :
-		   strndup(path, (size_t)(slash - path))) == NULL) {
+	    (dir = slash == NULL ? strdup(".") :
+		   slash == path ? strdup("/") :
+				   strndup(path, (size_t)(slash - path))) ==
+		    NULL) {
 		accel__err(a, -ENOMEM, path, "%s", strerror(ENOMEM));
 		return -1;
 	}
 	a->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (a->dirfd < 0)
 		accel__err(a, -errno, dir, "%s", strerror(errno));
-	else if (a->final_name[0] == '\0' ||
-		 strcmp(a->final_name, ".") == 0 ||
+	else if (a->final_name[0] == '\0' || strcmp(a->final_name, ".") == 0 ||
 		 strcmp(a->final_name, "..") == 0)
 		accel__err(a, -EISDIR, path, "names a folder, not a file");
 	free(dir);
@@ -127,16 +128,19 @@ accel__load_state(struct accel *a)
 			accel__err(a, -errno, a->state, "%s", strerror(errno));
 			return a->fatal;
 		}
-		accel__warn(a, "%s: no saved state; starting from the beginning",
-			 a->state);
+		accel__warn(a,
+			    "%s: no saved state; starting from the beginning",
+			    a->state);
 		return 0;
 	}
 	a->saved = accel_plan_load(f, &a->meta, MIN_PIECE);
 	fclose(f);
 	if (a->saved == NULL) {
-		accel__err(a, -EINVAL, a->state, "not a valid state file "
+		accel__err(a, -EINVAL, a->state,
+			   "not a valid state file "
 			   "(cut, edited or from another version); remove it "
-			   "and %s to start over", a->part);
+			   "and %s to start over",
+			   a->part);
 		return a->fatal;
 	}
 	if ((url = urlname_strip_userinfo(a->o->urls[0])) == NULL) {
@@ -144,9 +148,10 @@ accel__load_state(struct accel *a)
 		return a->fatal;
 	}
 	if (strcmp(url, a->meta.url) != 0) {
-		accel__err(a, -ESTALE, a->state, "made for %s, not this URL; "
-			   "remove it and %s to start over", a->meta.url,
-			   a->part);
+		accel__err(a, -ESTALE, a->state,
+			   "made for %s, not this URL; "
+			   "remove it and %s to start over",
+			   a->meta.url, a->part);
 		free(url);
 		return a->fatal;
 	}
@@ -276,7 +281,7 @@ lock_part(struct accel *a, int fresh)
 			fd = openat(a->dirfd, a->part_name,
 				    base | O_CREAT | O_EXCL, 0644);
 			if (fd < 0 && errno == EEXIST)
-				continue;	/* another run made it */
+				continue; /* another run made it */
 		}
 		if (fd < 0)
 			return -errno;
@@ -298,8 +303,9 @@ lock_part(struct accel *a, int fresh)
 		}
 		/* The name may have moved on while we waited (renamed into
 		 * place by the run that held it): lock what it names now. */
-		if (fstatat(a->dirfd, a->part_name, &now, AT_SYMLINK_NOFOLLOW)
-		    == 0 && now.st_ino == st.st_ino && now.st_dev == st.st_dev)
+		if (fstatat(a->dirfd, a->part_name, &now,
+			    AT_SYMLINK_NOFOLLOW) == 0 &&
+		    now.st_ino == st.st_ino && now.st_dev == st.st_dev)
 			return fd;
 	}
 	if (fd >= 0)
@@ -345,13 +351,13 @@ accel__open_part(struct accel *a, int64_t size, int fresh)
 		 * file system cannot (glibc's posix_fallocate would then
 		 * write every block): a sparse file of the right size.
 		 */
-		int prealloc = fstatfs(a->fd, &fs) == 0 &&
-			       fs.f_type != TMPFS_MAGIC;
+		int prealloc =
+			fstatfs(a->fd, &fs) == 0 && fs.f_type != TMPFS_MAGIC;
 
 		if (prealloc && fallocate(a->fd, 0, 0, size) == 0)
 			return 0;
 		if (prealloc && errno != EOPNOTSUPP && errno != ENOSYS)
-			return -errno;	/* ENOSPC: said now, not later */
+			return -errno; /* ENOSPC: said now, not later */
 		if (ftruncate(a->fd, size) < 0)
 			return -errno;
 	}

@@ -10,7 +10,7 @@
 #include "accel.h"
 #include "accel_plan.h"
 
-#define MIN_PIECE	(64 * 1024)	/* smallest range worth a request */
+#define MIN_PIECE (64 * 1024) /* smallest range worth a request */
 /* libcurl's receive buffers: together about RECV_BUDGET, each between
  * RECV_MIN and RECV_MAX. Bigger buffers mean fewer, larger reads and
  * writes (a 1 GiB download over loopback costs a fifth less CPU with
@@ -18,55 +18,55 @@
 #define RECV_BUDGET	(4 << 20)
 #define RECV_MIN	(64 * 1024)
 #define RECV_MAX	(512 * 1024)
-#define SAVE_EVERY	1.0		/* seconds between state saves */
+#define SAVE_EVERY	1.0 /* seconds between state saves */
 #define PROGRESS_EVERY	0.2
-#define BACKOFF_FIRST	0.25		/* doubles each failed try */
+#define BACKOFF_FIRST	0.25 /* doubles each failed try */
 #define BACKOFF_MAX	8.0
-#define RETRY_AFTER_MAX	120.0
-#define SHOWN_URL	2048		/* longest URL in a message */
+#define RETRY_AFTER_MAX 120.0
+#define SHOWN_URL	2048 /* longest URL in a message */
 
 enum accel_mode { ACCEL_M_PROBE, ACCEL_M_RANGES, ACCEL_M_STREAM, ACCEL_M_DONE };
 /* What a failed try means for the download. */
 enum accel_fail { ACCEL_F_NONE, ACCEL_F_RETRY, ACCEL_F_CHANGED, ACCEL_F_FATAL };
 
 struct accel_source {
-	const char *url;	/* as given */
-	char *eff;		/* after redirects, once known */
+	const char *url; /* as given */
+	char *eff;	 /* after redirects, once known */
 	int alive;
-	int fails;		/* failed tries in a row */
-	int users;		/* connections assigned to it */
+	int fails; /* failed tries in a row */
+	int users; /* connections assigned to it */
 };
 
 struct accel_conn {
 	struct accel *a;
 	CURL *easy;
 	int src;
-	int range;		/* plan index, -1 for none */
-	int busy;		/* in the multi handle */
-	int probe;		/* this try is the probe */
-	int64_t req_begin, req_end;	/* asked [begin, end); end -1 open */
-	int64_t pos;		/* next offset to write */
-	int64_t got;		/* bytes written by this try */
-	int checked;		/* response validated */
-	int stopped;		/* cut on purpose at its range's end */
-	int paused;		/* held back by --max-speed */
-	int slow;		/* abandoned below --min-speed */
+	int range;		    /* plan index, -1 for none */
+	int busy;		    /* in the multi handle */
+	int probe;		    /* this try is the probe */
+	int64_t req_begin, req_end; /* asked [begin, end); end -1 open */
+	int64_t pos;		    /* next offset to write */
+	int64_t got;		    /* bytes written by this try */
+	int checked;		    /* response validated */
+	int stopped;		    /* cut on purpose at its range's end */
+	int paused;		    /* held back by --max-speed */
+	int slow;		    /* abandoned below --min-speed */
 	double last_data;
-	double win_start;	/* --min-speed: this window's start */
-	int64_t win_got;	/* and the bytes received in it */
+	double win_start; /* --min-speed: this window's start */
+	int64_t win_got;  /* and the bytes received in it */
 	/* The current response's headers (reset at each status line). */
 	int status;
 	char reason[128];
 	int has_cr;
-	int64_t cr_begin, cr_end, cr_total;	/* total -1 for "*" */
+	int64_t cr_begin, cr_end, cr_total; /* total -1 for "*" */
 	int64_t clen;
 	char etag[ACCEL_VALIDATOR_MAX + 1];
 	char lastmod[ACCEL_VALIDATOR_MAX + 1];
-	double retry_after;	/* seconds, -1 when absent */
+	double retry_after; /* seconds, -1 when absent */
 	/* Set by the callbacks when they refuse the transfer. */
 	enum accel_fail fail;
 	char why[256];
-	char errbuf[CURL_ERROR_SIZE];	/* libcurl's own detail */
+	char errbuf[CURL_ERROR_SIZE]; /* libcurl's own detail */
 };
 
 struct accel {
@@ -79,30 +79,30 @@ struct accel {
 	int nsrc;
 	enum accel_mode mode;
 	struct accel_plan *plan;
-	struct accel_plan *saved;	/* plan read from the state file */
+	struct accel_plan *saved; /* plan read from the state file */
 	struct accel_meta meta;
-	struct curl_slist *hdrs;	/* for every ranged request */
+	struct curl_slist *hdrs; /* for every ranged request */
 	struct curl_slist *probe_hdrs;
-	char *part, *state;	/* paths, for messages */
-	int dirfd;		/* the folder every file is opened in */
-	char *part_name, *state_name, *final_name;	/* in dirfd */
-	int fd;			/* NAME.part, locked */
-	int part_mine;		/* this run created or emptied NAME.part */
-	int state_stands;	/* a state file for NAME.part is on disk */
+	char *part, *state; /* paths, for messages */
+	int dirfd;	    /* the folder every file is opened in */
+	char *part_name, *state_name, *final_name; /* in dirfd */
+	int fd;					   /* NAME.part, locked */
+	int part_mine;	  /* this run created or emptied NAME.part */
+	int state_stands; /* a state file for NAME.part is on disk */
 	int64_t probe_at;
 	double probe_not_before;
 	int probe_fails;
 	int stream_done;
-	int fatal;		/* -errno once the download has failed */
-	int kick;		/* something changed: loop again at once */
-	double tokens;		/* --max-speed: bytes that may arrive now */
+	int fatal;     /* -errno once the download has failed */
+	int kick;      /* something changed: loop again at once */
+	double tokens; /* --max-speed: bytes that may arrive now */
 	double last_refill;
 	double t0;
 };
 
 /* Records the download's first fatal error (later ones are dropped). */
-void accel__err(struct accel *a, int rc, const char *url, const char *fmt,
-		...) __attribute__((format(printf, 4, 5)));
+void accel__err(struct accel *a, int rc, const char *url, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 /* Marks the connection's try as failed, of kind f, and says why. */
 void accel__why(struct accel_conn *c, enum accel_fail f, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

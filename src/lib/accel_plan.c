@@ -36,7 +36,9 @@ plan_push(struct accel_plan *p, int64_t begin, int64_t cur, int64_t end)
 		p->cap = cap;
 	}
 	p->r[p->n] = (struct accel_range){
-		.begin = begin, .cur = cur, .end = end,
+		.begin = begin,
+		.cur = cur,
+		.end = end,
 		.state = cur == end ? ACCEL_DONE : ACCEL_IDLE,
 	};
 	return p->n++;
@@ -252,10 +254,10 @@ clean_value(const char *s)
 }
 
 /* The state file's text ends with "sha256 HEX\n" over all before it. */
-#define SUM_LINE	(sizeof("sha256 \n") - 1 + 64)
+#define SUM_LINE (sizeof("sha256 \n") - 1 + 64)
 /* A state file longer than this is not one this program wrote: even a
  * plan split into a range per 64 KiB of a 1 TiB file stays below it. */
-#define STATE_MAX	(64 << 20)
+#define STATE_MAX (64 << 20)
 
 static int
 sha256_hex(const char *text, size_t len, char hex[65])
@@ -280,8 +282,7 @@ cmp_begin(const void *a, const void *b)
 }
 
 int
-accel_plan_save(const struct accel_plan *p, const struct accel_meta *m,
-		FILE *f)
+accel_plan_save(const struct accel_plan *p, const struct accel_meta *m, FILE *f)
 {
 	struct accel_range *sorted = NULL;
 	char *text = NULL, hex[65];

@@ -18,8 +18,8 @@ enum accel_range_state { ACCEL_IDLE, ACCEL_ACTIVE, ACCEL_DONE };
 struct accel_range {
 	int64_t begin, cur, end;
 	enum accel_range_state state;
-	int fails;		/* failed tries in a row */
-	double not_before;	/* idle: earliest time to try again */
+	int fails;	   /* failed tries in a row */
+	double not_before; /* idle: earliest time to try again */
 };
 
 struct accel_plan;
@@ -78,15 +78,15 @@ void accel_plan_release_all(struct accel_plan *p);
 /* Validators (ETag, Last-Modified) are kept whole up to this many bytes
  * and sent back exactly; RFC 9110 sets no limit, so a longer one is
  * refused rather than cut. URLs in the state file have the same bound. */
-#define ACCEL_VALIDATOR_MAX	8192
-#define ACCEL_URL_MAX		8192
+#define ACCEL_VALIDATOR_MAX 8192
+#define ACCEL_URL_MAX	    8192
 
 /* What the state file says about the server's file. */
 struct accel_meta {
 	int64_t size;
-	char url[ACCEL_URL_MAX + 1];	/* without credentials */
-	char etag[ACCEL_VALIDATOR_MAX + 1];	/* "" when the server sent none */
-	char lastmod[ACCEL_VALIDATOR_MAX + 1];	/* "" when none */
+	char url[ACCEL_URL_MAX + 1];	    /* without credentials */
+	char etag[ACCEL_VALIDATOR_MAX + 1]; /* "" when the server sent none */
+	char lastmod[ACCEL_VALIDATOR_MAX + 1]; /* "" when none */
 };
 
 /*

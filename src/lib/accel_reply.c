@@ -134,14 +134,16 @@ accel__on_header(char *buf, size_t size, size_t nmemb, void *arg)
 	vn = n - (size_t)(colon - buf) - 1;
 	/* Validators are sent back in If-Range exactly as they came: kept
 	 * whole, or refused; a cut one would make every range fail. */
-	if (strcasecmp(name, "ETag") == 0 || strcasecmp(name, "Last-Modified")
-	    == 0) {
+	if (strcasecmp(name, "ETag") == 0 ||
+	    strcasecmp(name, "Last-Modified") == 0) {
 		int etag = tolower((unsigned char)name[0]) == 'e';
 		char *to = etag ? c->etag : c->lastmod;
 
 		if (copy_trimmed(to, sizeof(c->etag), v, vn) < 0) {
-			accel__why(c, ACCEL_F_FATAL, "the server's %s is longer than "
-				   "%d bytes", etag ? "ETag" : "Last-Modified",
+			accel__why(c, ACCEL_F_FATAL,
+				   "the server's %s is longer than "
+				   "%d bytes",
+				   etag ? "ETag" : "Last-Modified",
 				   ACCEL_VALIDATOR_MAX);
 			return 0;
 		}
@@ -221,16 +223,20 @@ accel__check_probe(struct accel *a, struct accel_conn *c)
 	if (c->status == 206) {
 		if (c->has_cr != 1 || c->cr_begin != a->probe_at ||
 		    c->cr_total < 0 || c->cr_end != c->cr_total - 1) {
-			accel__why(c, ACCEL_F_RETRY, "bad Content-Range in reply to "
-				   "bytes=%" PRId64 "-", a->probe_at);
+			accel__why(c, ACCEL_F_RETRY,
+				   "bad Content-Range in reply to "
+				   "bytes=%" PRId64 "-",
+				   a->probe_at);
 			return -EPROTO;
 		}
 		size = c->cr_total;
 	} else if (c->status == 200 && !resume) {
 		size = c->clen;
 	} else if (c->status == 200) {
-		accel__err(a, -ESTALE, url, "the server ignores Range now; "
-			   "cannot resume (remove %s to start over)", a->part);
+		accel__err(a, -ESTALE, url,
+			   "the server ignores Range now; "
+			   "cannot resume (remove %s to start over)",
+			   a->part);
 		return a->fatal;
 	} else {
 		accel__why(c, ACCEL_F_RETRY, "unexpected HTTP %d", c->status);
@@ -244,10 +250,12 @@ accel__check_probe(struct accel *a, struct accel_conn *c)
 		else if (same && a->meta.lastmod[0])
 			same = strcmp(a->meta.lastmod, c->lastmod) == 0;
 		if (!same) {
-			accel__err(a, -ESTALE, url, "%s does not match the "
+			accel__err(a, -ESTALE, url,
+				   "%s does not match the "
 				   "file on the server now (size %" PRId64
 				   " ETag %s, was %" PRId64 " ETag %s); remove "
-				   "it and %s to start over", a->state, size,
+				   "it and %s to start over",
+				   a->state, size,
 				   c->etag[0] ? c->etag : "none", a->meta.size,
 				   a->meta.etag[0] ? a->meta.etag : "none",
 				   a->part);
@@ -271,12 +279,14 @@ accel__check_probe(struct accel *a, struct accel_conn *c)
 	if (eff != NULL && a->src[0].eff == NULL)
 		a->src[0].eff = strdup(eff);
 	if ((rc = accel__open_part(a, size < 0 ? 0 : size, !resume)) < 0) {
-		accel__err(a, rc, a->part, "%s", rc == -EBUSY ?
-			   "another download is writing it" : rc == -ESTALE ?
-			   "its size does not match its state file" :
-			   rc == -ELOOP ? "is a symbolic link; not followed" :
+		accel__err(a, rc, a->part, "%s",
+			   rc == -EBUSY ?
+				   "another download is writing it" :
+			   rc == -ESTALE ?
+				   "its size does not match its state file" :
+			   rc == -ELOOP	 ? "is a symbolic link; not followed" :
 			   rc == -EINVAL ? "is not a regular file" :
-			   strerror(-rc));
+					   strerror(-rc));
 		return a->fatal;
 	}
 	if (c->status == 200) {
@@ -322,7 +332,8 @@ check_range(struct accel *a, struct accel_conn *c)
 
 	if (c->status == 206) {
 		if (c->has_cr != 1 || c->cr_total != size || !same_file(a, c)) {
-			accel__why(c, ACCEL_F_CHANGED, "file differs (size %" PRId64
+			accel__why(c, ACCEL_F_CHANGED,
+				   "file differs (size %" PRId64
 				   ", ETag %s; expected %" PRId64 ", ETag %s)",
 				   c->has_cr == 1 ? c->cr_total : (int64_t)-1,
 				   c->etag[0] ? c->etag : "none", size,
@@ -331,7 +342,8 @@ check_range(struct accel *a, struct accel_conn *c)
 		}
 		if (c->cr_begin != c->req_begin ||
 		    c->cr_end != c->req_end - 1) {
-			accel__why(c, ACCEL_F_RETRY, "sent bytes %" PRId64 "-%" PRId64
+			accel__why(c, ACCEL_F_RETRY,
+				   "sent bytes %" PRId64 "-%" PRId64
 				   " when asked for %" PRId64 "-%" PRId64,
 				   c->cr_begin, c->cr_end, c->req_begin,
 				   c->req_end - 1);
@@ -341,13 +353,15 @@ check_range(struct accel *a, struct accel_conn *c)
 	}
 	if (c->status == 200) {
 		if ((c->clen >= 0 && c->clen != size) || !same_file(a, c))
-			accel__why(c, ACCEL_F_CHANGED, "file changed on the server "
+			accel__why(c, ACCEL_F_CHANGED,
+				   "file changed on the server "
 				   "during the download (size %" PRId64
 				   ", ETag %s; was %" PRId64 ", ETag %s)",
 				   c->clen, c->etag[0] ? c->etag : "none", size,
 				   a->meta.etag[0] ? a->meta.etag : "none");
 		else
-			accel__why(c, ACCEL_F_CHANGED, "server stopped honouring "
+			accel__why(c, ACCEL_F_CHANGED,
+				   "server stopped honouring "
 				   "Range (HTTP 200 to a ranged request)");
 		return -EPROTO;
 	}
@@ -383,8 +397,8 @@ accel__on_data(char *ptr, size_t size, size_t nmemb, void *arg)
 		a->tokens -= (double)n;
 	}
 	if (a->mode == ACCEL_M_RANGES) {
-		const struct accel_range *r = accel_plan_range(a->plan,
-							       c->range);
+		const struct accel_range *r =
+			accel_plan_range(a->plan, c->range);
 
 		if ((int64_t)take > r->end - c->pos)
 			take = (size_t)(r->end - c->pos);

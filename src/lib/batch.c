@@ -125,7 +125,7 @@ struct nameset {
 	struct slot {
 		const char *name;
 		unsigned long next;
-	} *slots;
+	} * slots;
 	size_t mask;
 };
 
@@ -144,7 +144,8 @@ lookup(struct nameset *ns, const char *name)
 {
 	size_t i = (size_t)hash(name) & ns->mask;
 
-	while (ns->slots[i].name != NULL && strcmp(ns->slots[i].name, name) != 0)
+	while (ns->slots[i].name != NULL &&
+	       strcmp(ns->slots[i].name, name) != 0)
 		i = (i + 1) & ns->mask;
 	return &ns->slots[i];
 }
@@ -179,7 +180,8 @@ batch_reserve(struct batch *b)
 			it->name = name;
 			continue;
 		}
-		/* Taken: the first free NAME.K, K counting on from last time. */
+		/* Taken: the first free NAME.K, K counting on from last time.
+		 */
 		for (;;) {
 			char *cand;
 
@@ -210,7 +212,7 @@ struct run {
 	const struct batch_run_opts *o;
 	struct fetch_share *share;
 	unsigned threads, concurrency;
-	atomic_size_t next;	/* the next item a worker claims */
+	atomic_size_t next; /* the next item a worker claims */
 };
 
 static int
@@ -226,8 +228,7 @@ claim(struct run *r)
 {
 	size_t i;
 
-	while (!stopping(r->o) &&
-	       (i = atomic_fetch_add(&r->next, 1)) < r->b->n)
+	while (!stopping(r->o) && (i = atomic_fetch_add(&r->next, 1)) < r->b->n)
 		if (r->b->items[i].state == BATCH_PENDING)
 			return &r->b->items[i];
 	return NULL;
@@ -236,8 +237,9 @@ claim(struct run *r)
 static void
 item_end(struct run *r, struct batch_item *it, int rc)
 {
-	it->state = rc == 0 ? BATCH_SAVED :
-		    rc == -ECANCELED ? BATCH_INTERRUPTED : BATCH_FAILED;
+	it->state = rc == 0	     ? BATCH_SAVED :
+		    rc == -ECANCELED ? BATCH_INTERRUPTED :
+				       BATCH_FAILED;
 	if (r->o->on_done != NULL)
 		r->o->on_done(it, r->o->arg);
 }
@@ -349,8 +351,9 @@ batch_run(struct batch *b, const struct batch_run_opts *o)
 		}
 		while ((it = claim(&r)) != NULL) {
 			item_start(&r, it);
-			item_end(&r, it, fetch_url(f, it->url, o->dirfd,
-						   it->name, &it->res));
+			item_end(&r, it,
+				 fetch_url(f, it->url, o->dirfd, it->name,
+					   &it->res));
 		}
 		goto out;
 	}

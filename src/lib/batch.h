@@ -9,16 +9,16 @@
 #include "fetch.h"
 
 enum batch_state {
-	BATCH_PENDING,		/* not started (yet, or ever after SIGINT) */
+	BATCH_PENDING, /* not started (yet, or ever after SIGINT) */
 	BATCH_SAVED,
 	BATCH_FAILED,
-	BATCH_INTERRUPTED,	/* started, stopped by cancel, removed */
+	BATCH_INTERRUPTED, /* started, stopped by cancel, removed */
 };
 
 struct batch_item {
 	char *url;
-	char *name;		/* unique within the batch (batch_reserve) */
-	unsigned long line;	/* line number in the input */
+	char *name;	    /* unique within the batch (batch_reserve) */
+	unsigned long line; /* line number in the input */
 	enum batch_state state;
 	struct fetch_result res;
 };
@@ -59,18 +59,18 @@ size_t batch_count(const struct batch *b);
 struct batch_item *batch_item(struct batch *b, size_t i);
 
 struct batch_run_opts {
-	unsigned jobs;		/* 0: one at a time in the calling thread,
-				 * with fetch_url(); else at most that many
-				 * downloads at once (no more than there are
-				 * items), on worker threads that each drive
-				 * their share through one fetch_multi */
-	unsigned threads;	/* worker threads, 0: one per processor the
-				 * process may run on; never more than
-				 * jobs or TPOOL_MAX_THREADS */
-	int dirfd;		/* folder the files go to */
+	unsigned jobs;		 /* 0: one at a time in the calling thread,
+				  * with fetch_url(); else at most that many
+				  * downloads at once (no more than there are
+				  * items), on worker threads that each drive
+				  * their share through one fetch_multi */
+	unsigned threads;	 /* worker threads, 0: one per processor the
+				  * process may run on; never more than
+				  * jobs or TPOOL_MAX_THREADS */
+	int dirfd;		 /* folder the files go to */
 	struct fetch_opts fetch; /* fetch.cancel also stops starting items */
-	batch_item_cb *on_start;	/* optional */
-	batch_item_cb *on_done;	/* optional */
+	batch_item_cb *on_start; /* optional */
+	batch_item_cb *on_done;	 /* optional */
 	void *arg;
 };
 

@@ -16,7 +16,6 @@
 #define NT_VERSION "unknown"
 #endif
 
-
 int
 cli_parse_long(const char *s, long long min, long long max, long long *out)
 {
@@ -54,15 +53,18 @@ cli_parse_size(const char *s, long long min, long long max, long long *out)
 	switch (*end) {
 	case '\0':
 		break;
-	case 'k': case 'K':
+	case 'k':
+	case 'K':
 		mult = 1024.0;
 		end++;
 		break;
-	case 'm': case 'M':
+	case 'm':
+	case 'M':
 		mult = 1024.0 * 1024;
 		end++;
 		break;
-	case 'g': case 'G':
+	case 'g':
+	case 'G':
 		mult = 1024.0 * 1024 * 1024;
 		end++;
 		break;
@@ -119,8 +121,10 @@ cli_bad_option(char **argv, const char *optstring)
 	const char *arg = optind > 0 ? argv[optind - 1] : "";
 
 	if (optopt != 0 && strncmp(arg, "--", 2) == 0)
-		fprintf(stderr, "%s: option '%s' needs an argument or takes "
-			"none\n", program_invocation_short_name, arg);
+		fprintf(stderr,
+			"%s: option '%s' needs an argument or takes "
+			"none\n",
+			program_invocation_short_name, arg);
 	else if (optopt == 0)
 		fprintf(stderr, "%s: unrecognized option '%s'\n",
 			program_invocation_short_name, arg);

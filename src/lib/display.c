@@ -65,8 +65,7 @@ put(const char *s, size_t n, char *out, size_t limit, size_t *o)
 /* The shown form of a and then b into out: whole when it fits, else cut
  * on a character boundary with "..." after it. */
 static char *
-show(const char *a, size_t na, const char *b, size_t nb, char *out,
-     size_t size)
+show(const char *a, size_t na, const char *b, size_t nb, char *out, size_t size)
 {
 	size_t o = 0, limit = size - 1;
 

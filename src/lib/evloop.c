@@ -280,9 +280,9 @@ evloop_run_once(struct evloop *el, int timeout_ms)
 
 	if (el->nheap > 0) {
 		uint64_t when = el->heap[0]->when;
-		int due = when <= el->now ? 0
-			  : when - el->now > 86400000 ? 86400000
-						     : (int)(when - el->now);
+		int due = when <= el->now	    ? 0 :
+			  when - el->now > 86400000 ? 86400000 :
+						      (int)(when - el->now);
 		if (timeout_ms < 0 || due < timeout_ms)
 			timeout_ms = due;
 	}

@@ -83,8 +83,7 @@ int evloop_del(struct evloop *el, int fd);
 void evloop_timer_init(struct evloop_timer *t, evloop_timer_cb *cb, void *arg);
 
 /* Arms (or re-arms) t to fire once, ms milliseconds from now. */
-int evloop_timer_start(struct evloop *el, struct evloop_timer *t,
-		       uint64_t ms);
+int evloop_timer_start(struct evloop *el, struct evloop_timer *t, uint64_t ms);
 
 /* Disarms t; harmless when it is not armed. */
 void evloop_timer_stop(struct evloop *el, struct evloop_timer *t);

@@ -91,10 +91,10 @@ pl_wait(struct evloop *el, int timeout_ms)
 	}
 	for (int i = 0; i < nready; i++) {
 		short r = d->ready[i].revents;
-		int events = (r & POLLIN ? EVLOOP_READ : 0) |
-			     (r & POLLOUT ? EVLOOP_WRITE : 0) |
-			     (r & (POLLERR | POLLHUP | POLLNVAL) ? EVLOOP_ERROR
-								 : 0);
+		int events =
+			(r & POLLIN ? EVLOOP_READ : 0) |
+			(r & POLLOUT ? EVLOOP_WRITE : 0) |
+			(r & (POLLERR | POLLHUP | POLLNVAL) ? EVLOOP_ERROR : 0);
 		evloop__ready(el, d->ready[i].fd, events);
 	}
 	return nready;

@@ -87,7 +87,8 @@ expdata_add(struct expdata *d, const struct expdata_row *r)
 {
 	if (d->n == d->cap) {
 		size_t cap = d->cap ? d->cap * 2 : 64;
-		struct expdata_row *rows = realloc(d->rows, cap * sizeof(*rows));
+		struct expdata_row *rows =
+			realloc(d->rows, cap * sizeof(*rows));
 
 		if (rows == NULL)
 			return -ENOMEM;

@@ -25,8 +25,8 @@ struct expdata_stat {
 	int threads;
 	size_t n;
 	double min, q1, median, q3, max;
-	double lo, hi;	/* whiskers: the extreme values within 1.5 IQR */
-	long long bytes;	/* median size */
+	double lo, hi;	 /* whiskers: the extreme values within 1.5 IQR */
+	long long bytes; /* median size */
 };
 
 /*

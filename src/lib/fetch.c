@@ -34,7 +34,7 @@
  * (measured: 13,200 writes for 20 files of 10 MiB become 3,300).
  */
 #define FETCH_WBUF (64 * 1024)
-#define TMP_TRIES 100
+#define TMP_TRIES  100
 
 struct fetch_share {
 	CURLSH *sh;
@@ -51,22 +51,22 @@ struct fetcher {
 	const char *name;
 	struct fetch_result *r;
 	double start;
-	double backoff;		/* the next wait before a retry */
-	char tmp[512];		/* the temporary entry's name, "" for none */
+	double backoff; /* the next wait before a retry */
+	char tmp[512];	/* the temporary entry's name, "" for none */
 	/* In a fetch_multi: */
 	enum { SLOT_IDLE, SLOT_RUNNING, SLOT_WAITING } state;
-	double due;		/* SLOT_WAITING: when the retry starts */
+	double due; /* SLOT_WAITING: when the retry starts */
 	void *cookie;
-	char *wbuf;		/* body bytes not yet written, FETCH_WBUF */
+	char *wbuf; /* body bytes not yet written, FETCH_WBUF */
 	size_t wlen;
 	/* Per attempt: */
 	int fd;
-	int werrno;		/* errno of a failed write */
-	int checked;		/* status looked at before the first write */
-	int discard;		/* body is an error page: not written */
+	int werrno;  /* errno of a failed write */
+	int checked; /* status looked at before the first write */
+	int discard; /* body is an error page: not written */
 	long long written;
-	double retry_after;	/* seconds from Retry-After, < 0 if none */
-	char reason[96];	/* reason phrase of the last status line */
+	double retry_after; /* seconds from Retry-After, < 0 if none */
+	char reason[96];    /* reason phrase of the last status line */
 };
 
 /* The options with every zero made its default (fetch.h). */
@@ -206,7 +206,7 @@ on_body(char *data, size_t size, size_t n, void *arg)
 	if (f->wbuf == NULL)
 		f->wbuf = malloc(FETCH_WBUF); /* without it, unbuffered */
 	if (f->wlen + len > FETCH_WBUF && f->wlen > 0 && flush_body(f) < 0)
-		return 0;	/* makes curl fail with WRITE_ERROR */
+		return 0; /* makes curl fail with WRITE_ERROR */
 	if (f->wbuf == NULL || len > FETCH_WBUF) {
 		if (write_body(f, data, len) < 0)
 			return 0;
@@ -394,8 +394,10 @@ open_temp(int dirfd, const char *name, char *tmp, size_t tmpsize)
 
 		if ((rc = temp_name(name, tmp, tmpsize)) < 0)
 			return rc;
-		fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL |
-			    O_NOFOLLOW | O_CLOEXEC, 0666);
+		fd = openat(dirfd, tmp,
+			    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+				    O_CLOEXEC,
+			    0666);
 		if (fd >= 0)
 			return fd;
 		if (errno != EEXIST)
@@ -438,8 +440,8 @@ temp_open(int dirfd, const char *name, char *tmp, size_t tmpsize)
 	int fd;
 
 	if (proc_fd_ok() &&
-	    (fd = openat(dirfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC,
-			 0666)) >= 0) {
+	    (fd = openat(dirfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0666)) >=
+		    0) {
 		tmp[0] = '\0';
 		return fd;
 	}
@@ -607,8 +609,8 @@ attempt_end(struct fetcher *f, CURLcode rc, double *delay)
 		return -ECANCELED;
 	}
 	if (rc == CURLE_WRITE_ERROR && f->werrno != 0) {
-		snprintf(r->error, sizeof(r->error), "writing %s: %s",
-			 f->name, strerror(f->werrno));
+		snprintf(r->error, sizeof(r->error), "writing %s: %s", f->name,
+			 strerror(f->werrno));
 		return -f->werrno;
 	}
 	if (rc == CURLE_OK) {
@@ -618,7 +620,7 @@ attempt_end(struct fetcher *f, CURLcode rc, double *delay)
 	} else {
 		snprintf(r->error, sizeof(r->error), "%s",
 			 f->errbuf[0] != '\0' ? f->errbuf :
-			 curl_easy_strerror(rc));
+						curl_easy_strerror(rc));
 		again = retryable_curl(rc);
 	}
 	if (!again || r->attempts > retries)

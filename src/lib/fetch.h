@@ -24,30 +24,30 @@ struct fetch_share;
 typedef void fetch_data_cb(void *arg);
 
 struct fetch_opts {
-	long max_redirs;	/* redirects followed; 0: 10 */
-	int retries;		/* extra attempts after a retryable failure;
-				 * 0: 3, negative: none */
-	double backoff;		/* first wait before a retry, seconds, doubling
-				 * each time; 0: 0.5, negative: none */
-	double max_wait;	/* cap on any single wait, including one asked
-				 * for by Retry-After; 0: 30 */
-	long connect_timeout;	/* seconds; 0: 30 */
-	long stall_timeout;	/* fail when no byte arrives for this long,
-				 * seconds; 0: 60 */
+	long max_redirs;      /* redirects followed; 0: 10 */
+	int retries;	      /* extra attempts after a retryable failure;
+			       * 0: 3, negative: none */
+	double backoff;	      /* first wait before a retry, seconds, doubling
+			       * each time; 0: 0.5, negative: none */
+	double max_wait;      /* cap on any single wait, including one asked
+			       * for by Retry-After; 0: 30 */
+	long connect_timeout; /* seconds; 0: 30 */
+	long stall_timeout;   /* fail when no byte arrives for this long,
+			       * seconds; 0: 60 */
 	const atomic_int *cancel; /* when it turns non-zero the fetch stops
-				 * (optional) */
-	atomic_llong *received;	/* body bytes written are added here, for
-				 * progress displays (optional) */
-	fetch_data_cb *on_data;	/* called as data arrives (optional) */
+				   * (optional) */
+	atomic_llong *received;	  /* body bytes written are added here, for
+				   * progress displays (optional) */
+	fetch_data_cb *on_data;	  /* called as data arrives (optional) */
 	void *arg;
 };
 
 struct fetch_result {
-	long long bytes;	/* bytes in the saved file */
-	double seconds;		/* wall time, retries and waits included */
-	long status;		/* last HTTP status seen, 0 if none */
-	int attempts;		/* 1 + retries made */
-	char error[256];	/* why it failed, when it did */
+	long long bytes; /* bytes in the saved file */
+	double seconds;	 /* wall time, retries and waits included */
+	long status;	 /* last HTTP status seen, 0 if none */
+	int attempts;	 /* 1 + retries made */
+	char error[256]; /* why it failed, when it did */
 };
 
 /*
@@ -132,8 +132,8 @@ int fetch_multi_add(struct fetch_multi *fm, const char *url, int dirfd,
  * -ECANCELED. Returns the number of fetches still in progress, or -errno
  * when the multi handle failed (every fetch then ended with an error).
  */
-int fetch_multi_run(struct fetch_multi *fm, int timeout_ms,
-		    fetch_done_cb *done, void *arg);
+int fetch_multi_run(struct fetch_multi *fm, int timeout_ms, fetch_done_cb *done,
+		    void *arg);
 
 /*
  * Checks that files can be created in the folder open as dirfd by creating

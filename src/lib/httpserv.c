@@ -86,8 +86,8 @@ handle(struct httpserv_conn *c, char *head, long len)
 		if (r.minor == 1)
 			rs.keep = !httpserv__has_token(r.connection, "close");
 		else
-			rs.keep = httpserv__has_token(r.connection,
-						       "keep-alive");
+			rs.keep =
+				httpserv__has_token(r.connection, "keep-alive");
 		rc = httpserv__serve(c, &r, &rs);
 	}
 	c->cut = rs.cut;

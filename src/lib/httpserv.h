@@ -40,7 +40,7 @@
  *   redirect=N    302 to the same path with redirect=N-1 (N hops in all)
  *   rate=R        pace this response at R bytes/s (suffixes k, M)
  *   novalidator   send neither ETag nor Last-Modified
- *   etaglen=N     an ETag of N characters (3 to 1000), padded with 'x' 
+ *   etaglen=N     an ETag of N characters (3 to 1000), padded with 'x'
  *   close         close the connection after the response
  *   times=N       apply this SPEC to the first N requests that carry the
  *                 same SPEC text only; later ones are served normally
@@ -55,13 +55,13 @@
 
 /* One finished request, reported to the log callback. */
 struct httpserv_logent {
-	unsigned long conn;  /* connection number, from 1 */
-	const char *method;  /* as received */
-	const char *target;  /* request target, as received */
-	const char *range;   /* Range header, or NULL */
-	int status;	     /* status code sent */
-	long long sent;	     /* body bytes sent */
-	int cut;	     /* the connection was cut by a fault */
+	unsigned long conn; /* connection number, from 1 */
+	const char *method; /* as received */
+	const char *target; /* request target, as received */
+	const char *range;  /* Range header, or NULL */
+	int status;	    /* status code sent */
+	long long sent;	    /* body bytes sent */
+	int cut;	    /* the connection was cut by a fault */
 };
 
 /* Called from connection threads, possibly at the same time. */

@@ -9,7 +9,7 @@
 
 #include "httpserv_int.h"
 
-#define FAULT_SPECS   4096	/* distinct SPEC texts counted */
+#define FAULT_SPECS 4096 /* distinct SPEC texts counted */
 
 static int
 parse_rate(const char *v, unsigned long *out)
@@ -53,12 +53,12 @@ parse_valued(const char *item, const char *v, struct httpserv_fault *f)
 	long long n = v != NULL ? httpserv__parse_count(v, &end) : 0;
 
 	/* Items whose value is a plain count. */
-#define COUNT_ITEM(name, field)                                              \
-	if (strcmp(item, name) == 0) {                                       \
-		if (v == NULL || n < 0 || *end != '\0')                      \
-			return -1;                                           \
-		field = n;                                                   \
-		return 0;                                                    \
+#define COUNT_ITEM(name, field)                                                \
+	if (strcmp(item, name) == 0) {                                         \
+		if (v == NULL || n < 0 || *end != '\0')                        \
+			return -1;                                             \
+		field = n;                                                     \
+		return 0;                                                      \
 	}
 	COUNT_ITEM("retry", f->retry)
 	COUNT_ITEM("at", f->stall_at)

@@ -24,26 +24,46 @@ static const char *
 status_text(int code)
 {
 	switch (code) {
-	case 200: return "OK";
-	case 206: return "Partial Content";
-	case 301: return "Moved Permanently";
-	case 302: return "Found";
-	case 400: return "Bad Request";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 408: return "Request Timeout";
-	case 410: return "Gone";
-	case 416: return "Range Not Satisfiable";
-	case 429: return "Too Many Requests";
-	case 431: return "Request Header Fields Too Large";
-	case 500: return "Internal Server Error";
-	case 501: return "Not Implemented";
-	case 502: return "Bad Gateway";
-	case 503: return "Service Unavailable";
-	case 504: return "Gateway Timeout";
-	case 505: return "HTTP Version Not Supported";
-	default: return "Status";
+	case 200:
+		return "OK";
+	case 206:
+		return "Partial Content";
+	case 301:
+		return "Moved Permanently";
+	case 302:
+		return "Found";
+	case 400:
+		return "Bad Request";
+	case 403:
+		return "Forbidden";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 408:
+		return "Request Timeout";
+	case 410:
+		return "Gone";
+	case 416:
+		return "Range Not Satisfiable";
+	case 429:
+		return "Too Many Requests";
+	case 431:
+		return "Request Header Fields Too Large";
+	case 500:
+		return "Internal Server Error";
+	case 501:
+		return "Not Implemented";
+	case 502:
+		return "Bad Gateway";
+	case 503:
+		return "Service Unavailable";
+	case 504:
+		return "Gateway Timeout";
+	case 505:
+		return "HTTP Version Not Supported";
+	default:
+		return "Status";
 	}
 }
 
@@ -111,12 +131,12 @@ httpserv__send_simple(struct httpserv_conn *c, const struct httpserv_req *r,
 struct httpserv_body {
 	int fd;
 	long long off, len;
-	unsigned char xor;	/* changed-version bytes, or 0 */
+	unsigned char xor ; /* changed-version bytes, or 0 */
 	int chunked;
-	long long cut;		/* -1: none */
-	long long stall_at;	/* -1: none */
+	long long cut;	    /* -1: none */
+	long long stall_at; /* -1: none */
 	double stall;
-	unsigned long rate;	/* paced by our writes; 0: not */
+	unsigned long rate; /* paced by our writes; 0: not */
 };
 
 /* Sends n bytes at pos straight from the file. The bytes sent (0 when
@@ -138,16 +158,16 @@ send_direct(struct httpserv_conn *c, const struct httpserv_body *b,
 /* Sends n bytes at pos through buf, where they can be changed or framed
  * as a chunk. The bytes of the file sent, or -errno. */
 static ssize_t
-send_copied(struct httpserv_conn *c, const struct httpserv_body *b,
-	    char *buf, long long pos, size_t n)
+send_copied(struct httpserv_conn *c, const struct httpserv_body *b, char *buf,
+	    long long pos, size_t n)
 {
 	ssize_t k = pread(b->fd, buf + 16, n, (off_t)(b->off + pos));
 	int rc;
 
 	if (k <= 0)
 		return k < 0 ? -errno : -EIO;
-	for (ssize_t i = 0; i < k && b->xor; i++)
-		buf[16 + i] ^= (char)b->xor;
+	for (ssize_t i = 0; i < k && b->xor ; i++)
+		buf[16 + i] ^= (char)b->xor ;
 	if (b->chunked) {
 		char h[16];
 		int hl = snprintf(h, sizeof(h), "%zx\r\n", (size_t)k);
@@ -174,8 +194,8 @@ next_step(const struct httpserv_body *b, long long pos, size_t step)
 		stop = b->cut;
 	if (b->stall_at > pos && b->stall_at < stop)
 		stop = b->stall_at;
-	return (size_t)(stop - pos < (long long)step ? stop - pos
-						      : (long long)step);
+	return (size_t)(stop - pos < (long long)step ? stop - pos :
+						       (long long)step);
 }
 
 /* Sends b->len bytes from b->off. 0 when sent, 1 when cut by a fault,
@@ -222,8 +242,8 @@ send_body(struct httpserv_conn *c, const struct httpserv_body *b,
 			double due = t0 + (double)pos / (double)b->rate;
 			double wait = due - mtime_now();
 
-			if (wait > 0 && httpserv__wait_or_stop(c->srv,
-						(int)(wait * 1000))) {
+			if (wait > 0 && httpserv__wait_or_stop(
+						c->srv, (int)(wait * 1000))) {
 				rc = -ECANCELED;
 				break;
 			}
@@ -279,8 +299,8 @@ open_beneath(struct httpserv *s, const char *path)
 	if (fd < 0 && errno == ENOSYS) {
 		/* Kernels before 5.6, and valgrind: open, then check where
 		 * the file really is. */
-		fd = openat(s->rootfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY |
-						     O_NONBLOCK);
+		fd = openat(s->rootfd, path,
+			    O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 		if (fd >= 0 && !fd_beneath(s, fd)) {
 			close(fd);
 			errno = EXDEV;
@@ -298,20 +318,20 @@ struct httpserv_answer {
 	struct httpserv_req *r;
 	struct httpserv_resp *rs;
 	struct httpserv_fault f;
-	const char *p;		/* the path, past any /fault/SPEC */
+	const char *p; /* the path, past any /fault/SPEC */
 	size_t plen;
-	const char *spec;	/* NULL: no fault prefix */
+	const char *spec; /* NULL: no fault prefix */
 	size_t speclen;
-	unsigned long n;	/* the request's number for its SPEC */
+	unsigned long n; /* the request's number for its SPEC */
 	int head_only;
-	int fd;			/* the file; -1: none */
+	int fd; /* the file; -1: none */
 	struct stat st;
 	long long size;
-	unsigned char xor;	/* changed-version bytes, or 0 */
+	unsigned char xor ; /* changed-version bytes, or 0 */
 	char lastmod[64], etag[ETAG_MAX + 1];
-	int range;		/* HTTPSERV_RANGE_* */
+	int range; /* HTTPSERV_RANGE_* */
 	long long first, last;
-	char extra[1200];	/* headers of a short answer */
+	char extra[1200]; /* headers of a short answer */
 };
 
 /* The /fault/SPEC prefix taken off the path and counted, as the faults
@@ -540,8 +560,7 @@ send_head(struct httpserv_answer *a)
 		hl += snprintf(head + hl, len - (size_t)hl,
 			       "Content-Range: bytes %lld-%lld/%lld\r\n",
 			       a->first, a->last, a->size);
-	hl += snprintf(head + hl, len - (size_t)hl, "%s\r\n",
-		       conn_header(rs));
+	hl += snprintf(head + hl, len - (size_t)hl, "%s\r\n", conn_header(rs));
 	return sock_send_all(a->c->fd, head, (size_t)hl,
 			     a->head_only ? 0 : MSG_MORE);
 }
@@ -561,7 +580,7 @@ send_file_body(struct httpserv_answer *a)
 	b.fd = a->fd;
 	b.off = a->first;
 	b.len = a->last - a->first + 1;
-	b.xor = a->xor;
+	b.xor = a->xor ;
 	b.chunked = f->chunked;
 	b.cut = -1;
 	b.stall_at = -1;

@@ -9,18 +9,18 @@
 
 #include "httpserv.h"
 
-#define REQ_MAX	      8192	/* request head, bytes */
-#define ETAG_MAX      1000	/* longest ETag (etaglen=N fault) */
-#define IO_CHUNK      65536	/* one read or send of body bytes */
+#define REQ_MAX	 8192  /* request head, bytes */
+#define ETAG_MAX 1000  /* longest ETag (etaglen=N fault) */
+#define IO_CHUNK 65536 /* one read or send of body bytes */
 
 enum { SLOT_FREE, SLOT_RUN, SLOT_DONE };
 
 struct httpserv_conn {
 	struct httpserv *srv;
 	pthread_t thread;
-	int fd;		   /* -1 once closed; under srv->lock */
-	int state;	   /* SLOT_*; under srv->lock */
-	int cut;	   /* a fault cut the connection */
+	int fd;	   /* -1 once closed; under srv->lock */
+	int state; /* SLOT_*; under srv->lock */
+	int cut;   /* a fault cut the connection */
 	unsigned long id;
 };
 
@@ -39,12 +39,12 @@ struct httpserv {
 	struct httpserv_opts o;
 	char *root, *realroot;
 	int rootfd, lfd, port;
-	int stopfd[2];		/* written once by stop: wakes every poll */
+	int stopfd[2]; /* written once by stop: wakes every poll */
 	atomic_int stopping;
 	int started;
 	pthread_t acceptor;
 	pthread_mutex_t lock;
-	pthread_cond_t cond;	/* a slot was freed, or stopping */
+	pthread_cond_t cond; /* a slot was freed, or stopping */
 	struct httpserv_conn *conns;
 	int live;
 	unsigned long nconns, nreqs;
@@ -52,10 +52,9 @@ struct httpserv {
 	int nfaults;
 };
 
-
 /* The state of one response being made. */
 struct httpserv_resp {
-	int minor;		/* the request's HTTP/1.x */
+	int minor; /* the request's HTTP/1.x */
 	int status;
 	long long sent;
 	int cut;
@@ -65,18 +64,18 @@ struct httpserv_resp {
 /* The faults one request asks for (see httpserv.h). */
 struct httpserv_fault {
 	int status, retry;
-	long long cut;		/* -1: none */
+	long long cut; /* -1: none */
 	int cut_rand, rst;
 	unsigned long long seed;
 	double stall;
-	long long stall_at;	/* -1: half the body */
+	long long stall_at; /* -1: half the body */
 	int norange, badrange, nohead, chunked, novalidator, close;
-	int change;		/* 0 none, 1 every request, 2 after N */
+	int change; /* 0 none, 1 every request, 2 after N */
 	long long change_after;
-	long long redirect;	/* -1: none */
+	long long redirect; /* -1: none */
 	unsigned long rate;
-	long long times;	/* -1: always */
-	int etaglen;		/* 0: the ETag as made; else padded to it */
+	long long times; /* -1: always */
+	int etaglen;	 /* 0: the ETag as made; else padded to it */
 };
 
 struct httpserv_req {
@@ -109,8 +108,7 @@ int httpserv__parse_range(const char *v, long long size, long long *first,
 
 /* Decodes %XX escapes of inlen bytes of a path into out (size len,
  * NUL-terminated). 0, or -1 for a bad escape, a NUL or no room. */
-int httpserv__path_decode(const char *in, size_t inlen, char *out,
-			  size_t len);
+int httpserv__path_decode(const char *in, size_t inlen, char *out, size_t len);
 
 /* 1 when the decoded path holds a ".." segment. */
 int httpserv__path_escapes(const char *p);
@@ -127,9 +125,8 @@ int httpserv__fault_parse(const char *spec, size_t len,
 
 /* The Location of the next hop of a redirect: /fault/SPEC/rest with
  * redirect=left (dropped at 0), into out (size len). */
-void httpserv__redirect_location(const char *spec, size_t slen,
-				 long long left, const char *rest, char *out,
-				 size_t len);
+void httpserv__redirect_location(const char *spec, size_t slen, long long left,
+				 const char *rest, char *out, size_t len);
 
 /* httpserv_fault.c also: waits and counts the faults need. */
 
@@ -143,11 +140,9 @@ unsigned long httpserv__fault_count(struct httpserv *s, const char *spec,
 
 /* httpserv_file.c: answers. */
 
-
 /* A short answer with a text body (an error, a redirect, a fault); r may
  * be NULL when the request could not be parsed. 0 or -errno. */
-int httpserv__send_simple(struct httpserv_conn *c,
-			  const struct httpserv_req *r,
+int httpserv__send_simple(struct httpserv_conn *c, const struct httpserv_req *r,
 			  struct httpserv_resp *rs, int code,
 			  const char *extra);
 

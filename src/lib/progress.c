@@ -9,16 +9,16 @@
 
 #include "progress.h"
 
-#define REDRAW_EVERY	0.2	/* seconds */
-#define RATE_WEIGHT	0.3	/* of the newest sample in the average */
-#define BAR_WIDTH	20
+#define REDRAW_EVERY 0.2 /* seconds */
+#define RATE_WEIGHT  0.3 /* of the newest sample in the average */
+#define BAR_WIDTH    20
 
 struct progress {
 	int fd;
 	int drawn;
 	double last_draw, last_t;
 	int64_t last_done;
-	double rate;		/* smoothed bytes per second, -1 unknown */
+	double rate; /* smoothed bytes per second, -1 unknown */
 };
 
 struct progress *
@@ -52,8 +52,8 @@ human(char *buf, size_t len, double v)
 }
 
 char *
-progress_format(char *buf, size_t len, int64_t done, int64_t total,
-		double rate, int conns)
+progress_format(char *buf, size_t len, int64_t done, int64_t total, double rate,
+		int conns)
 {
 	char d[32], t[32], r[32], eta[32], bar[BAR_WIDTH + 1];
 	int pct = -1;
@@ -78,8 +78,8 @@ progress_format(char *buf, size_t len, int64_t done, int64_t total,
 		double s = (double)(total - done) / rate;
 
 		if (s < 100 * 3600)
-			snprintf(eta, sizeof(eta), "%d:%02d:%02d", (int)s / 3600,
-				 (int)s / 60 % 60, (int)s % 60);
+			snprintf(eta, sizeof(eta), "%d:%02d:%02d",
+				 (int)s / 3600, (int)s / 60 % 60, (int)s % 60);
 		else
 			snprintf(eta, sizeof(eta), "--:--:--");
 	} else {
@@ -105,11 +105,12 @@ progress_update(struct progress *p, int64_t done, int64_t total, int conns,
 	int len;
 
 	if (p->last_t > 0 && elapsed > p->last_t) {
-		double inst = (double)(done - p->last_done) /
-			      (elapsed - p->last_t);
+		double inst =
+			(double)(done - p->last_done) / (elapsed - p->last_t);
 
 		p->rate = p->rate < 0 ? inst :
-			  RATE_WEIGHT * inst + (1 - RATE_WEIGHT) * p->rate;
+					RATE_WEIGHT * inst +
+						(1 - RATE_WEIGHT) * p->rate;
 	}
 	if (elapsed > p->last_t) {
 		p->last_t = elapsed;

@@ -20,8 +20,8 @@ void progress_free(struct progress *p);
  * connections receiving, elapsed seconds since the start. Redraws at most
  * five times a second, and always when done reaches total.
  */
-void progress_update(struct progress *p, int64_t done, int64_t total,
-		     int conns, double elapsed);
+void progress_update(struct progress *p, int64_t done, int64_t total, int conns,
+		     double elapsed);
 
 /* Ends the bar's line so later messages start on a clean line. */
 void progress_end(struct progress *p);

@@ -57,14 +57,16 @@ sock_listen(const char *host, int port, int backlog, int flags)
 	rc = -EADDRNOTAVAIL;
 	for (int pass = 0; pass < 2 && fd < 0; pass++) {
 		for (ai = res; ai != NULL; ai = ai->ai_next) {
-			if (host == NULL && pass == 0 && ai->ai_family != AF_INET6)
+			if (host == NULL && pass == 0 &&
+			    ai->ai_family != AF_INET6)
 				continue;
 			fd = socket(ai->ai_family, type, ai->ai_protocol);
 			if (fd < 0) {
 				rc = -errno;
 				continue;
 			}
-			setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+			setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on,
+				   sizeof(on));
 			if ((flags & SOCKF_REUSEPORT) &&
 			    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on,
 				       sizeof(on)) < 0)
@@ -159,9 +161,9 @@ int
 sock_set_pacing(int fd, unsigned long bytes_per_second)
 {
 	/* The kernel takes an unsigned int here; larger means "no limit". */
-	unsigned int rate = bytes_per_second > 0xffffffffUL
-				    ? 0xffffffffU
-				    : (unsigned int)bytes_per_second;
+	unsigned int rate = bytes_per_second > 0xffffffffUL ?
+				    0xffffffffU :
+				    (unsigned int)bytes_per_second;
 
 	if (setsockopt(fd, SOL_SOCKET, SO_MAX_PACING_RATE, &rate,
 		       sizeof(rate)) < 0)

@@ -81,8 +81,9 @@ tpool_new(const struct tpool_opts *opts)
 	conf = &p->opts;
 	if (conf->threads == 0) {
 		cpus = sysconf(_SC_NPROCESSORS_ONLN);
-		conf->threads = cpus < 1 ? 1 : cpus > TPOOL_MAX_THREADS ?
-			TPOOL_MAX_THREADS : (unsigned)cpus;
+		conf->threads = cpus < 1		 ? 1 :
+				cpus > TPOOL_MAX_THREADS ? TPOOL_MAX_THREADS :
+							   (unsigned)cpus;
 	}
 	if (conf->queue == 0)
 		conf->queue = conf->threads;
@@ -102,7 +103,8 @@ tpool_new(const struct tpool_opts *opts)
 
 		w->pool = p;
 		w->index = i;
-		if ((rc = pthread_create(&w->thread, &attr, worker_main, w)) != 0)
+		if ((rc = pthread_create(&w->thread, &attr, worker_main, w)) !=
+		    0)
 			break;
 		p->nworkers++;
 	}

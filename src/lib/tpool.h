@@ -20,15 +20,15 @@ typedef void tpool_task_cb(void *wctx, void *arg);
 
 /* All zero but task means the defaults. */
 struct tpool_opts {
-	unsigned threads;	/* up to TPOOL_MAX_THREADS; 0: one per
-				 * processor */
-	size_t queue;		/* queued items before submit blocks; 0: one
-				 * per thread */
-	tpool_task_cb *task;	/* required */
-	tpool_init_cb *init;	/* optional */
-	tpool_fini_cb *fini;	/* optional */
-	void *arg;		/* for init and fini */
-	size_t stack;		/* worker stack size in bytes, 0 for default */
+	unsigned threads;    /* up to TPOOL_MAX_THREADS; 0: one per
+			      * processor */
+	size_t queue;	     /* queued items before submit blocks; 0: one
+			      * per thread */
+	tpool_task_cb *task; /* required */
+	tpool_init_cb *init; /* optional */
+	tpool_fini_cb *fini; /* optional */
+	void *arg;	     /* for init and fini */
+	size_t stack;	     /* worker stack size in bytes, 0 for default */
 };
 
 /*

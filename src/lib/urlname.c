@@ -49,8 +49,8 @@ urlname_from_url(const char *url)
 	for (const char *p = seg; p < end; p++) {
 		int c = (unsigned char)*p;
 
-		if (c == '%' && end - p >= 3 &&
-		    hexval(p[1]) >= 0 && hexval(p[2]) >= 0) {
+		if (c == '%' && end - p >= 3 && hexval(p[1]) >= 0 &&
+		    hexval(p[2]) >= 0) {
 			c = hexval(p[1]) * 16 + hexval(p[2]);
 			p += 2;
 		}
@@ -67,7 +67,8 @@ urlname_from_url(const char *url)
 	len = strlen(out);
 	if (len > URLNAME_MAX) {
 		len = URLNAME_MAX;
-		/* Back up over UTF-8 continuation bytes to a character start. */
+		/* Back up over UTF-8 continuation bytes to a character start.
+		 */
 		while (len > 0 && ((unsigned char)out[len] & 0xc0) == 0x80)
 			len--;
 		out[len] = '\0';

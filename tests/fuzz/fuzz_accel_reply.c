@@ -30,8 +30,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	c->a = a;
 	while (p < end) {
 		const uint8_t *nl = memchr(p, '\n', (size_t)(end - p));
-		size_t len = nl != NULL ? (size_t)(nl - p) + 1 :
-			     (size_t)(end - p);
+		size_t len =
+			nl != NULL ? (size_t)(nl - p) + 1 : (size_t)(end - p);
 		/* A buffer of the line alone: reading past it is caught. */
 		char *line = malloc(len);
 

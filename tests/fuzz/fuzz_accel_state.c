@@ -18,8 +18,8 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* Small enough that loaded ranges of a few KiB are still split. */
-#define PIECE	4096
-#define STEPS	256
+#define PIECE 4096
+#define STEPS 256
 
 struct span {
 	int64_t begin, end;

@@ -20,8 +20,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	while (p < end) {
 		const uint8_t *nl = memchr(p, '\n', (size_t)(end - p));
-		size_t len = nl != NULL ? (size_t)(nl - p) + 1 :
-			     (size_t)(end - p);
+		size_t len =
+			nl != NULL ? (size_t)(nl - p) + 1 : (size_t)(end - p);
 		/* A buffer of the line alone: reading past it is caught. */
 		char *line = malloc(len);
 
@@ -42,7 +42,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		display_text(reason, again, sizeof(again));
 		if (strcmp(reason, again) != 0)
 			abort();
-		if (isnan(retry_after) || (retry_after < 0 && retry_after != -1))
+		if (isnan(retry_after) ||
+		    (retry_after < 0 && retry_after != -1))
 			abort();
 	}
 	return 0;

@@ -24,7 +24,8 @@ check_range(const char *v)
 		if (rc == HTTPSERV_RANGE_OK &&
 		    (first < 0 || first > last || last >= sizes[i]))
 			abort();
-		if (rc != HTTPSERV_RANGE_OK && rc != HTTPSERV_RANGE_NONE && rc != HTTPSERV_RANGE_UNSAT)
+		if (rc != HTTPSERV_RANGE_OK && rc != HTTPSERV_RANGE_NONE &&
+		    rc != HTTPSERV_RANGE_UNSAT)
 			abort();
 	}
 }

@@ -13,15 +13,14 @@ struct seed {
 	const char *name;
 	int64_t size;
 	int n;
-	int64_t done;		/* bytes advanced in each range */
+	int64_t done; /* bytes advanced in each range */
 	const char *etag, *lastmod;
 };
 
 static const struct seed seeds[] = {
 	{"empty", 0, 1, 0, "", ""},
 	{"fresh", 1 << 20, 4, 0, "\"5f3a-12c4\"", ""},
-	{"halfway", 1 << 20, 8, 50000, "",
-	 "Wed, 21 Oct 2015 07:28:00 GMT"},
+	{"halfway", 1 << 20, 8, 50000, "", "Wed, 21 Oct 2015 07:28:00 GMT"},
 	{"one-range", 100000, 1, 99999, "W/\"weak\"", ""},
 	{"huge", INT64_MAX / 2, 16, 4096, "\"big\"",
 	 "Thu, 01 Jan 1970 00:00:00 GMT"},
@@ -49,8 +48,9 @@ main(int argc, char **argv)
 			err(1, "%s", s->name);
 		for (int k = 0; k < accel_plan_count(p); k++) {
 			const struct accel_range *r = accel_plan_range(p, k);
-			int64_t adv = s->done < r->end - r->cur ? s->done :
-				      r->end - r->cur;
+			int64_t adv = s->done < r->end - r->cur ?
+					      s->done :
+					      r->end - r->cur;
 
 			accel_plan_advance(p, k, adv);
 		}

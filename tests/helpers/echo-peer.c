@@ -75,7 +75,8 @@ do_idle(const char *host, int port, double maxsec)
 		if (poll(&p, 1, left) > 0) {
 			ssize_t r = recv(fd, &c, 1, 0);
 			if (r <= 0) {
-				printf("closed after %.2f s\n", mtime_now() - t0);
+				printf("closed after %.2f s\n",
+				       mtime_now() - t0);
 				close(fd);
 				return 0;
 			}
@@ -140,8 +141,9 @@ do_flood(const char *host, int port, long long bytes, double sec)
 	sock_set_nonblock(fd, 1);
 	while (sent < bytes && mtime_now() - t0 < sec) {
 		struct pollfd p = {fd, POLLOUT, 0};
-		size_t want = bytes - sent < (long long)sizeof(chunk)
-				      ? (size_t)(bytes - sent) : sizeof(chunk);
+		size_t want = bytes - sent < (long long)sizeof(chunk) ?
+				      (size_t)(bytes - sent) :
+				      sizeof(chunk);
 		if (poll(&p, 1, 50) <= 0)
 			continue;
 		ssize_t w = send(fd, chunk, want, MSG_NOSIGNAL);
@@ -168,8 +170,8 @@ do_cycles(const char *host, int port, long n)
 	for (long i = 0; i < n; i++) {
 		int fd = dial(host, port);
 		char c = 'c', back = 0;
-		if (sock_send_all(fd, &c, 1, 0) < 0 || recv(fd, &back, 1, 0) != 1 ||
-		    back != c)
+		if (sock_send_all(fd, &c, 1, 0) < 0 ||
+		    recv(fd, &back, 1, 0) != 1 || back != c)
 			errx(1, "cycle %ld: no echo", i);
 		close(fd);
 	}
@@ -180,7 +182,8 @@ static int
 do_hold(const char *host, int port, long n, double sec)
 {
 	int *fds = calloc((size_t)n, sizeof(int));
-	int *state = calloc((size_t)n, sizeof(int)); /* 0 waiting 1 echoed 2 closed */
+	int *state = calloc((size_t)n,
+			    sizeof(int)); /* 0 waiting 1 echoed 2 closed */
 	long echoed = 0, closed = 0;
 	double t0 = mtime_now();
 	char c = 'h';
@@ -223,7 +226,8 @@ main(int argc, char **argv)
 
 	signal(SIGPIPE, SIG_IGN);
 	if (argc < 5)
-		errx(2, "usage: echo-peer reset|idle|late|flood|cycles|hold HOST PORT ...");
+		errx(2, "usage: echo-peer reset|idle|late|flood|cycles|hold "
+			"HOST PORT ...");
 	port = atoi(argv[3]);
 	if (strcmp(argv[1], "reset") == 0)
 		return do_reset(argv[2], port, atol(argv[4]));

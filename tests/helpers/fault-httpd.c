@@ -27,16 +27,19 @@
 static void
 usage(FILE *f)
 {
-	fprintf(f,
-		"usage: fault-httpd -d ROOT [-r RATE] [-c CONNS] [--portfile F]\n"
-		"                   [-b ADDR] [--log F] [--no-faults]\n"
-		"  -d, --root ROOT    folder to serve\n"
-		"  -r, --rate RATE    pace each connection at RATE bytes/s (64k, 2M)\n"
-		"  -c, --conns N      connections served at once (default 128)\n"
-		"  -b, --bind ADDR    address to listen on (default 127.0.0.1)\n"
-		"      --portfile F   write the port to F once listening\n"
-		"      --log F        append one line per request to F\n"
-		"      --no-faults    serve /fault/ paths as plain files\n");
+	fprintf(f, "usage: fault-httpd -d ROOT [-r RATE] [-c CONNS] "
+		   "[--portfile F]\n"
+		   "                   [-b ADDR] [--log F] [--no-faults]\n"
+		   "  -d, --root ROOT    folder to serve\n"
+		   "  -r, --rate RATE    pace each connection at RATE bytes/s "
+		   "(64k, 2M)\n"
+		   "  -c, --conns N      connections served at once (default "
+		   "128)\n"
+		   "  -b, --bind ADDR    address to listen on (default "
+		   "127.0.0.1)\n"
+		   "      --portfile F   write the port to F once listening\n"
+		   "      --log F        append one line per request to F\n"
+		   "      --no-faults    serve /fault/ paths as plain files\n");
 }
 
 static void
@@ -99,7 +102,8 @@ main(int argc, char **argv)
 			o.root = optarg;
 			break;
 		case 'r':
-			if ((rc = cli_parse_size(optarg, 1, 4000000000LL, &v)) < 0)
+			if ((rc = cli_parse_size(optarg, 1, 4000000000LL, &v)) <
+			    0)
 				cli_bad_value("rate", optarg, rc);
 			o.rate = (unsigned long)v;
 			break;
@@ -152,9 +156,10 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	if ((s = httpserv_new(&o)) == NULL)
-		err(1, "%s", errno == EADDRNOTAVAIL || errno == EADDRINUSE
-				     ? (o.host ? o.host : "127.0.0.1")
-				     : o.root);
+		err(1, "%s",
+		    errno == EADDRNOTAVAIL || errno == EADDRINUSE ?
+			    (o.host ? o.host : "127.0.0.1") :
+			    o.root);
 	if ((rc = httpserv_start(s)) < 0)
 		errx(1, "start: %s", strerror(-rc));
 	if (portfile != NULL) {

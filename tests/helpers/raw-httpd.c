@@ -30,7 +30,8 @@ slurp(const char *path, size_t *len)
 	long n;
 
 	if (f == NULL || fseek(f, 0, SEEK_END) < 0 || (n = ftell(f)) < 0 ||
-	    fseek(f, 0, SEEK_SET) < 0 || (buf = malloc((size_t)n + 1)) == NULL ||
+	    fseek(f, 0, SEEK_SET) < 0 ||
+	    (buf = malloc((size_t)n + 1)) == NULL ||
 	    fread(buf, 1, (size_t)n, f) != (size_t)n)
 		err(1, "%s", path);
 	fclose(f);
@@ -84,12 +85,12 @@ main(int argc, char **argv)
 			break;
 		default:
 			errx(2, "usage: raw-httpd --portfile F [--log F] "
-			     "[-n MAX] REPLY...");
+				"[-n MAX] REPLY...");
 		}
 	}
 	if (portfile == NULL || optind == argc || head == NULL || max < 1)
 		errx(2, "usage: raw-httpd --portfile F [--log F] [-n MAX] "
-		     "REPLY...");
+			"REPLY...");
 	signal(SIGPIPE, SIG_IGN);
 	if ((lfd = sock_listen("127.0.0.1", 0, 64, 0)) < 0)
 		errx(1, "listen: %s", sock_strerror(lfd));

@@ -196,10 +196,10 @@ test_state_round_trip(void **state)
 	(void)state;
 	for (int i = 0; i < 4; i++)
 		assert_int_equal(accel_plan_take(p, 0, NULL), i);
-	accel_plan_advance(p, 0, 1 << 18);	/* done */
+	accel_plan_advance(p, 0, 1 << 18); /* done */
 	accel_plan_advance(p, 1, 1000);
 	accel_plan_advance(p, 3, 4096);
-	assert_int_equal(accel_plan_take(p, 0, NULL), 4);	/* a steal */
+	assert_int_equal(accel_plan_take(p, 0, NULL), 4); /* a steal */
 	assert_int_equal(accel_plan_advance(p, 4, 7), 0);
 	/* A validator far longer than a buffer of old: kept whole. */
 	memset(m.etag, 'e', ACCEL_VALIDATOR_MAX);
@@ -243,8 +243,8 @@ test_state_round_trip(void **state)
 
 			if (s->begin == r->begin && s->cur == r->cur &&
 			    s->end == r->end &&
-			    s->state == (r->cur < r->end ? ACCEL_IDLE :
-							   ACCEL_DONE))
+			    s->state ==
+				    (r->cur < r->end ? ACCEL_IDLE : ACCEL_DONE))
 				found = 1;
 		}
 		assert_true(found);
@@ -308,17 +308,17 @@ test_state_refused(void **state)
 		"",
 		"garbage\n",
 		"netthreads-accel-state 1\nsize 100\nurl u\netag \nlastmod \n"
-		"range 0 0 100\n",				/* old */
-		HEAD "range 0 0 50\nrange 40 40 100\n",		/* overlap */
-		HEAD "range 0 0 150\n",				/* past size */
-		HEAD "range 0 60 50\nrange 50 50 100\n",	/* cur > end */
-		HEAD "range 0 0 50 9\nrange 50 50 100\n",	/* junk */
-		HEAD "range 0 0 50\nrange 60 60 100\n",		/* a gap */
-		HEAD "range 10 10 100\n",			/* no start */
-		HEAD "range 0 0 90\n",				/* no end */
-		HEAD,						/* none */
-		HEAD "range 0 0 0\nrange 0 0 100\n",		/* empty */
-		HEAD "range 50 50 100\nrange 0 0 50\n",		/* order */
+		"range 0 0 100\n",			  /* old */
+		HEAD "range 0 0 50\nrange 40 40 100\n",	  /* overlap */
+		HEAD "range 0 0 150\n",			  /* past size */
+		HEAD "range 0 60 50\nrange 50 50 100\n",  /* cur > end */
+		HEAD "range 0 0 50 9\nrange 50 50 100\n", /* junk */
+		HEAD "range 0 0 50\nrange 60 60 100\n",	  /* a gap */
+		HEAD "range 10 10 100\n",		  /* no start */
+		HEAD "range 0 0 90\n",			  /* no end */
+		HEAD,					  /* none */
+		HEAD "range 0 0 0\nrange 0 0 100\n",	  /* empty */
+		HEAD "range 50 50 100\nrange 0 0 50\n",	  /* order */
 		HEAD "range 0 0 100\nend\n",
 		"netthreads-accel-state 2\nsize -5\nurl u\netag \nlastmod \n",
 		"netthreads-accel-state 2\nsize 100\nurl u\nlastmod \n"
@@ -336,19 +336,19 @@ test_state_refused(void **state)
 	}
 	/* Whole, and then cut or edited. */
 	p = load_text(sealed(HEAD "range 0 10 50\nrange 50 60 60\n"
-			     "range 60 70 100\n"));
+				  "range 60 70 100\n"));
 	assert_non_null(p);
 	assert_int_equal(accel_plan_done_bytes(p), 10 + 10 + 10);
 	accel_plan_free(p);
 	strcpy(edited, sealed(HEAD "range 0 10 100\n"));
-	assert_null(load_text(HEAD "range 0 10 100\n"));	/* no sum */
-	edited[strlen(edited) - 10] ^= 1;			/* bad sum */
+	assert_null(load_text(HEAD "range 0 10 100\n")); /* no sum */
+	edited[strlen(edited) - 10] ^= 1;		 /* bad sum */
 	assert_null(load_text(edited));
 	strcpy(edited, sealed(HEAD "range 0 10 100\n"));
-	*strstr(edited, "0 10 100") = '5';			/* edited */
+	*strstr(edited, "0 10 100") = '5'; /* edited */
 	assert_null(load_text(edited));
 	strcpy(edited, sealed(HEAD "range 0 10 100\n"));
-	edited[strlen(edited) - 20] = '\0';			/* cut */
+	edited[strlen(edited) - 20] = '\0'; /* cut */
 	assert_null(load_text(edited));
 	p = load_text(sealed("netthreads-accel-state 2\nsize 0\nurl u\netag "
 			     "\nlastmod \n"));
@@ -418,7 +418,8 @@ test_random_plans(void **state)
 			if (rand_r(&seed) % 20 == 0) {
 				/* A failed try: back to the queue. */
 				accel_plan_release(p, slot[k],
-						   now + (rand_r(&seed) % 3) * 0.01);
+						   now + (rand_r(&seed) % 3) *
+								   0.01);
 				slot[k] = -1;
 				continue;
 			}
@@ -427,7 +428,8 @@ test_random_plans(void **state)
 				len = rr->end - rr->cur;
 			for (int64_t b = rr->cur; b < rr->cur + len; b++)
 				hits[b]++;
-			assert_int_equal(accel_plan_advance(p, slot[k], len), 0);
+			assert_int_equal(accel_plan_advance(p, slot[k], len),
+					 0);
 			if (step % 97 == 0)
 				assert_partition(p);
 		}

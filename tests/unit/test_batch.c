@@ -46,7 +46,7 @@ test_read(void **state)
 		"https://h/c?x=1\n"
 		"#http://h/skipped\n"
 		"not a url\n"
-		"http://h/d";	/* no final newline */
+		"http://h/d"; /* no final newline */
 	struct batch *b = batch_new();
 	struct bad bad = {0};
 	FILE *in = fmemopen((void *)text, sizeof(text) - 1, "r");
@@ -77,12 +77,13 @@ static void
 test_reserve_in_input_order(void **state)
 {
 	const char *urls[] = {
-		"http://h/1/x", "http://h/2/x", "http://h/3/x.1", "http://h/4/x",
-		"http://h/", "http://h/..", "http://h/5/X", "http://h/6/x#f",
+		"http://h/1/x", "http://h/2/x",	  "http://h/3/x.1",
+		"http://h/4/x", "http://h/",	  "http://h/..",
+		"http://h/5/X", "http://h/6/x#f",
 	};
 	const char *want[] = {
-		"x", "x.1", "x.1.1", "x.2", "index.html", "index.html.1", "X",
-		"x.3",
+		"x",	      "x.1",	      "x.1.1", "x.2",
+		"index.html", "index.html.1", "X",     "x.3",
 	};
 	struct batch *b = batch_new();
 
@@ -106,7 +107,8 @@ test_reserve_many_alike(void **state)
 
 	(void)state;
 	for (int i = 0; i < 20000; i++)
-		assert_int_equal(batch_add(b, "http://h/same", (unsigned long)i), 0);
+		assert_int_equal(
+			batch_add(b, "http://h/same", (unsigned long)i), 0);
 	assert_int_equal(batch_reserve(b), 0);
 	assert_string_equal(batch_item(b, 0)->name, "same");
 	for (int i = 1; i < 20000; i++) {

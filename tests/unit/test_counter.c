@@ -56,7 +56,8 @@ test_counter_contended(void **state)
 	for (int i = 0; i < THREADS; i++) {
 		a[i].c = c;
 		a[i].last = 0;
-		assert_int_equal(pthread_create(&t[i], NULL, add_many, &a[i]), 0);
+		assert_int_equal(pthread_create(&t[i], NULL, add_many, &a[i]),
+				 0);
 	}
 	for (int i = 0; i < THREADS; i++)
 		pthread_join(t[i], NULL);

@@ -34,8 +34,12 @@ test_controls(void **state)
 	expect_text("a\r\nb\tc\x7f", 64, "a??b?c?");
 	expect_text("a\x1b[31m\n", 16, "a?[31m?");
 	/* C1 controls as UTF-8 (U+009B is CSI) and as raw bytes. */
-	expect_text("x\xc2\x9b" "2Jy", 64, "x??2Jy");
-	expect_text("x\x9b" "2J", 64, "x?2J");
+	expect_text("x\xc2\x9b"
+		    "2Jy",
+		    64, "x??2Jy");
+	expect_text("x\x9b"
+		    "2J",
+		    64, "x?2J");
 	/* Well-formed UTF-8 stays. */
 	expect_text("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 64,
 		    "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");
@@ -71,17 +75,20 @@ test_urls(void **state)
 	(void)state;
 	assert_string_equal(display_url("http://h/x", out, sizeof(out)),
 			    "http://h/x");
-	assert_string_equal(display_url("http://u:pw@h:80/x?a=b@c", out,
-					sizeof(out)), "http://h:80/x?a=b@c");
+	assert_string_equal(
+		display_url("http://u:pw@h:80/x?a=b@c", out, sizeof(out)),
+		"http://h:80/x?a=b@c");
 	assert_string_equal(display_url("https://tok@h/x", out, sizeof(out)),
 			    "https://h/x");
 	/* The last '@' of the authority ends the credentials. */
-	assert_string_equal(display_url("http://a@b:p@w@h/x", out,
-					sizeof(out)), "http://h/x");
-	assert_string_equal(display_url("http://u:pw@h/\x1b[2J", out,
-					sizeof(out)), "http://h/?[2J");
-	assert_string_equal(display_url("http://u:secret@h/abcdefghijkl",
-					out, 16), "http://h/abc...");
+	assert_string_equal(display_url("http://a@b:p@w@h/x", out, sizeof(out)),
+			    "http://h/x");
+	assert_string_equal(
+		display_url("http://u:pw@h/\x1b[2J", out, sizeof(out)),
+		"http://h/?[2J");
+	assert_string_equal(
+		display_url("http://u:secret@h/abcdefghijkl", out, 16),
+		"http://h/abc...");
 	assert_int_equal(urlname_userinfo("http://h/a@b", &off, &len), 0);
 	assert_int_equal(urlname_userinfo("http://h?a@b", &off, &len), 0);
 	assert_int_equal(urlname_userinfo("mailto:a@b", &off, &len), 0);

@@ -144,7 +144,8 @@ test_many_fds(void **state)
 		memset(&s[i], 0, sizeof(s[i]));
 		s[i].other = -1;
 		assert_int_equal(pipe(p[i]), 0);
-		assert_int_equal(evloop_add(el, p[i][0], EVLOOP_READ, on_io, &s[i]), 0);
+		assert_int_equal(
+			evloop_add(el, p[i][0], EVLOOP_READ, on_io, &s[i]), 0);
 	}
 	for (int i = 0; i < N; i += 3) {
 		assert_int_equal(evloop_del(el, p[i][0]), 0);
@@ -191,7 +192,8 @@ test_timers(void **state)
 	t0 = evloop_now(el);
 	for (int i = 0; i < 5; i++) {
 		evloop_timer_init(&t[i], on_timer, (void *)(intptr_t)i);
-		assert_int_equal(evloop_timer_start(el, &t[i], (uint64_t)ms[i]), 0);
+		assert_int_equal(evloop_timer_start(el, &t[i], (uint64_t)ms[i]),
+				 0);
 	}
 	assert_int_equal(evloop_timer_count(el), 5);
 	evloop_timer_stop(el, &t[2]);
@@ -336,22 +338,18 @@ test_bad_backend(void **state)
 	assert_null(evloop_new("poll", 0));
 }
 
-#define BOTH(f)                                                  \
-	cmocka_unit_test_prestate(f, (void *)&backend_poll[0]), \
+#define BOTH(f)                                                                \
+	cmocka_unit_test_prestate(f, (void *)&backend_poll[0]),                \
 		cmocka_unit_test_prestate(f, (void *)&backend_epoll[0])
 
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		BOTH(test_readiness),
-		BOTH(test_remove_during_dispatch),
-		BOTH(test_many_fds),
-		BOTH(test_timers),
-		BOTH(test_timer_heap),
-		BOTH(test_run_stop),
-		BOTH(test_now_in_callback),
-		cmocka_unit_test(test_bad_backend),
+		BOTH(test_readiness),	    BOTH(test_remove_during_dispatch),
+		BOTH(test_many_fds),	    BOTH(test_timers),
+		BOTH(test_timer_heap),	    BOTH(test_run_stop),
+		BOTH(test_now_in_callback), cmocka_unit_test(test_bad_backend),
 	};
 	return cmocka_run_group_tests(tests, watchdog_setup, NULL);
 }

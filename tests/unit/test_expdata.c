@@ -22,8 +22,9 @@ test_parse_line(void **state)
 	const char *why = NULL;
 
 	(void)state;
-	assert_int_equal(expdata_parse_line("http://h/f 3 1048576 0.512\n", &r,
-					    &why), 1);
+	assert_int_equal(
+		expdata_parse_line("http://h/f 3 1048576 0.512\n", &r, &why),
+		1);
 	assert_int_equal(r.threads, 3);
 	assert_int_equal(r.bytes, 1048576);
 	assert_float_equal(r.seconds, 0.512, 1e-9);
@@ -32,13 +33,14 @@ test_parse_line(void **state)
 	assert_int_equal(expdata_parse_line("", &r, &why), 0);
 	assert_int_equal(expdata_parse_line("   \n", &r, &why), 0);
 	assert_int_equal(expdata_parse_line("# comment 1 2 3", &r, &why), 0);
-	assert_int_equal(expdata_parse_line("  # indented comment", &r, &why), 0);
+	assert_int_equal(expdata_parse_line("  # indented comment", &r, &why),
+			 0);
 
 	static const char *bad[] = {
-		"u 1 2", "u 1 2 3 4", "u 0 10 1.0", "u -1 10 1.0", "u x 10 1.0",
-		"u 1.5 10 1.0", "u 1 -10 1.0", "u 1 1e3 1.0", "u 1 10 -1",
-		"u 1 10 abc", "u 1 10 1.0s", "u 1 10 nan", "u 1 10 inf",
-		"u 100001 10 1.0",
+		"u 1 2",      "u 1 2 3 4",	 "u 0 10 1.0",	"u -1 10 1.0",
+		"u x 10 1.0", "u 1.5 10 1.0",	 "u 1 -10 1.0", "u 1 1e3 1.0",
+		"u 1 10 -1",  "u 1 10 abc",	 "u 1 10 1.0s", "u 1 10 nan",
+		"u 1 10 inf", "u 100001 10 1.0",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		why = NULL;
@@ -72,7 +74,8 @@ test_read_file(void **state)
 	assert_true(fd >= 0);
 	f = fdopen(fd, "w");
 	fputs("# header\nu 1 100 1.0\nbroken\nu 2 100 0.5\n\nu 2 100 x\n"
-	      "u 2 100 0.6", f); /* no newline at the end */
+	      "u 2 100 0.6",
+	      f); /* no newline at the end */
 	fclose(f);
 	nbad = 0;
 	assert_int_equal(expdata_read(path, &d, on_bad, NULL), 3);
@@ -101,8 +104,8 @@ test_stats(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < 10; i++) {
-		struct expdata_row r = {.threads = 2, .bytes = 10,
-					.seconds = v2[i]};
+		struct expdata_row r = {
+			.threads = 2, .bytes = 10, .seconds = v2[i]};
 		assert_int_equal(expdata_add(&d, &r), 0);
 	}
 	struct expdata_row one = {.threads = 1, .bytes = 10, .seconds = 4.0};

@@ -73,8 +73,9 @@ test_probe_and_unsafe_names(void **state)
 	assert_int_equal(fetch_probe_dir(dirfd_), 0);
 	assert_int_equal(entries(), 0);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		assert_int_equal(fetch_url(f, "http://127.0.0.1:1/", dirfd_,
-					   bad[i], &r), -EINVAL);
+		assert_int_equal(
+			fetch_url(f, "http://127.0.0.1:1/", dirfd_, bad[i], &r),
+			-EINVAL);
 		assert_string_equal(r.error, "unsafe file name");
 	}
 	assert_int_equal(entries(), 0);
@@ -150,7 +151,7 @@ test_cancel_stops_the_wait(void **state)
 	(void)state;
 	memset(&o, 0, sizeof(o));
 	o.retries = 5;
-	o.backoff = 20;		/* would take minutes without cancel */
+	o.backoff = 20; /* would take minutes without cancel */
 	o.cancel = &c.flag;
 	f = fetch_new(&o, NULL);
 	assert_non_null(f);
@@ -176,8 +177,8 @@ test_protocols_limited(void **state)
 
 	(void)state;
 	/* A list must not make us read local files. */
-	assert_int_equal(fetch_url(f, "file:///etc/passwd", dirfd_, "passwd",
-				   &r), -EIO);
+	assert_int_equal(
+		fetch_url(f, "file:///etc/passwd", dirfd_, "passwd", &r), -EIO);
 	assert_int_equal(r.attempts, 1);
 	assert_int_equal(entries(), 0);
 	fetch_free(f);
@@ -228,19 +229,20 @@ test_multi_retries_run_side_by_side(void **state)
 	(void)state;
 	memset(&o, 0, sizeof(o));
 	o.retries = 2;
-	o.backoff = 0.2;	/* waits 0.2 then 0.4 s: 0.6 s a fetch */
+	o.backoff = 0.2; /* waits 0.2 then 0.4 s: 0.6 s a fetch */
 	fm = fetch_multi_new(&o, NULL, 3);
 	assert_non_null(fm);
 	assert_int_equal(fetch_multi_idle(fm), 3);
 	for (int i = 0; i < 3; i++) {
 		refused_url(url[i], sizeof(url[i]));
 		assert_int_equal(fetch_multi_add(fm, url[i], dirfd_, names[i],
-						 &r[i], &r[i]), 0);
+						 &r[i], &r[i]),
+				 0);
 	}
 	assert_int_equal(fetch_multi_idle(fm), 0);
 	assert_int_equal(fetch_multi_busy(fm), 3);
-	assert_int_equal(fetch_multi_add(fm, url[0], dirfd_, "d", &r[3],
-					 &r[3]), -EBUSY);
+	assert_int_equal(fetch_multi_add(fm, url[0], dirfd_, "d", &r[3], &r[3]),
+			 -EBUSY);
 	t = drain(fm, &e);
 	/* The three waits overlap: one thread, not one fetch after another
 	 * (which would take 1.8 s). */
@@ -272,7 +274,7 @@ test_multi_bad_name_and_cancel(void **state)
 	(void)state;
 	memset(&o, 0, sizeof(o));
 	o.retries = 5;
-	o.backoff = 20;		/* minutes without cancel */
+	o.backoff = 20; /* minutes without cancel */
 	o.cancel = &c.flag;
 	fm = fetch_multi_new(&o, NULL, 2);
 	assert_non_null(fm);
@@ -305,21 +307,25 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup(test_probe_and_unsafe_names, watchdog_setup),
-		cmocka_unit_test_setup(test_refused_is_retried_then_fails, watchdog_setup),
-		cmocka_unit_test_setup(test_cancel_stops_the_wait, watchdog_setup),
+		cmocka_unit_test_setup(test_probe_and_unsafe_names,
+				       watchdog_setup),
+		cmocka_unit_test_setup(test_refused_is_retried_then_fails,
+				       watchdog_setup),
+		cmocka_unit_test_setup(test_cancel_stops_the_wait,
+				       watchdog_setup),
 		cmocka_unit_test_setup(test_protocols_limited, watchdog_setup),
 		cmocka_unit_test_setup(test_multi_retries_run_side_by_side,
 				       watchdog_setup),
-		cmocka_unit_test_setup(test_multi_bad_name_and_cancel, watchdog_setup),
+		cmocka_unit_test_setup(test_multi_bad_name_and_cancel,
+				       watchdog_setup),
 	};
 	char cmd[128];
 	int rc;
 
 	snprintf(dir, sizeof(dir), "%s/nt-fetch.XXXXXX",
 		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-	if (mkdtemp(dir) == NULL || (dirfd_ = open(dir, O_RDONLY |
-						   O_DIRECTORY)) < 0)
+	if (mkdtemp(dir) == NULL ||
+	    (dirfd_ = open(dir, O_RDONLY | O_DIRECTORY)) < 0)
 		return 1;
 	fetch_global_init();
 	rc = cmocka_run_group_tests(tests, NULL, NULL);

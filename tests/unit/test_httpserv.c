@@ -159,8 +159,9 @@ test_keepalive_stats_log(void **state)
 	(void)state;
 	assert_true(fd >= 0);
 	for (int i = 0; i < 5; i++) {
-		size_t n = exchange(fd, "GET /hello.txt HTTP/1.1\r\nHost: t\r\n\r\n",
-				    buf, sizeof(buf), 0);
+		size_t n = exchange(
+			fd, "GET /hello.txt HTTP/1.1\r\nHost: t\r\n\r\n", buf,
+			sizeof(buf), 0);
 		(void)n;
 		/* Each response ends with the 12-byte body. */
 		while (strstr(buf, "hello world\n") == NULL) {
@@ -218,7 +219,8 @@ test_stop_with_busy_connections(void **state)
 	(void)state;
 	assert_true(idle >= 0 && stalled >= 0);
 	exchange(stalled,
-		 "GET /fault/stall=60,at=3/hello.txt HTTP/1.1\r\nHost: t\r\n\r\n",
+		 "GET /fault/stall=60,at=3/hello.txt HTTP/1.1\r\nHost: "
+		 "t\r\n\r\n",
 		 buf, sizeof(buf), 1);
 	assert_non_null(strstr(buf, "HTTP/1.1 200"));
 	fd = sock_connect("127.0.0.1", httpserv_port(s), 0);
@@ -288,12 +290,14 @@ test_paths(void **state)
 	char out[64];
 
 	(void)state;
-	assert_int_equal(httpserv__path_decode("a%20b/c%2Fd", 11, out,
-					       sizeof(out)), 0);
+	assert_int_equal(
+		httpserv__path_decode("a%20b/c%2Fd", 11, out, sizeof(out)), 0);
 	assert_string_equal(out, "a b/c/d");
-	assert_int_equal(httpserv__path_decode("a%00b", 5, out, sizeof(out)), -1);
+	assert_int_equal(httpserv__path_decode("a%00b", 5, out, sizeof(out)),
+			 -1);
 	assert_int_equal(httpserv__path_decode("a%2", 3, out, sizeof(out)), -1);
-	assert_int_equal(httpserv__path_decode("a%zz", 4, out, sizeof(out)), -1);
+	assert_int_equal(httpserv__path_decode("a%zz", 4, out, sizeof(out)),
+			 -1);
 	assert_int_equal(httpserv__path_decode("abcdef", 6, out, 4), -1);
 	assert_int_equal(httpserv__path_escapes(".."), 1);
 	assert_int_equal(httpserv__path_escapes("a/../b"), 1);
@@ -309,8 +313,8 @@ test_fault_spec(void **state)
 	char loc[128];
 
 	(void)state;
-	assert_int_equal(httpserv__fault_parse("status=503,retry=2,times=3", 26,
-					       &f), 0);
+	assert_int_equal(
+		httpserv__fault_parse("status=503,retry=2,times=3", 26, &f), 0);
 	assert_int_equal(f.status, 503);
 	assert_int_equal(f.retry, 2);
 	assert_int_equal(f.times, 3);
@@ -318,7 +322,8 @@ test_fault_spec(void **state)
 	/* Only len bytes count: "cut=5" of "cut=5/x". */
 	assert_int_equal(httpserv__fault_parse("cut=5/x", 5, &f), 0);
 	assert_int_equal(f.cut, 5);
-	assert_int_equal(httpserv__fault_parse("cut=rand,seed=9,rst", 19, &f), 0);
+	assert_int_equal(httpserv__fault_parse("cut=rand,seed=9,rst", 19, &f),
+			 0);
 	assert_true(f.cut_rand && f.rst && f.seed == 9);
 	assert_int_equal(httpserv__fault_parse("stall=0.5,at=10", 15, &f), 0);
 	assert_float_equal(f.stall, 0.5, 1e-9);
@@ -330,9 +335,9 @@ test_fault_spec(void **state)
 	assert_int_equal(httpserv__fault_parse("change=4", 8, &f), 0);
 	assert_true(f.change == 2 && f.change_after == 4);
 	static const char *bad[] = {
-		"", "nope", "status=99", "status=600", "status", "cut=", "cut=x",
-		"stall=0", "stall=-1", "rate=0", "norange=1", "times=-1", "id",
-		"redirect=a",
+		"",	     "nope",	 "status=99", "status=600", "status",
+		"cut=",	     "cut=x",	 "stall=0",   "stall=-1",   "rate=0",
+		"norange=1", "times=-1", "id",	      "redirect=a",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		if (httpserv__fault_parse(bad[i], strlen(bad[i]), &f) != -1)
@@ -340,7 +345,8 @@ test_fault_spec(void **state)
 	httpserv__redirect_location("redirect=2,id=a", 15, 1, "/f", loc,
 				    sizeof(loc));
 	assert_string_equal(loc, "/fault/id=a,redirect=1/f");
-	httpserv__redirect_location("redirect=1", 10, 0, "/f", loc, sizeof(loc));
+	httpserv__redirect_location("redirect=1", 10, 0, "/f", loc,
+				    sizeof(loc));
 	assert_string_equal(loc, "/f");
 }
 

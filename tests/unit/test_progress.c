@@ -22,13 +22,13 @@ test_format(void **state)
 	alarm(10);
 	progress_format(buf, sizeof(buf), 50 << 20, 100 << 20, 10 << 20, 8);
 	assert_string_equal(buf, " 50% [##########..........] 50.0 MiB / "
-			    "100.0 MiB  10.0 MiB/s  ETA 0:00:05  8 conns");
+				 "100.0 MiB  10.0 MiB/s  ETA 0:00:05  8 conns");
 	progress_format(buf, sizeof(buf), 0, 1000, -1, 1);
 	assert_string_equal(buf, "  0% [....................] 0 B / 1000 B  "
-			    "--  ETA --:--:--  1 conn");
+				 "--  ETA --:--:--  1 conn");
 	progress_format(buf, sizeof(buf), 3 << 20, -1, 1 << 20, 1);
 	assert_string_equal(buf, "     [....................] 3.0 MiB / ?  "
-			    "1.0 MiB/s  1 conn");
+				 "1.0 MiB/s  1 conn");
 	progress_format(buf, sizeof(buf), 0, 0, -1, 0);
 	assert_non_null(strstr(buf, "100%"));
 	/* A short buffer is cut, never overrun. */
@@ -50,9 +50,9 @@ test_draws(void **state)
 	p = progress_new(fds[1]);
 	assert_non_null(p);
 	progress_update(p, 0, 1000, 1, 0.0);
-	progress_update(p, 100, 1000, 1, 0.05);	/* too soon: not drawn */
+	progress_update(p, 100, 1000, 1, 0.05); /* too soon: not drawn */
 	progress_update(p, 500, 1000, 2, 0.5);
-	progress_update(p, 1000, 1000, 2, 0.55);	/* the end: drawn */
+	progress_update(p, 1000, 1000, 2, 0.55); /* the end: drawn */
 	progress_end(p);
 	progress_free(p);
 	progress_free(NULL);

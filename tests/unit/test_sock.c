@@ -88,7 +88,8 @@ test_sock_errors(void **state)
 	rc = sock_connect("no-such-host.invalid", 80, 0);
 	assert_true(rc <= SOCK_ERESOLVE + 100 && rc > SOCK_ERESOLVE - 100);
 	assert_true(strlen(sock_strerror(rc)) > 0);
-	assert_string_equal(sock_strerror(-ECONNREFUSED), strerror(ECONNREFUSED));
+	assert_string_equal(sock_strerror(-ECONNREFUSED),
+			    strerror(ECONNREFUSED));
 	memset(&ss, 0, sizeof(ss));
 	ss.ss_family = AF_UNIX;
 	assert_string_equal(sock_addr_str(&ss, name, sizeof(name)),

@@ -23,7 +23,7 @@ struct ctx {
 	atomic_int inits, finis;
 	atomic_int running, peak;
 	atomic_int seen[ITEMS];
-	atomic_int gate;	/* workers spin while zero (blocking test) */
+	atomic_int gate; /* workers spin while zero (blocking test) */
 };
 
 struct wctx {
@@ -74,8 +74,12 @@ test_every_item_once(void **state)
 {
 	static struct ctx c;
 	struct tpool_opts conf = {
-		.threads = 8, .queue = 16, .task = task_mark,
-		.init = w_init, .fini = w_fini, .arg = &c,
+		.threads = 8,
+		.queue = 16,
+		.task = task_mark,
+		.init = w_init,
+		.fini = w_fini,
+		.arg = &c,
 	};
 	struct tpool *p;
 
@@ -175,8 +179,8 @@ test_limits(void **state)
 	/* All zero: one thread per processor, a queue slot per thread. */
 	p = tpool_new(&conf);
 	assert_non_null(p);
-	assert_int_equal(tpool_threads(p), cpus < TPOOL_MAX_THREADS ?
-					   cpus : TPOOL_MAX_THREADS);
+	assert_int_equal(tpool_threads(p),
+			 cpus < TPOOL_MAX_THREADS ? cpus : TPOOL_MAX_THREADS);
 	tpool_finish(p);
 	tpool_free(p);
 	errno = 0;
