@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* fetch_int.h -- fetch.c's reply header parsing, for its fuzz target. */
 #ifndef NT_FETCH_INT_H
 #define NT_FETCH_INT_H
