@@ -18,15 +18,6 @@
 #define DEFAULT_CONNS 8
 #define MAX_CONNS     64
 
-static volatile sig_atomic_t stop;
-
-static void
-on_signal(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
-
 static void
 usage(FILE *f)
 {
@@ -291,7 +282,7 @@ run(const struct da_opts *o)
 		output = name;
 	}
 	ui.quiet = o->quiet;
-	cli_on_stop(on_signal);
+	cli_catch_stop();
 	signal(SIGPIPE, SIG_IGN);
 	if (!ui.quiet && isatty(STDERR_FILENO) &&
 	    (ui.bar = progress_new(STDERR_FILENO)) == NULL)
@@ -308,7 +299,7 @@ run(const struct da_opts *o)
 	ao.min_speed = o->min_speed;
 	ao.retries = (int)o->retries;
 	ao.max_speed = o->speed;
-	ao.stop = &stop;
+	ao.stop = &cli_stop_signal;
 	ao.progress = on_progress;
 	ao.warn = on_warn;
 	ao.arg = &ui;

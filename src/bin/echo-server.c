@@ -19,15 +19,6 @@
 
 #define CHUNK (64 * 1024)
 
-static volatile sig_atomic_t stop;
-
-static void
-on_signal(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
-
 static void
 usage(FILE *f)
 {
@@ -75,9 +66,9 @@ serve(int fd, char *chunk, const char **why)
 			return total;
 		}
 		if (n < 0) {
-			if (errno == EINTR && !stop)
+			if (errno == EINTR && !cli_stop_signal)
 				continue;
-			*why = stop ? "shutdown" : strerror(errno);
+			*why = cli_stop_signal ? "shutdown" : strerror(errno);
 			return total;
 		}
 		/* sock_send_all resumes partial sends and EINTR itself. */
@@ -151,7 +142,7 @@ serve_all(const struct es_opts *o, int lfd, char *chunk)
 	const char *why;
 	int fd;
 
-	while (!stop) {
+	while (!cli_stop_signal) {
 		len = sizeof(ss);
 		fd = accept4(lfd, (struct sockaddr *)&ss, &len, SOCK_CLOEXEC);
 		if (fd < 0) {
@@ -193,7 +184,7 @@ run(const struct es_opts *o)
 
 	signal(SIGPIPE, SIG_IGN);
 	/* No SA_RESTART: a signal must interrupt accept() and recv(). */
-	cli_on_stop(on_signal);
+	cli_catch_stop();
 
 	if ((chunk = malloc(CHUNK)) == NULL)
 		err(1, "malloc");

@@ -62,8 +62,6 @@ struct exp {
 	long runs_done, runs_total, failures;
 };
 
-static volatile sig_atomic_t got_signal;
-
 /* snprintf for messages that may be cut short without harm. */
 static void __attribute__((format(printf, 3, 4)))
 say(char *buf, size_t len, const char *fmt, ...)
@@ -73,12 +71,6 @@ say(char *buf, size_t len, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf, len, fmt, ap);
 	va_end(ap);
-}
-
-static void
-on_signal(int sig)
-{
-	got_signal = sig;
 }
 
 static void
@@ -439,7 +431,7 @@ run_collect(struct run *rn, pid_t pid, int fd)
 		double left = rn->deadline - mtime_now();
 		ssize_t n;
 
-		if (got_signal && term_at == 0) {
+		if (cli_stop_signal && term_at == 0) {
 			kill(pid, SIGTERM);
 			term_at = mtime_now();
 		}
@@ -480,7 +472,7 @@ run_check_exit(struct run *rn)
 {
 	char msg[400];
 
-	if (got_signal)
+	if (cli_stop_signal)
 		return RUN_STOPPED;
 	if (rn->killed == 2) {
 		say(rn->why, rn->whylen, "timed out after %g s",
@@ -880,9 +872,9 @@ catch_signals(void)
 {
 	struct sigaction sa;
 
-	cli_on_stop(on_signal);
+	cli_catch_stop();
 	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
+	sa.sa_handler = cli_record_stop;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
@@ -969,11 +961,13 @@ time_one(struct exp *e, struct target *t, int k, long rep)
 static void
 time_all(struct exp *e)
 {
-	for (int i = 0; i < e->ntargets && !got_signal; i++) {
+	for (int i = 0; i < e->ntargets && !cli_stop_signal; i++) {
 		struct target *t = &e->t[i];
 
-		for (long rep = 1; rep <= e->repeat && !got_signal; rep++) {
-			for (int k = 0; k < e->nthreads && !got_signal; k++)
+		for (long rep = 1; rep <= e->repeat && !cli_stop_signal;
+		     rep++) {
+			for (int k = 0; k < e->nthreads && !cli_stop_signal;
+			     k++)
 				if (time_one(e, t, k, rep) == RUN_STOPPED)
 					break;
 		}
@@ -1008,9 +1002,9 @@ run(struct exp *e)
 	e->start = mtime_now();
 	time_all(e);
 	progress_clear(e);
-	if (got_signal)
-		warnx("stopped by signal %d after %ld of %ld runs", got_signal,
-		      e->runs_done, e->runs_total);
+	if (cli_stop_signal)
+		warnx("stopped by signal %d after %ld of %ld runs",
+		      cli_stop_signal, e->runs_done, e->runs_total);
 	for (int i = 0; i < e->ntargets; i++)
 		summarize(e, &e->t[i]);
 	printf("\n%ld runs, %ld failed, %.1f s\n", e->runs_done, e->failures,
@@ -1029,8 +1023,8 @@ out:
 	}
 	if (fflush(stdout) != 0)
 		status = 1;
-	if (got_signal)
-		return 128 + got_signal;
+	if (cli_stop_signal)
+		return 128 + cli_stop_signal;
 	return status;
 }
 

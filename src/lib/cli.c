@@ -171,3 +171,17 @@ cli_on_stop(void (*handler)(int))
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 }
+
+volatile sig_atomic_t cli_stop_signal;
+
+void
+cli_record_stop(int sig)
+{
+	cli_stop_signal = sig;
+}
+
+void
+cli_catch_stop(void)
+{
+	cli_on_stop(cli_record_stop);
+}

@@ -3,6 +3,7 @@
 #ifndef NT_CLI_H
 #define NT_CLI_H
 
+#include <signal.h>
 #include <stdio.h>
 
 /*
@@ -52,6 +53,17 @@ void cli_no_operands(int argc, char **argv, void (*usage)(FILE *));
  * in order.
  */
 void cli_on_stop(void (*handler)(int));
+
+/* The signal (SIGINT or SIGTERM) that asked the program to stop, 0 while
+ * none has; set by the handler cli_catch_stop() installs. */
+extern volatile sig_atomic_t cli_stop_signal;
+
+/* A signal handler that records its signal in cli_stop_signal. */
+void cli_record_stop(int sig);
+
+/* cli_on_stop(cli_record_stop), for programs that only need to know that
+ * they should stop, and why. */
+void cli_catch_stop(void);
 
 /* Prints "PROG VERSION" to stdout and exits 0. */
 void cli_version(void) __attribute__((noreturn));

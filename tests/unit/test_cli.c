@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "cli.h"
+#include "watchdog.h"
 
 static void
 test_parse_long(void **state)
@@ -67,14 +68,6 @@ test_parse_seconds(void **state)
 	assert_int_equal(cli_parse_seconds("1s", 3600, &v), -EINVAL);
 }
 
-static int
-setup(void **state)
-{
-	(void)state;
-	alarm(30);
-	return 0;
-}
-
 int
 main(void)
 {
@@ -83,5 +76,5 @@ main(void)
 		cmocka_unit_test(test_parse_size),
 		cmocka_unit_test(test_parse_seconds),
 	};
-	return cmocka_run_group_tests(tests, setup, NULL);
+	return cmocka_run_group_tests(tests, watchdog_setup, NULL);
 }

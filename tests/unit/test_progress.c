@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "progress.h"
+#include "watchdog.h"
 
 static void
 test_format(void **state)
@@ -19,7 +20,6 @@ test_format(void **state)
 	char buf[160];
 
 	(void)state;
-	alarm(10);
 	progress_format(buf, sizeof(buf), 50 << 20, 100 << 20, 10 << 20, 8);
 	assert_string_equal(buf, " 50% [##########..........] 50.0 MiB / "
 				 "100.0 MiB  10.0 MiB/s  ETA 0:00:05  8 conns");
@@ -45,7 +45,6 @@ test_draws(void **state)
 	ssize_t n;
 
 	(void)state;
-	alarm(10);
 	assert_int_equal(pipe(fds), 0);
 	p = progress_new(fds[1]);
 	assert_non_null(p);
@@ -75,5 +74,5 @@ main(void)
 		cmocka_unit_test(test_draws),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, watchdog_setup, NULL);
 }

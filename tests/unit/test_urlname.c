@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "urlname.h"
+#include "watchdog.h"
 
 static void
 expect_name(const char *url, const char *want)
@@ -97,14 +98,6 @@ test_is_http(void **state)
 	assert_false(urlname_is_http("http://h/\x01"));
 }
 
-static int
-setup(void **state)
-{
-	(void)state;
-	alarm(30);
-	return 0;
-}
-
 int
 main(void)
 {
@@ -114,5 +107,5 @@ main(void)
 		cmocka_unit_test(test_long_names),
 		cmocka_unit_test(test_is_http),
 	};
-	return cmocka_run_group_tests(tests, setup, NULL);
+	return cmocka_run_group_tests(tests, watchdog_setup, NULL);
 }
