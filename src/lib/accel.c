@@ -64,7 +64,7 @@ conn_start(struct accel *a, struct accel_conn *c, int64_t begin, int64_t end)
 	if ((mc = curl_multi_add_handle(a->multi, c->easy)) != CURLM_OK) {
 		accel__err(a, -ENOMEM, src_url(s), "%s",
 			   curl_multi_strerror(mc));
-		return -1;
+		return a->fatal;
 	}
 	c->busy = 1;
 	return 0;

@@ -98,7 +98,7 @@ accel__open_folder(struct accel *a)
 				   strndup(path, (size_t)(slash - path))) ==
 		    NULL) {
 		accel__err(a, -ENOMEM, path, "%s", strerror(ENOMEM));
-		return -1;
+		return a->fatal;
 	}
 	a->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (a->dirfd < 0)

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /* display.c -- strips what a terminal would obey from text before it is
  * printed, and the credentials from URLs. */
+#include <errno.h>
 #include <string.h>
 
 #include "display.h"
@@ -40,7 +41,7 @@ char_len(const unsigned char *s)
 }
 
 /* Appends the shown form of n bytes of s to out at *o, up to limit bytes
- * in all. Returns 0, or -1 when a character did not fit. */
+ * in all. Returns 0, or -ENOSPC when a character did not fit. */
 static int
 put(const char *s, size_t n, char *out, size_t limit, size_t *o)
 {
@@ -51,7 +52,7 @@ put(const char *s, size_t n, char *out, size_t limit, size_t *o)
 		if (k == 0 || k > n - i)
 			k = 0;
 		if (*o + (k ? k : 1) > limit)
-			return -1;
+			return -ENOSPC;
 		if (k)
 			memcpy(out + *o, s + i, k);
 		else

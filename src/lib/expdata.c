@@ -9,7 +9,7 @@
 
 #include "expdata.h"
 
-/* Reads a whole decimal integer field; 0 or -1. */
+/* Reads a whole decimal integer field; 0 or -EINVAL. */
 static int
 field_long(const char *s, long long min, long long max, long long *out)
 {
@@ -17,11 +17,11 @@ field_long(const char *s, long long min, long long max, long long *out)
 	long long v;
 
 	if (!isdigit((unsigned char)*s))
-		return -1;
+		return -EINVAL;
 	errno = 0;
 	v = strtoll(s, &end, 10);
 	if (*end != '\0' || errno != 0 || v < min || v > max)
-		return -1;
+		return -EINVAL;
 	*out = v;
 	return 0;
 }

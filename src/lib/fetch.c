@@ -163,20 +163,19 @@ cancelled(const struct fetcher *f)
 	return f->o.cancel != NULL && atomic_load(f->o.cancel) != 0;
 }
 
-/* Writes len bytes into the body file; -1 with f->werrno set on error. */
+/* Writes len bytes into the body file. Returns 0 or -errno, which is
+ * also kept in f->werrno: libcurl only learns that the write failed. */
 static int
 write_body(struct fetcher *f, const char *p, size_t len)
 {
 	int rc = fsutil_write_all(f->fd, p, len, -1);
 
-	if (rc < 0) {
+	if (rc < 0)
 		f->werrno = -rc;
-		return -1;
-	}
-	return 0;
+	return rc;
 }
 
-/* Writes out what the body buffer holds. Returns 0 or -1 (f->werrno). */
+/* Writes out what the body buffer holds. Returns 0 or -errno. */
 static int
 flush_body(struct fetcher *f)
 {

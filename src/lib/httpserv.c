@@ -28,7 +28,8 @@
 /* ---- requests ---- */
 
 /* Reads until a whole request head is in buf. Returns its length, 0 when
- * the connection ends (EOF, idle, stop) or -1 when the head is too long. */
+ * the connection ends (EOF, idle, stop) or -EMSGSIZE when the head is too
+ * long or not text. */
 static long
 read_head(struct httpserv_conn *c, char *buf, size_t *have)
 {
@@ -49,9 +50,9 @@ read_head(struct httpserv_conn *c, char *buf, size_t *have)
 		if ((end = strstr(buf, "\n\n")) != NULL)
 			return end + 2 - buf;
 		if (*have >= REQ_MAX)
-			return -1;
+			return -EMSGSIZE;
 		if (strlen(buf) != *have)
-			return -1; /* a NUL inside the head: not HTTP */
+			return -EMSGSIZE; /* a NUL inside the head: not HTTP */
 		n = poll(p, 2, idle_ms);
 		if (n < 0 && errno == EINTR)
 			continue;

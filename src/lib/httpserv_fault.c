@@ -20,13 +20,13 @@ parse_rate(const char *v, unsigned long *out)
 	errno = 0;
 	r = strtod(v, &end);
 	if (end == v || errno != 0 || r <= 0)
-		return -1;
+		return -EINVAL;
 	if (*end == 'k' || *end == 'K')
 		r *= 1024, end++;
 	else if (*end == 'm' || *end == 'M')
 		r *= 1024.0 * 1024, end++;
 	if (*end != '\0' || r > 4e9)
-		return -1;
+		return -EINVAL;
 	*out = (unsigned long)r;
 	return 0;
 }
@@ -56,7 +56,7 @@ parse_valued(const char *item, const char *v, struct httpserv_fault *f)
 #define COUNT_ITEM(name, field)                                                \
 	if (strcmp(item, name) == 0) {                                         \
 		if (v == NULL || n < 0 || *end != '\0')                        \
-			return -1;                                             \
+			return -EINVAL;                                        \
 		field = n;                                                     \
 		return 0;                                                      \
 	}
@@ -68,50 +68,50 @@ parse_valued(const char *item, const char *v, struct httpserv_fault *f)
 #undef COUNT_ITEM
 	if (strcmp(item, "status") == 0) {
 		if (v == NULL || n < 100 || n > 599 || *end != '\0')
-			return -1;
+			return -EINVAL;
 		f->status = (int)n;
 	} else if (strcmp(item, "cut") == 0) {
 		if (v != NULL && strcmp(v, "rand") == 0)
 			f->cut_rand = 1;
 		else if (v == NULL || n < 0 || *end != '\0')
-			return -1;
+			return -EINVAL;
 		else
 			f->cut = n;
 	} else if (strcmp(item, "stall") == 0) {
 		char *e;
 
 		if (v == NULL)
-			return -1;
+			return -EINVAL;
 		f->stall = strtod(v, &e);
 		if (e == v || *e != '\0' || !(f->stall > 0) || f->stall > 3600)
-			return -1;
+			return -EINVAL;
 	} else if (strcmp(item, "change") == 0) {
 		if (v == NULL) {
 			f->change = 1;
 		} else {
 			if (n < 0 || *end != '\0')
-				return -1;
+				return -EINVAL;
 			f->change = 2;
 			f->change_after = n;
 		}
 	} else if (strcmp(item, "etaglen") == 0) {
 		if (v == NULL || n < 3 || n > ETAG_MAX || *end != '\0')
-			return -1;
+			return -EINVAL;
 		f->etaglen = (int)n;
 	} else if (strcmp(item, "rate") == 0) {
 		if (v == NULL || parse_rate(v, &f->rate) < 0)
-			return -1;
+			return -EINVAL;
 	} else if (strcmp(item, "id") == 0) {
 		/* Only makes a SPEC, and so its count, distinct. */
 		if (v == NULL)
-			return -1;
+			return -EINVAL;
 	} else {
 		return 1;
 	}
 	return 0;
 }
 
-/* One item of a SPEC without a value into f. 0, or -1 if unknown. */
+/* One item of a SPEC without a value into f. 0, or -EINVAL if unknown. */
 static int
 parse_flag(const char *item, struct httpserv_fault *f)
 {
@@ -130,11 +130,11 @@ parse_flag(const char *item, struct httpserv_fault *f)
 	else if (strcmp(item, "close") == 0)
 		f->close = 1;
 	else
-		return -1;
+		return -EINVAL;
 	return 0;
 }
 
-/* Parses a SPEC (not NUL-terminated: len bytes) into f. 0 or -1. */
+/* Parses a SPEC (not NUL-terminated: len bytes) into f. 0 or -EINVAL. */
 int
 httpserv__fault_parse(const char *spec, size_t len, struct httpserv_fault *f)
 {
@@ -142,7 +142,7 @@ httpserv__fault_parse(const char *spec, size_t len, struct httpserv_fault *f)
 
 	httpserv__fault_init(f);
 	if (len == 0 || len >= sizeof(buf))
-		return -1;
+		return -EINVAL;
 	memcpy(buf, spec, len);
 	buf[len] = '\0';
 	for (item = strtok_r(buf, ",", &save); item != NULL;
@@ -156,7 +156,7 @@ httpserv__fault_parse(const char *spec, size_t len, struct httpserv_fault *f)
 		if (rc == 1)
 			rc = v != NULL ? -1 : parse_flag(item, f);
 		if (rc < 0)
-			return -1;
+			return -EINVAL;
 	}
 	return 0;
 }

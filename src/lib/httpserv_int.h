@@ -95,7 +95,7 @@ long long httpserv__parse_count(const char *p, const char **end);
 int httpserv__has_token(const char *v, const char *t);
 
 /* Splits a request head (NUL-terminated, parsed in place: r points into
- * it) into r. 0, or -1 when it is not a well-formed HTTP/1.x head. */
+ * it) into r. 0, or -EINVAL when it is not a well-formed HTTP/1.x head. */
 int httpserv__parse_head(char *head, struct httpserv_req *r);
 
 /*
@@ -107,7 +107,7 @@ int httpserv__parse_range(const char *v, long long size, long long *first,
 			  long long *last);
 
 /* Decodes %XX escapes of inlen bytes of a path into out (size len,
- * NUL-terminated). 0, or -1 for a bad escape, a NUL or no room. */
+ * NUL-terminated). 0, or -EINVAL for a bad escape, a NUL or no room. */
 int httpserv__path_decode(const char *in, size_t inlen, char *out, size_t len);
 
 /* 1 when the decoded path holds a ".." segment. */
@@ -118,7 +118,7 @@ int httpserv__path_escapes(const char *p);
 /* No fault at all. */
 void httpserv__fault_init(struct httpserv_fault *f);
 
-/* Parses SPEC (len bytes, not NUL-terminated) into f. 0, or -1 for an
+/* Parses SPEC (len bytes, not NUL-terminated) into f. 0, or -EINVAL for an
  * unknown item or a bad value. */
 int httpserv__fault_parse(const char *spec, size_t len,
 			  struct httpserv_fault *f);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 /* httpserv_parse.c -- HTTP/1.1 request heads, Range values and paths. */
+#include <errno.h>
 #include <ctype.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -26,7 +27,7 @@ httpserv__has_token(const char *v, const char *t)
 	return 0;
 }
 
-/* Splits the head (NUL-terminated, in place) into r. 0 or -1 if bad. */
+/* Splits the head (NUL-terminated, in place) into r. 0 or -EINVAL. */
 int
 httpserv__parse_head(char *head, struct httpserv_req *r)
 {
@@ -36,26 +37,26 @@ httpserv__parse_head(char *head, struct httpserv_req *r)
 	line = head;
 	next = strchr(line, '\n');
 	if (next == NULL)
-		return -1;
+		return -EINVAL;
 	*next++ = '\0';
 	if (next - line >= 2 && next[-2] == '\r')
 		next[-2] = '\0';
 	/* METHOD SP TARGET SP HTTP/1.x */
 	r->method = line;
 	if ((sp = strchr(line, ' ')) == NULL)
-		return -1;
+		return -EINVAL;
 	*sp++ = '\0';
 	r->target = sp;
 	if ((sp = strchr(sp, ' ')) == NULL)
-		return -1;
+		return -EINVAL;
 	*sp++ = '\0';
 	if (strncmp(sp, "HTTP/1.", 7) != 0 || (sp[7] != '0' && sp[7] != '1') ||
 	    sp[8] != '\0' || r->method[0] == '\0' || r->target[0] == '\0')
-		return -1;
+		return -EINVAL;
 	r->minor = sp[7] - '0';
 	for (const char *m = r->method; *m; m++)
 		if (!isupper((unsigned char)*m))
-			return -1;
+			return -EINVAL;
 
 	for (line = next; line != NULL && *line != '\0'; line = next) {
 		char *colon, *v, *e;
@@ -69,13 +70,13 @@ httpserv__parse_head(char *head, struct httpserv_req *r)
 		if (*line == '\0')
 			break;
 		if (*line == ' ' || *line == '\t')
-			return -1; /* obsolete line folding */
+			return -EINVAL; /* obsolete line folding */
 		if ((colon = strchr(line, ':')) == NULL || colon == line)
-			return -1;
+			return -EINVAL;
 		*colon = '\0';
 		for (const char *k = line; *k; k++)
 			if (*k == ' ' || *k == '\t')
-				return -1;
+				return -EINVAL;
 		v = colon + 1;
 		while (*v == ' ' || *v == '\t')
 			v++;
@@ -172,7 +173,7 @@ httpserv__parse_range(const char *v, long long size, long long *first,
 	return HTTPSERV_RANGE_OK;
 }
 
-/* Decodes %XX escapes of a path into out (size len). 0 or -1 if bad. */
+/* Decodes %XX escapes of a path into out (size len). 0 or -EINVAL. */
 int
 httpserv__path_decode(const char *in, size_t inlen, char *out, size_t len)
 {
@@ -185,17 +186,17 @@ httpserv__path_decode(const char *in, size_t inlen, char *out, size_t len)
 			char hex[3] = {0};
 
 			if (i + 2 >= inlen)
-				return -1;
+				return -EINVAL;
 			hex[0] = in[i + 1];
 			hex[1] = in[i + 2];
 			if (!isxdigit((unsigned char)hex[0]) ||
 			    !isxdigit((unsigned char)hex[1]))
-				return -1;
+				return -EINVAL;
 			ch = (int)strtol(hex, NULL, 16);
 			i += 2;
 		}
 		if (ch == 0 || o + 1 >= len)
-			return -1;
+			return -EINVAL;
 		out[o++] = (char)ch;
 	}
 	out[o] = '\0';

@@ -294,11 +294,12 @@ test_paths(void **state)
 		httpserv__path_decode("a%20b/c%2Fd", 11, out, sizeof(out)), 0);
 	assert_string_equal(out, "a b/c/d");
 	assert_int_equal(httpserv__path_decode("a%00b", 5, out, sizeof(out)),
-			 -1);
-	assert_int_equal(httpserv__path_decode("a%2", 3, out, sizeof(out)), -1);
+			 -EINVAL);
+	assert_int_equal(httpserv__path_decode("a%2", 3, out, sizeof(out)),
+			 -EINVAL);
 	assert_int_equal(httpserv__path_decode("a%zz", 4, out, sizeof(out)),
-			 -1);
-	assert_int_equal(httpserv__path_decode("abcdef", 6, out, 4), -1);
+			 -EINVAL);
+	assert_int_equal(httpserv__path_decode("abcdef", 6, out, 4), -EINVAL);
 	assert_int_equal(httpserv__path_escapes(".."), 1);
 	assert_int_equal(httpserv__path_escapes("a/../b"), 1);
 	assert_int_equal(httpserv__path_escapes("a/.."), 1);
@@ -340,7 +341,8 @@ test_fault_spec(void **state)
 		"norange=1", "times=-1", "id",	      "redirect=a",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		if (httpserv__fault_parse(bad[i], strlen(bad[i]), &f) != -1)
+		if (httpserv__fault_parse(bad[i], strlen(bad[i]), &f) !=
+		    -EINVAL)
 			fail_msg("fault spec \"%s\" accepted", bad[i]);
 	httpserv__redirect_location("redirect=2,id=a", 15, 1, "/f", loc,
 				    sizeof(loc));
