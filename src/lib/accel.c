@@ -521,21 +521,19 @@ setup_conn(struct accel *a, struct accel_conn *c)
 	return 0;
 }
 
+/* Everything the loop needs: the folder, the multi handle, the sources
+ * and one easy handle a connection, and for -c the saved state. Returns
+ * 0 or the error recorded. */
 static int
-run(struct accel *a)
+setup(struct accel *a)
 {
 	const struct accel_opts *o = a->o;
-	double last_save, last_report = 0, now;
-	int running, msgs;
-	CURLMsg *m;
 
 	if (accel__open_folder(a) < 0)
 		return a->fatal;
 	if (strlen(o->urls[0]) > ACCEL_URL_MAX) {
 		accel__err(a, -ENAMETOOLONG, o->urls[0],
-			   "URL longer than %d "
-			   "bytes",
-			   ACCEL_URL_MAX);
+			   "URL longer than %d bytes", ACCEL_URL_MAX);
 		return a->fatal;
 	}
 	if ((a->multi = curl_multi_init()) == NULL ||
@@ -565,13 +563,55 @@ run(struct accel *a)
 	curl_multi_setopt(a->multi, CURLMOPT_MAXCONNECTS, (long)a->nconns);
 	if (o->resume && accel__load_state(a) < 0)
 		return a->fatal;
+	return 0;
+}
+
+/* Moves every transfer on and hands each finished try to conn_done. */
+static void
+perform(struct accel *a)
+{
+	int running, msgs;
+	CURLMsg *m;
+
+	curl_multi_perform(a->multi, &running);
+	while ((m = curl_multi_info_read(a->multi, &msgs)) != NULL) {
+		struct accel_conn *c;
+
+		if (m->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE,
+				  (char **)&c);
+		conn_done(a, c, m->data.result);
+	}
+}
+
+/* Waits for the sockets, at most until the next timed thing (a backoff,
+ * the rate cap's refill) or 100 ms; not at all after a change. */
+static void
+wait_for(struct accel *a, double now, double wake)
+{
+	int ms = a->kick ? 0 : 100;
+
+	a->kick = 0;
+	if (wake > now && (wake - now) * 1000 < ms)
+		ms = (int)((wake - now) * 1000) + 1;
+	curl_multi_poll(a->multi, NULL, 0, ms, NULL);
+}
+
+/* The loop: until the file is whole, it fails, or it is stopped. */
+static void
+loop(struct accel *a)
+{
+	double last_save, last_report = 0, now;
+	int rc;
+
 	last_save = a->last_refill = mtime_now();
 	while (!a->fatal) {
 		double wake = 0;
 
 		now = mtime_now();
-		if (o->stop != NULL && *o->stop) {
-			accel__err(a, -EINTR, o->urls[0], "interrupted");
+		if (a->o->stop != NULL && *a->o->stop) {
+			accel__err(a, -EINTR, a->o->urls[0], "interrupted");
 			break;
 		}
 		if ((a->mode == ACCEL_M_RANGES &&
@@ -584,16 +624,7 @@ run(struct accel *a)
 		schedule(a, now, &wake);
 		if (a->fatal)
 			break;
-		curl_multi_perform(a->multi, &running);
-		while ((m = curl_multi_info_read(a->multi, &msgs)) != NULL) {
-			struct accel_conn *c;
-
-			if (m->msg != CURLMSG_DONE)
-				continue;
-			curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE,
-					  (char **)&c);
-			conn_done(a, c, m->data.result);
-		}
+		perform(a);
 		now = mtime_now();
 		refill(a, now, &wake);
 		check_stalls(a, now);
@@ -603,22 +634,21 @@ run(struct accel *a)
 		}
 		if (a->mode == ACCEL_M_RANGES &&
 		    now - last_save >= SAVE_EVERY) {
-			int rc;
-
 			if ((rc = accel__save_state(a)) < 0)
 				accel__err(a, rc, a->state, "%s",
 					   strerror(-rc));
 			last_save = now;
 		}
-		{
-			int ms = a->kick ? 0 : 100;
-
-			a->kick = 0;
-			if (wake > now && (wake - now) * 1000 < ms)
-				ms = (int)((wake - now) * 1000) + 1;
-			curl_multi_poll(a->multi, NULL, 0, ms, NULL);
-		}
+		wait_for(a, now, wake);
 	}
+}
+
+static int
+run(struct accel *a)
+{
+	if (setup(a) < 0)
+		return a->fatal;
+	loop(a);
 	for (int i = 0; i < a->nconns; i++)
 		conn_stop(a, &a->conns[i]);
 	if (a->mode == ACCEL_M_DONE) {

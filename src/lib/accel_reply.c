@@ -208,18 +208,11 @@ make_headers(struct accel *a)
 	return 0;
 }
 
-/* The probe's answer decides the mode and the plan. Returns 0, -EPROTO
- * when the reply is refused (c->fail says how), or the download's error
- * (a->fatal). */
-int
-accel__check_probe(struct accel *a, struct accel_conn *c)
+/* The file's size from the probe's reply, into *size. Returns 0, -EPROTO
+ * (c->fail says why) or the download's error. */
+static int
+probe_size(struct accel *a, struct accel_conn *c, int64_t *size)
 {
-	const char *url = a->o->urls[0];
-	char *eff = NULL;
-	int64_t size;
-	int rc, resume = a->saved != NULL;
-
-	curl_easy_getinfo(c->easy, CURLINFO_EFFECTIVE_URL, &eff);
 	if (c->status == 206) {
 		if (c->has_cr != 1 || c->cr_begin != a->probe_at ||
 		    c->cr_total < 0 || c->cr_end != c->cr_total - 1) {
@@ -229,27 +222,40 @@ accel__check_probe(struct accel *a, struct accel_conn *c)
 				   a->probe_at);
 			return -EPROTO;
 		}
-		size = c->cr_total;
-	} else if (c->status == 200 && !resume) {
-		size = c->clen;
-	} else if (c->status == 200) {
-		accel__err(a, -ESTALE, url,
+		*size = c->cr_total;
+		return 0;
+	}
+	if (c->status == 200 && a->saved == NULL) {
+		*size = c->clen;
+		return 0;
+	}
+	if (c->status == 200) {
+		accel__err(a, -ESTALE, a->o->urls[0],
 			   "the server ignores Range now; "
 			   "cannot resume (remove %s to start over)",
 			   a->part);
 		return a->fatal;
-	} else {
-		accel__why(c, ACCEL_F_RETRY, "unexpected HTTP %d", c->status);
-		return -EPROTO;
 	}
-	if (resume) {
-		int same = size == a->meta.size;
+	accel__why(c, ACCEL_F_RETRY, "unexpected HTTP %d", c->status);
+	return -EPROTO;
+}
 
+/* -c: the server's file must be the one the state describes; a fresh
+ * run records what the state will say. Returns 0 or the error. */
+static int
+probe_meta(struct accel *a, struct accel_conn *c, int64_t size)
+{
+	const char *url = a->o->urls[0];
+	char *bare;
+	int same;
+
+	if (a->saved != NULL) {
+		same = size == a->meta.size;
 		if (same && a->meta.etag[0])
 			same = strcmp(a->meta.etag, c->etag) == 0;
 		else if (same && a->meta.lastmod[0])
 			same = strcmp(a->meta.lastmod, c->lastmod) == 0;
-		if (!same) {
+		if (!same)
 			accel__err(a, -ESTALE, url,
 				   "%s does not match the "
 				   "file on the server now (size %" PRId64
@@ -259,23 +265,66 @@ accel__check_probe(struct accel *a, struct accel_conn *c)
 				   c->etag[0] ? c->etag : "none", a->meta.size,
 				   a->meta.etag[0] ? a->meta.etag : "none",
 				   a->part);
-			return a->fatal;
-		}
-	} else {
-		char *bare = urlname_strip_userinfo(url);
-
-		/* No secret is written to disk. */
-		if (bare == NULL) {
-			accel__err(a, -ENOMEM, url, "%s", strerror(ENOMEM));
-			return a->fatal;
-		}
-		a->meta.size = size;
-		snprintf(a->meta.url, sizeof(a->meta.url), "%s", bare);
-		free(bare);
-		snprintf(a->meta.etag, sizeof(a->meta.etag), "%s", c->etag);
-		snprintf(a->meta.lastmod, sizeof(a->meta.lastmod), "%s",
-			 c->lastmod);
+		return a->fatal;
 	}
+	/* No secret is written to disk. */
+	if ((bare = urlname_strip_userinfo(url)) == NULL) {
+		accel__err(a, -ENOMEM, url, "%s", strerror(ENOMEM));
+		return a->fatal;
+	}
+	a->meta.size = size;
+	snprintf(a->meta.url, sizeof(a->meta.url), "%s", bare);
+	free(bare);
+	snprintf(a->meta.etag, sizeof(a->meta.etag), "%s", c->etag);
+	snprintf(a->meta.lastmod, sizeof(a->meta.lastmod), "%s", c->lastmod);
+	return 0;
+}
+
+/* Ranges: the If-Range headers, the plan (new, or the saved one) and its
+ * state on disk before the first byte. Returns 0 or the error. */
+static int
+start_ranges(struct accel *a, int64_t size)
+{
+	int rc, resume = a->saved != NULL;
+
+	if ((rc = make_headers(a)) < 0) {
+		accel__err(a, rc, a->o->urls[0], "%s", strerror(-rc));
+		return a->fatal;
+	}
+	if (resume) {
+		a->plan = a->saved;
+		a->saved = NULL;
+	} else if ((a->plan = accel_plan_new(size, a->nconns, MIN_PIECE)) ==
+		   NULL) {
+		accel__err(a, -ENOMEM, a->o->urls[0], "%s", strerror(ENOMEM));
+		return a->fatal;
+	}
+	/* A state file before the first byte: whenever the run ends, its
+	 * .part can be resumed (even if a full disk then stops the data). */
+	if (!resume && (rc = accel__save_state(a)) < 0) {
+		accel__err(a, rc, a->state, "%s", strerror(-rc));
+		return a->fatal;
+	}
+	a->res->bytes = size;
+	a->mode = ACCEL_M_RANGES;
+	a->kick = 1;
+	return 0;
+}
+
+/* The probe's answer decides the mode and the plan. Returns 0, -EPROTO
+ * when the reply is refused (c->fail says how), or the download's error
+ * (a->fatal). */
+int
+accel__check_probe(struct accel *a, struct accel_conn *c)
+{
+	char *eff = NULL;
+	int64_t size = -1;
+	int rc, resume = a->saved != NULL;
+
+	if ((rc = probe_size(a, c, &size)) < 0 ||
+	    (rc = probe_meta(a, c, size)) < 0)
+		return rc;
+	curl_easy_getinfo(c->easy, CURLINFO_EFFECTIVE_URL, &eff);
 	if (eff != NULL && a->src[0].eff == NULL)
 		a->src[0].eff = strdup(eff);
 	if ((rc = accel__open_part(a, size < 0 ? 0 : size, !resume)) < 0) {
@@ -296,27 +345,8 @@ accel__check_probe(struct accel *a, struct accel_conn *c)
 		c->pos = 0;
 		return 0;
 	}
-	if ((rc = make_headers(a)) < 0) {
-		accel__err(a, rc, url, "%s", strerror(-rc));
+	if (start_ranges(a, size) < 0)
 		return a->fatal;
-	}
-	if (resume) {
-		a->plan = a->saved;
-		a->saved = NULL;
-	} else if ((a->plan = accel_plan_new(size, a->nconns, MIN_PIECE)) ==
-		   NULL) {
-		accel__err(a, -ENOMEM, url, "%s", strerror(ENOMEM));
-		return a->fatal;
-	}
-	/* A state file before the first byte: whenever the run ends, its
-	 * .part can be resumed (even if a full disk then stops the data). */
-	if (!resume && (rc = accel__save_state(a)) < 0) {
-		accel__err(a, rc, a->state, "%s", strerror(-rc));
-		return a->fatal;
-	}
-	a->res->bytes = size;
-	a->mode = ACCEL_M_RANGES;
-	a->kick = 1;
 	c->range = accel_plan_take_at(a->plan, a->probe_at);
 	if (c->range < 0)
 		c->stopped = 1;
