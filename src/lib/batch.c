@@ -121,7 +121,7 @@ batch_read(struct batch *b, FILE *in, batch_bad_cb *bad, void *arg)
 
 /* Names given so far, with for each the next suffix worth trying, so
  * that thousands of URLs sharing one name stay linear. */
-struct nameset {
+struct batch_nameset {
 	struct slot {
 		const char *name;
 		unsigned long next;
@@ -140,7 +140,7 @@ hash(const char *s)
 }
 
 static struct slot *
-lookup(struct nameset *ns, const char *name)
+lookup(struct batch_nameset *ns, const char *name)
 {
 	size_t i = (size_t)hash(name) & ns->mask;
 
@@ -153,7 +153,7 @@ lookup(struct nameset *ns, const char *name)
 int
 batch_reserve(struct batch *b)
 {
-	struct nameset ns;
+	struct batch_nameset ns;
 	size_t size = 16;
 	int rc = 0;
 
@@ -207,7 +207,7 @@ out:
 	return rc;
 }
 
-struct run {
+struct batch_runner {
 	struct batch *b;
 	const struct batch_run_opts *o;
 	struct fetch_share *share;
@@ -224,7 +224,7 @@ stopping(const struct batch_run_opts *o)
 /* The next pending item for this worker, or NULL when none is left (or
  * the run is stopping). An atomic increment: no lock, no queue to feed. */
 static struct batch_item *
-claim(struct run *r)
+claim(struct batch_runner *r)
 {
 	size_t i;
 
@@ -235,7 +235,7 @@ claim(struct run *r)
 }
 
 static void
-item_end(struct run *r, struct batch_item *it, int rc)
+item_end(struct batch_runner *r, struct batch_item *it, int rc)
 {
 	it->state = rc == 0	     ? BATCH_SAVED :
 		    rc == -ECANCELED ? BATCH_INTERRUPTED :
@@ -245,7 +245,7 @@ item_end(struct run *r, struct batch_item *it, int rc)
 }
 
 static void
-item_start(struct run *r, struct batch_item *it)
+item_start(struct batch_runner *r, struct batch_item *it)
 {
 	if (r->o->on_start != NULL)
 		r->o->on_start(it, r->o->arg);
@@ -253,7 +253,7 @@ item_start(struct run *r, struct batch_item *it)
 
 /* An item that cannot run at all (no curl handle). */
 static void
-item_unrunnable(struct run *r, struct batch_item *it)
+item_unrunnable(struct batch_runner *r, struct batch_item *it)
 {
 	item_start(r, it);
 	memset(&it->res, 0, sizeof(it->res));
@@ -271,7 +271,7 @@ on_fetch_done(void *cookie, int rc, void *arg)
 static void *
 worker_init(unsigned index, void *arg)
 {
-	struct run *r = arg;
+	struct batch_runner *r = arg;
 	/* The concurrency, spread over the workers as evenly as it goes. */
 	unsigned slots = r->concurrency / r->threads +
 			 (index < r->concurrency % r->threads);
@@ -294,7 +294,7 @@ worker_fini(void *wctx, void *arg)
 static void
 worker_task(void *wctx, void *arg)
 {
-	struct run *r = arg;
+	struct batch_runner *r = arg;
 	struct fetch_multi *fm = wctx;
 	struct batch_item *it;
 
@@ -336,7 +336,7 @@ online_cpus(void)
 int
 batch_run(struct batch *b, const struct batch_run_opts *o)
 {
-	struct run r = {b, o, NULL, 0, 0, 0};
+	struct batch_runner r = {b, o, NULL, 0, 0, 0};
 	struct fetcher *f = NULL;
 	struct tpool *pool = NULL;
 	struct batch_item *it;

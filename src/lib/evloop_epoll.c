@@ -9,7 +9,7 @@
 
 #define EPOLL_BATCH 1024
 
-struct ep_state {
+struct evloop_epoll {
 	int epfd;
 	struct epoll_event ev[EPOLL_BATCH];
 };
@@ -17,7 +17,7 @@ struct ep_state {
 static int
 ep_init(struct evloop *el)
 {
-	struct ep_state *d = malloc(sizeof(*d));
+	struct evloop_epoll *d = malloc(sizeof(*d));
 
 	if (d == NULL)
 		return -ENOMEM;
@@ -33,7 +33,7 @@ ep_init(struct evloop *el)
 static void
 ep_done(struct evloop *el)
 {
-	struct ep_state *d = el->bdata;
+	struct evloop_epoll *d = el->bdata;
 
 	close(d->epfd);
 	free(d);
@@ -42,7 +42,7 @@ ep_done(struct evloop *el)
 static int
 ep_set(struct evloop *el, int fd, int old, int events)
 {
-	struct ep_state *d = el->bdata;
+	struct evloop_epoll *d = el->bdata;
 	struct epoll_event ev = {0};
 	int op;
 
@@ -68,7 +68,7 @@ ep_set(struct evloop *el, int fd, int old, int events)
 static int
 ep_wait(struct evloop *el, int timeout_ms)
 {
-	struct ep_state *d = el->bdata;
+	struct evloop_epoll *d = el->bdata;
 	int n = epoll_wait(d->epfd, d->ev, EPOLL_BATCH, timeout_ms);
 
 	evloop__update_time(el);

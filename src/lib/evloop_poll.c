@@ -6,7 +6,7 @@
 
 #include "evloop_int.h"
 
-struct poll_data {
+struct evloop_poll {
 	struct pollfd *pfd; /* dense: the first n entries are live */
 	int *slot;	    /* fd -> index in pfd, or -1 */
 	int n;
@@ -16,7 +16,7 @@ struct poll_data {
 static int
 pl_init(struct evloop *el)
 {
-	struct poll_data *d = calloc(1, sizeof(*d));
+	struct evloop_poll *d = calloc(1, sizeof(*d));
 
 	if (d == NULL)
 		return -ENOMEM;
@@ -39,7 +39,7 @@ pl_init(struct evloop *el)
 static void
 pl_done(struct evloop *el)
 {
-	struct poll_data *d = el->bdata;
+	struct evloop_poll *d = el->bdata;
 
 	free(d->pfd);
 	free(d->ready);
@@ -50,7 +50,7 @@ pl_done(struct evloop *el)
 static int
 pl_set(struct evloop *el, int fd, int old, int events)
 {
-	struct poll_data *d = el->bdata;
+	struct evloop_poll *d = el->bdata;
 	int i = d->slot[fd];
 
 	(void)old;
@@ -77,7 +77,7 @@ pl_set(struct evloop *el, int fd, int old, int events)
 static int
 pl_wait(struct evloop *el, int timeout_ms)
 {
-	struct poll_data *d = el->bdata;
+	struct evloop_poll *d = el->bdata;
 	int n = poll(d->pfd, (nfds_t)d->n, timeout_ms), nready = 0;
 
 	evloop__update_time(el);

@@ -7,7 +7,7 @@
 
 #include "tpool.h"
 
-struct worker {
+struct tpool_worker {
 	struct tpool *pool;
 	pthread_t thread;
 	unsigned index;
@@ -28,13 +28,13 @@ struct tpool {
 	int closing;
 	int joined;
 	unsigned nworkers;
-	struct worker workers[TPOOL_MAX_THREADS];
+	struct tpool_worker workers[TPOOL_MAX_THREADS];
 };
 
 static void *
 worker_main(void *arg)
 {
-	struct worker *w = arg;
+	struct tpool_worker *w = arg;
 	struct tpool *p = w->pool;
 	void *wctx = NULL, *item;
 
@@ -99,7 +99,7 @@ tpool_new(const struct tpool_opts *opts)
 	if (conf->stack > 0)
 		pthread_attr_setstacksize(&attr, conf->stack);
 	for (unsigned i = 0; i < conf->threads; i++) {
-		struct worker *w = &p->workers[i];
+		struct tpool_worker *w = &p->workers[i];
 
 		w->pool = p;
 		w->index = i;
