@@ -72,8 +72,15 @@ write_portfile(const char *path, int port)
 	return 0;
 }
 
-int
-main(int argc, char **argv)
+/* What the command line asks for. */
+struct fh_opts {
+	struct httpserv_opts srv;
+	const char *portfile, *logpath;
+};
+
+/* The command line into o; exits on a bad one and after --help. */
+static void
+parse_args(int argc, char **argv, struct fh_opts *o)
 {
 	static const struct option opts[] = {
 		{"root", required_argument, NULL, 'd'},
@@ -87,65 +94,73 @@ main(int argc, char **argv)
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
-	struct httpserv_opts o = {.faults = 1};
-	struct httpserv *s;
-	const char *portfile = NULL, *logpath = NULL;
-	FILE *logf = NULL;
-	sigset_t set;
 	long long v;
-	int c, rc, sig;
+	int c, rc;
 
+	memset(o, 0, sizeof(*o));
+	o->srv.faults = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "d:r:c:b:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
-			o.root = optarg;
+			o->srv.root = optarg;
 			break;
 		case 'r':
 			if ((rc = cli_parse_size(optarg, 1, 4000000000LL, &v)) <
 			    0)
 				cli_bad_value("rate", optarg, rc);
-			o.rate = (unsigned long)v;
+			o->srv.rate = (unsigned long)v;
 			break;
 		case 'c':
 			if ((rc = cli_parse_long(optarg, 1, 100000, &v)) < 0)
 				cli_bad_value("connection count", optarg, rc);
-			o.max_conns = (int)v;
+			o->srv.max_conns = (int)v;
 			break;
 		case 'b':
-			o.host = optarg;
+			o->srv.host = optarg;
 			break;
 		case 'P':
-			portfile = optarg;
+			o->portfile = optarg;
 			break;
 		case 'L':
-			logpath = optarg;
+			o->logpath = optarg;
 			break;
 		case 'F':
-			o.faults = 0;
+			o->srv.faults = 0;
 			break;
 		case 'h':
 			usage(stdout);
-			return 0;
+			exit(0);
 		case 'V':
 			cli_version();
 		default:
 			cli_bad_option(argv, "d:r:c:b:h");
 		}
 	}
-	if (optind != argc || o.root == NULL) {
+	if (optind != argc || o->srv.root == NULL) {
 		if (optind != argc)
 			warnx("unexpected argument: %s", argv[optind]);
 		else
 			warnx("-d ROOT is required");
 		usage(stderr);
-		return 2;
+		exit(2);
 	}
-	if (logpath != NULL) {
-		if ((logf = fopen(logpath, "a")) == NULL)
-			err(1, "%s", logpath);
-		o.log = log_line;
-		o.log_arg = logf;
+}
+
+/* Serves until SIGTERM, SIGINT or SIGHUP. */
+static int
+run(struct fh_opts *o)
+{
+	struct httpserv *s;
+	FILE *logf = NULL;
+	sigset_t set;
+	int rc, sig;
+
+	if (o->logpath != NULL) {
+		if ((logf = fopen(o->logpath, "a")) == NULL)
+			err(1, "%s", o->logpath);
+		o->srv.log = log_line;
+		o->srv.log_arg = logf;
 	}
 	/* Signals are taken by sigwait below, never by a handler. */
 	sigemptyset(&set);
@@ -155,17 +170,17 @@ main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	if ((s = httpserv_new(&o)) == NULL)
+	if ((s = httpserv_new(&o->srv)) == NULL)
 		err(1, "%s",
 		    errno == EADDRNOTAVAIL || errno == EADDRINUSE ?
-			    (o.host ? o.host : "127.0.0.1") :
-			    o.root);
+			    (o->srv.host ? o->srv.host : "127.0.0.1") :
+			    o->srv.root);
 	if ((rc = httpserv_start(s)) < 0)
 		errx(1, "start: %s", strerror(-rc));
-	if (portfile != NULL) {
-		if ((rc = write_portfile(portfile, httpserv_port(s))) < 0) {
+	if (o->portfile != NULL) {
+		if ((rc = write_portfile(o->portfile, httpserv_port(s))) < 0) {
 			httpserv_free(s);
-			errx(1, "%s: %s", portfile, strerror(-rc));
+			errx(1, "%s: %s", o->portfile, strerror(-rc));
 		}
 	} else {
 		printf("%d\n", httpserv_port(s));
@@ -178,4 +193,13 @@ main(int argc, char **argv)
 	if (logf != NULL)
 		fclose(logf);
 	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct fh_opts o;
+
+	parse_args(argc, argv, &o);
+	return run(&o);
 }
