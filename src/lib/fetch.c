@@ -386,7 +386,7 @@ temp_name(const char *name, char *tmp, size_t tmpsize)
  * try another name. Returns the descriptor, with the name in tmp.
  */
 static int
-open_temp(int dirfd, const char *name, char *tmp, size_t tmpsize)
+open_named_temp(int dirfd, const char *name, char *tmp, size_t tmpsize)
 {
 	for (int i = 0; i < TMP_TRIES; i++) {
 		int fd, rc;
@@ -434,7 +434,7 @@ proc_fd_ok(void)
  * file, else its name. Returns the descriptor or -errno.
  */
 static int
-temp_open(int dirfd, const char *name, char *tmp, size_t tmpsize)
+open_body_file(int dirfd, const char *name, char *tmp, size_t tmpsize)
 {
 	int fd;
 
@@ -444,7 +444,7 @@ temp_open(int dirfd, const char *name, char *tmp, size_t tmpsize)
 		tmp[0] = '\0';
 		return fd;
 	}
-	return open_temp(dirfd, name, tmp, tmpsize);
+	return open_named_temp(dirfd, name, tmp, tmpsize);
 }
 
 /*
@@ -492,7 +492,7 @@ fetch_probe_dir(int dirfd)
 	char tmp[64];
 	int fd;
 
-	if ((fd = open_temp(dirfd, "probe", tmp, sizeof(tmp))) < 0)
+	if ((fd = open_named_temp(dirfd, "probe", tmp, sizeof(tmp))) < 0)
 		return fd;
 	close(fd);
 	unlinkat(dirfd, tmp, 0);
@@ -545,7 +545,7 @@ fetch_begin(struct fetcher *f, const char *url, int dirfd, const char *name,
 		snprintf(r->error, sizeof(r->error), "unsafe file name");
 		return -EINVAL;
 	}
-	if ((fd = temp_open(dirfd, name, f->tmp, sizeof(f->tmp))) < 0) {
+	if ((fd = open_body_file(dirfd, name, f->tmp, sizeof(f->tmp))) < 0) {
 		snprintf(r->error, sizeof(r->error), "temporary file: %s",
 			 strerror(-fd));
 		return fd;
