@@ -32,6 +32,26 @@ static const char *const ekind[E_KINDS] = {
 	"connect", "reset", "closed", "mismatch", "unfinished", "other",
 };
 
+/* What the command line asks for; parse_args fills it, nothing changes it
+ * after that, so the threads read it without a lock. */
+struct bench_opts {
+	const char *host;
+	long long port, nconn, length, nthreads;
+	long long rounds_max; /* 0: until the time is up */
+	long long nidle;
+	double seconds;
+};
+
+/* What every thread shares: set up before the threads start, then only
+ * read, but for the barrier. */
+struct bench {
+	const struct bench_opts *o;
+	char *pattern;
+	struct sockaddr_storage target;
+	socklen_t target_len;
+	pthread_barrier_t barrier;
+};
+
 struct bench_thread;
 
 struct conn {
@@ -47,6 +67,7 @@ struct conn {
 
 struct bench_thread {
 	pthread_t thread;
+	struct bench *b;
 	struct evloop *el;
 	struct conn *conns;
 	int nconns, active, connecting;
@@ -58,15 +79,13 @@ struct bench_thread {
 	char *rbuf;
 };
 
-static const char *host = "localhost";
-static long long port = 3000, nconn = 1, length = 64, nthreads = 1;
-static long long rounds_max; /* 0: until the time is up */
-static long long nidle;
-static double seconds = 5;
-static char *pattern;
-static struct sockaddr_storage target;
-static socklen_t target_len;
-static pthread_barrier_t barrier;
+/* The threads' results added up, for the report. */
+struct bench_totals {
+	uint64_t rounds, errors[E_KINDS], nerr, stalled;
+	uint64_t connected, idle_connected;
+	uint64_t hist[NBUCKETS];
+	double elapsed;
+};
 
 static void
 usage(FILE *f)
@@ -157,11 +176,13 @@ errno_kind(int e)
 static void
 round_begin(struct bench_thread *t, struct conn *c)
 {
+	size_t length = (size_t)t->b->o->length;
+
 	c->sent = c->got = 0;
 	c->off = ((size_t)c->id * 31 + (size_t)c->rounds * 17) % PATTERN_PAD;
 	c->start_ns = now_ns();
 	/* Try at once: a short message is usually sent with no wait. */
-	ssize_t n = send(c->fd, pattern + c->off, (size_t)length, MSG_NOSIGNAL);
+	ssize_t n = send(c->fd, t->b->pattern + c->off, length, MSG_NOSIGNAL);
 	if (n < 0 && errno != EAGAIN && errno != EINTR) {
 		conn_fail(t, c, errno_kind(errno));
 		return;
@@ -169,16 +190,59 @@ round_begin(struct bench_thread *t, struct conn *c)
 	if (n > 0)
 		c->sent = (size_t)n;
 	evloop_set(t->el, c->fd,
-		   EVLOOP_READ | (c->sent < (size_t)length ? EVLOOP_WRITE : 0));
+		   EVLOOP_READ | (c->sent < length ? EVLOOP_WRITE : 0));
 }
 
-static struct bench_thread *threads;
+/* Reads what the socket holds of c's echo, checks it, and at the end of
+ * the round records its latency and starts the next one. */
+static void
+conn_recv(struct bench_thread *t, struct conn *c)
+{
+	const char *pattern = t->b->pattern;
+	size_t length = (size_t)t->b->o->length;
+	long long rounds_max = t->b->o->rounds_max;
+	size_t want = length - c->got;
+	ssize_t n;
+
+	if (want > RECV_CHUNK)
+		want = RECV_CHUNK;
+	n = recv(c->fd, t->rbuf, want, 0);
+	if (n == 0) {
+		conn_fail(t, c, E_CLOSED);
+		return;
+	}
+	if (n < 0) {
+		if (errno != EAGAIN && errno != EINTR)
+			conn_fail(t, c, errno_kind(errno));
+		return;
+	}
+	/* More echoed than sent is as wrong as a changed byte. */
+	if (c->got + (size_t)n > c->sent ||
+	    memcmp(t->rbuf, pattern + c->off + c->got, (size_t)n) != 0) {
+		conn_fail(t, c, E_MISMATCH);
+		return;
+	}
+	c->got += (size_t)n;
+	if (c->got == length) {
+		t->hist[hist_index(now_ns() - c->start_ns)]++;
+		c->rounds++;
+		t->rounds++;
+		if (rounds_max > 0 && c->rounds >= (uint64_t)rounds_max) {
+			conn_finish(t, c);
+			return;
+		}
+		if (evloop_now(t->el) < t->deadline_ms)
+			round_begin(t, c);
+	}
+}
 
 static void
 on_conn(struct evloop *el, int fd, int events, void *arg)
 {
 	struct conn *c = arg;
 	struct bench_thread *t = c->t;
+	const char *pattern = t->b->pattern;
+	size_t length = (size_t)t->b->o->length;
 	ssize_t n;
 	int rc;
 
@@ -208,71 +272,42 @@ on_conn(struct evloop *el, int fd, int events, void *arg)
 			conn_fail(t, c, E_CLOSED);
 		return;
 	}
-	if ((events & EVLOOP_WRITE) && c->sent < (size_t)length) {
+	if ((events & EVLOOP_WRITE) && c->sent < length) {
 		n = send(c->fd, pattern + c->off + c->sent,
-			 (size_t)length - c->sent, MSG_NOSIGNAL);
+			 length - c->sent, MSG_NOSIGNAL);
 		if (n < 0 && errno != EAGAIN && errno != EINTR) {
 			conn_fail(t, c, errno_kind(errno));
 			return;
 		}
 		if (n > 0) {
 			c->sent += (size_t)n;
-			if (c->sent == (size_t)length)
+			if (c->sent == length)
 				evloop_set(t->el, c->fd, EVLOOP_READ);
 		}
 	}
-	if (events & (EVLOOP_READ | EVLOOP_ERROR)) {
-		size_t want = (size_t)length - c->got;
-		if (want > RECV_CHUNK)
-			want = RECV_CHUNK;
-		n = recv(c->fd, t->rbuf, want, 0);
-		if (n == 0) {
-			conn_fail(t, c, E_CLOSED);
-			return;
-		}
-		if (n < 0) {
-			if (errno != EAGAIN && errno != EINTR)
-				conn_fail(t, c, errno_kind(errno));
-			return;
-		}
-		/* More echoed than sent is as wrong as a changed byte. */
-		if (c->got + (size_t)n > c->sent ||
-		    memcmp(t->rbuf, pattern + c->off + c->got, (size_t)n) != 0) {
-			conn_fail(t, c, E_MISMATCH);
-			return;
-		}
-		c->got += (size_t)n;
-		if (c->got == (size_t)length) {
-			t->hist[hist_index(now_ns() - c->start_ns)]++;
-			c->rounds++;
-			t->rounds++;
-			if (rounds_max > 0 && c->rounds >= (uint64_t)rounds_max) {
-				conn_finish(t, c);
-				return;
-			}
-			if (evloop_now(t->el) < t->deadline_ms)
-				round_begin(t, c);
-		}
-	}
+	if (events & (EVLOOP_READ | EVLOOP_ERROR))
+		conn_recv(t, c);
 }
 
-static void *
-bench_run(void *arg)
+/* Connect phase: every connection of t in flight at once, for at most
+ * CONNECT_MS; one not up by then counts as a connect error. */
+static void
+thread_connect(struct bench_thread *t)
 {
-	struct bench_thread *t = arg;
+	const struct bench *b = t->b;
 	uint64_t until;
 
-	/* Connect phase: every connection in flight at once. */
 	for (int i = 0; i < t->nconns; i++) {
 		struct conn *c = &t->conns[i];
-		c->fd = socket(target.ss_family,
+		c->fd = socket(b->target.ss_family,
 			       SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		if (c->fd < 0) {
 			t->errors[E_CONNECT]++;
 			c->done = 1;
 			continue;
 		}
-		if (connect(c->fd, (struct sockaddr *)&target, target_len) < 0 &&
+		if (connect(c->fd, (const struct sockaddr *)&b->target,
+			    b->target_len) < 0 &&
 		    errno != EINPROGRESS) {
 			close(c->fd);
 			c->fd = -1;
@@ -301,12 +336,23 @@ bench_run(void *arg)
 			t->connecting--;
 		}
 	}
+}
+
+/* A thread: connects its share, then runs round trips until the time is
+ * up or every connection is done, then closes what is left. */
+static void *
+bench_run(void *arg)
+{
+	struct bench_thread *t = arg;
+	const struct bench_opts *o = t->b->o;
+
+	thread_connect(t);
 	/* Timing starts once every thread has its connections up. */
-	pthread_barrier_wait(&barrier);
+	pthread_barrier_wait(&t->b->barrier);
 	t->timing = 1;
 	evloop_run_once(t->el, 0); /* refresh the loop's clock */
 	t->start_ns = now_ns();
-	t->deadline_ms = evloop_now(t->el) + (uint64_t)(seconds * 1000);
+	t->deadline_ms = evloop_now(t->el) + (uint64_t)(o->seconds * 1000);
 	for (int i = 0; i < t->nconns; i++) {
 		if (!t->conns[i].done && !t->conns[i].idle)
 			round_begin(t, &t->conns[i]);
@@ -320,7 +366,7 @@ bench_run(void *arg)
 		struct conn *c = &t->conns[i];
 		if (c->done)
 			continue;
-		if (rounds_max > 0 && !c->idle)
+		if (o->rounds_max > 0 && !c->idle)
 			t->errors[E_TIMEOUT]++;
 		evloop_del(t->el, c->fd);
 		close(c->fd);
@@ -346,111 +392,139 @@ percentile(const uint64_t *hist, uint64_t total, double p)
 	return 0;
 }
 
-int
-main(int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{"server", required_argument, NULL, 's'},
-		{"port", required_argument, NULL, 'p'},
-		{"connections", required_argument, NULL, 'c'},
-		{"length", required_argument, NULL, 'l'},
-		{"duration", required_argument, NULL, 'd'},
-		{"threads", required_argument, NULL, 'T'},
-		{"rounds", required_argument, NULL, 'n'},
-		{"idle", required_argument, NULL, 'i'},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
-		{NULL, 0, NULL, 0},
-	};
-	static uint64_t hist[NBUCKETS];
-	uint64_t rounds = 0, errors[E_KINDS] = {0}, nerr = 0, stalled = 0;
-	uint64_t connected = 0, idle_connected = 0, t_first, t_last;
-	struct conn *conns = NULL;
-	double elapsed;
-	long limit;
-	int c, rc, fd, status = 1, started = 0;
+static const struct option longopts[] = {
+	{"server", required_argument, NULL, 's'},
+	{"port", required_argument, NULL, 'p'},
+	{"connections", required_argument, NULL, 'c'},
+	{"length", required_argument, NULL, 'l'},
+	{"duration", required_argument, NULL, 'd'},
+	{"threads", required_argument, NULL, 'T'},
+	{"rounds", required_argument, NULL, 'n'},
+	{"idle", required_argument, NULL, 'i'},
+	{"help", no_argument, NULL, 'h'},
+	{"version", no_argument, NULL, 'V'},
+	{NULL, 0, NULL, 0},
+};
 
+/* The command line into o; exits on a bad one and after --help. */
+static void
+parse_args(int argc, char **argv, struct bench_opts *o)
+{
+	const char *optstr = "s:p:c:l:d:T:n:i:h";
+	int c, rc;
+
+	*o = (struct bench_opts){
+		.host = "localhost",
+		.port = 3000,
+		.nconn = 1,
+		.length = 64,
+		.nthreads = 1,
+		.seconds = 5,
+	};
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "s:p:c:l:d:T:n:i:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, optstr, longopts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			if (optarg[0] == '\0')
 				cli_bad_value("server host", optarg, -EINVAL);
-			host = optarg;
+			o->host = optarg;
 			break;
 		case 'p':
-			if ((rc = cli_parse_long(optarg, 1, 65535, &port)) < 0)
+			if ((rc = cli_parse_long(optarg, 1, 65535,
+						 &o->port)) < 0)
 				cli_bad_value("port (1 to 65535)", optarg, rc);
 			break;
 		case 'c':
-			if ((rc = cli_parse_long(optarg, 1, 1000000, &nconn)) < 0)
-				cli_bad_value("connection count (1 to 1000000)", optarg, rc);
+			if ((rc = cli_parse_long(optarg, 1, 1000000,
+						 &o->nconn)) < 0)
+				cli_bad_value("connection count (1 to 1000000)",
+					      optarg, rc);
 			break;
 		case 'l':
-			if ((rc = cli_parse_size(optarg, 1, 64 << 20, &length)) < 0)
-				cli_bad_value("message length (1 to 64M)", optarg, rc);
+			if ((rc = cli_parse_size(optarg, 1, 64 << 20,
+						 &o->length)) < 0)
+				cli_bad_value("message length (1 to 64M)",
+					      optarg, rc);
 			break;
 		case 'd':
-			if ((rc = cli_parse_seconds(optarg, 86400, &seconds)) < 0 ||
-			    seconds <= 0)
-				cli_bad_value("duration in seconds (more than 0)",
+			if ((rc = cli_parse_seconds(optarg, 86400,
+						    &o->seconds)) < 0 ||
+			    o->seconds <= 0)
+				cli_bad_value("duration in seconds "
+					      "(more than 0)",
 					      optarg, rc < 0 ? rc : -ERANGE);
 			break;
 		case 'T':
-			if ((rc = cli_parse_long(optarg, 1, 256, &nthreads)) < 0)
-				cli_bad_value("thread count (1 to 256)", optarg, rc);
+			if ((rc = cli_parse_long(optarg, 1, 256,
+						 &o->nthreads)) < 0)
+				cli_bad_value("thread count (1 to 256)", optarg,
+					      rc);
 			break;
 		case 'n':
-			if ((rc = cli_parse_long(optarg, 1, 1000000000, &rounds_max)) < 0)
-				cli_bad_value("round count (1 or more)", optarg, rc);
+			if ((rc = cli_parse_long(optarg, 1, 1000000000,
+						 &o->rounds_max)) < 0)
+				cli_bad_value("round count (1 or more)", optarg,
+					      rc);
 			break;
 		case 'i':
-			if ((rc = cli_parse_long(optarg, 0, 1000000, &nidle)) < 0)
-				cli_bad_value("idle connection count", optarg, rc);
+			if ((rc = cli_parse_long(optarg, 0, 1000000,
+						 &o->nidle)) < 0)
+				cli_bad_value("idle connection count", optarg,
+					      rc);
 			break;
 		case 'h':
 			usage(stdout);
-			return 0;
+			exit(0);
 		case 'V':
 			cli_version();
 		default:
-			cli_bad_option(argv, "s:p:c:l:d:T:n:i:h");
+			cli_bad_option(argv, optstr);
 		}
 	}
 	cli_no_operands(argc, argv, usage);
-	signal(SIGPIPE, SIG_IGN);
-	if (nthreads > nconn)
-		nthreads = nconn;
-	limit = sock_raise_nofile(0);
-	if (limit > 0 && nconn + nidle + 64 > limit)
-		errx(1, "%lld connections need more descriptors than the limit of %ld",
-		     nconn + nidle, limit);
+	/* A thread with no connection would only wait at the barrier. */
+	if (o->nthreads > o->nconn)
+		o->nthreads = o->nconn;
+}
 
-	/* One blocking connect finds the address that works; the rest go
-	 * there directly, non-blocking, all in flight together. */
-	fd = sock_connect(host, (int)port, 0);
+/* One blocking connect finds the address that works; the rest go there
+ * directly, non-blocking, all in flight together. */
+static void
+find_target(const struct bench_opts *o, struct bench *b)
+{
+	int fd;
+
+	fd = sock_connect(o->host, (int)o->port, 0);
 	if (fd < 0)
-		errx(1, "%s port %lld: %s", host, port, sock_strerror(fd));
-	target_len = sizeof(target);
-	if (getpeername(fd, (struct sockaddr *)&target, &target_len) < 0)
+		errx(1, "%s port %lld: %s", o->host, o->port,
+		     sock_strerror(fd));
+	b->target_len = sizeof(b->target);
+	if (getpeername(fd, (struct sockaddr *)&b->target,
+			&b->target_len) < 0)
 		err(1, "getpeername");
 	close(fd);
+}
 
-	pattern = malloc((size_t)length + PATTERN_PAD);
-	threads = calloc((size_t)nthreads, sizeof(*threads));
-	conns = calloc((size_t)(nconn + nidle), sizeof(*conns));
-	if (pattern == NULL || threads == NULL || conns == NULL)
-		err(1, "malloc");
-	for (long long i = 0; i < length + PATTERN_PAD; i++)
-		pattern[i] = (char)(i * 7 + (i >> 8) * 13);
+/* The message pattern, and each thread's share of conns with its loop
+ * and receive buffer; exits when out of memory. */
+static void
+setup_threads(struct bench *b, struct bench_thread *threads,
+	      struct conn *conns, long limit)
+{
+	const struct bench_opts *o = b->o;
+	long long all = o->nconn + o->nidle;
+
+	for (long long i = 0; i < o->length + PATTERN_PAD; i++)
+		b->pattern[i] = (char)(i * 7 + (i >> 8) * 13);
 	/* Thread k owns connections k, k + T, k + 2T ..., stored as one
 	 * contiguous slice of the array. */
-	for (long long i = 0, k = 0; k < nthreads; k++) {
+	for (long long i = 0, k = 0; k < o->nthreads; k++) {
 		struct bench_thread *t = &threads[k];
+		t->b = b;
 		t->conns = &conns[i];
-		for (long long j = k; j < nconn + nidle; j += nthreads) {
+		for (long long j = k; j < all; j += o->nthreads) {
 			conns[i].id = (int)j;
-			conns[i].idle = j >= nconn;
+			conns[i].idle = j >= o->nconn;
 			conns[i].t = t;
 			conns[i].fd = -1;
 			i++;
@@ -461,72 +535,139 @@ main(int argc, char **argv)
 		if (t->rbuf == NULL || t->el == NULL)
 			err(1, "thread %lld setup", k);
 	}
-	if ((rc = pthread_barrier_init(&barrier, NULL, (unsigned)nthreads + 1)) != 0)
+}
+
+/* Starts the threads, lets them time together and waits for them all. */
+static void
+run_threads(struct bench *b, struct bench_thread *threads)
+{
+	long long n = b->o->nthreads;
+	int rc, started = 0;
+
+	if ((rc = pthread_barrier_init(&b->barrier, NULL,
+				       (unsigned)n + 1)) != 0)
 		errx(1, "barrier: %s", strerror(rc));
-	for (; started < nthreads; started++) {
-		if ((rc = pthread_create(&threads[started].thread, NULL, bench_run,
-					 &threads[started])) != 0)
+	for (; started < n; started++) {
+		if ((rc = pthread_create(&threads[started].thread, NULL,
+					 bench_run, &threads[started])) != 0)
 			errx(1, "thread: %s", strerror(rc));
 	}
-	pthread_barrier_wait(&barrier);
+	pthread_barrier_wait(&b->barrier);
 	for (int i = 0; i < started; i++)
 		pthread_join(threads[i].thread, NULL);
-	t_first = threads[0].start_ns;
-	t_last = threads[0].end_ns;
-	for (int k = 1; k < nthreads; k++) {
+}
+
+/* Adds up the threads' results into tot and frees their loops and
+ * buffers; the elapsed time runs from the first start to the last end. */
+static void
+sum_threads(struct bench_thread *threads, long long n,
+	    struct bench_totals *tot)
+{
+	uint64_t t_first = threads[0].start_ns, t_last = threads[0].end_ns;
+
+	for (int k = 1; k < n; k++) {
 		if (threads[k].start_ns < t_first)
 			t_first = threads[k].start_ns;
 		if (threads[k].end_ns > t_last)
 			t_last = threads[k].end_ns;
 	}
-	elapsed = (t_last - t_first) / 1e9;
-	if (elapsed <= 0)
-		elapsed = 1e-9;
-	for (int k = 0; k < nthreads; k++) {
+	tot->elapsed = (t_last - t_first) / 1e9;
+	if (tot->elapsed <= 0)
+		tot->elapsed = 1e-9;
+	for (int k = 0; k < n; k++) {
 		struct bench_thread *t = &threads[k];
-		rounds += t->rounds;
+		tot->rounds += t->rounds;
 		for (int e = 0; e < E_KINDS; e++)
-			errors[e] += t->errors[e];
+			tot->errors[e] += t->errors[e];
 		for (unsigned i = 0; i < NBUCKETS; i++)
-			hist[i] += t->hist[i];
+			tot->hist[i] += t->hist[i];
 		for (int i = 0; i < t->nconns; i++) {
-			if (t->conns[i].idle) {
-				idle_connected += t->conns[i].connected;
+			struct conn *c = &t->conns[i];
+			if (c->idle) {
+				tot->idle_connected += c->connected;
 				continue;
 			}
-			connected += t->conns[i].connected;
-			if (t->conns[i].connected && t->conns[i].rounds == 0)
-				stalled++;
+			tot->connected += c->connected;
+			if (c->connected && c->rounds == 0)
+				tot->stalled++;
 		}
 		evloop_free(t->el);
 		free(t->rbuf);
 	}
 	for (int e = 0; e < E_KINDS; e++)
-		nerr += errors[e];
-	printf("server          %s port %lld\n", host, port);
-	printf("connections     %lld (%llu connected)\n", nconn,
-	       (unsigned long long)connected);
-	if (nidle > 0)
-		printf("idle            %lld (%llu connected)\n", nidle,
-		       (unsigned long long)idle_connected);
-	printf("length          %lld bytes\n", length);
+		tot->nerr += tot->errors[e];
+}
+
+/* The report on standard output. */
+static void
+print_report(const struct bench_opts *o, const struct bench_totals *tot)
+{
+	const uint64_t *hist = tot->hist;
+	double elapsed = tot->elapsed;
+	uint64_t rounds = tot->rounds;
+
+	printf("server          %s port %lld\n", o->host, o->port);
+	printf("connections     %lld (%llu connected)\n", o->nconn,
+	       (unsigned long long)tot->connected);
+	if (o->nidle > 0)
+		printf("idle            %lld (%llu connected)\n", o->nidle,
+		       (unsigned long long)tot->idle_connected);
+	printf("length          %lld bytes\n", o->length);
 	printf("seconds         %.3f\n", elapsed);
 	printf("round-trips     %llu\n", (unsigned long long)rounds);
 	printf("round-trips/s   %.1f\n", rounds / elapsed);
-	printf("MiB/s           %.2f\n", rounds * (double)length / elapsed / 1048576);
+	printf("MiB/s           %.2f\n",
+	       rounds * (double)o->length / elapsed / 1048576);
 	printf("latency-p50     %.3f ms\n", percentile(hist, rounds, 0.50));
 	printf("latency-p99     %.3f ms\n", percentile(hist, rounds, 0.99));
 	printf("latency-p99.9   %.3f ms\n", percentile(hist, rounds, 0.999));
-	printf("stalled         %llu\n", (unsigned long long)stalled);
-	printf("errors          %llu (", (unsigned long long)nerr);
+	printf("stalled         %llu\n", (unsigned long long)tot->stalled);
+	printf("errors          %llu (", (unsigned long long)tot->nerr);
 	for (int e = 0; e < E_KINDS; e++)
 		printf("%s%s %llu", e ? ", " : "", ekind[e],
-		       (unsigned long long)errors[e]);
+		       (unsigned long long)tot->errors[e]);
 	printf(")\n");
-	status = nerr == 0 ? 0 : 1;
-	pthread_barrier_destroy(&barrier);
-	free(pattern);
+}
+
+/* Runs the benchmark o asks for and reports; the exit status. */
+static int
+run(const struct bench_opts *o)
+{
+	/* Static: the histogram alone is 16 KiB. */
+	static struct bench_totals tot;
+	struct bench b = { .o = o };
+	struct bench_thread *threads;
+	struct conn *conns;
+	long limit;
+
+	signal(SIGPIPE, SIG_IGN);
+	limit = sock_raise_nofile(0);
+	if (limit > 0 && o->nconn + o->nidle + 64 > limit)
+		errx(1, "%lld connections need more descriptors than the "
+		     "limit of %ld", o->nconn + o->nidle, limit);
+	find_target(o, &b);
+
+	b.pattern = malloc((size_t)o->length + PATTERN_PAD);
+	threads = calloc((size_t)o->nthreads, sizeof(*threads));
+	conns = calloc((size_t)(o->nconn + o->nidle), sizeof(*conns));
+	if (b.pattern == NULL || threads == NULL || conns == NULL)
+		err(1, "malloc");
+	setup_threads(&b, threads, conns, limit);
+	run_threads(&b, threads);
+	sum_threads(threads, o->nthreads, &tot);
+	print_report(o, &tot);
+	pthread_barrier_destroy(&b.barrier);
+	free(b.pattern);
 	free(threads);
 	free(conns);
-	return status;
+	return tot.nerr == 0 ? 0 : 1;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct bench_opts o;
+
+	parse_args(argc, argv, &o);
+	return run(&o);
 }

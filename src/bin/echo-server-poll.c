@@ -31,6 +31,18 @@
 #define PAUSE_MS     100	/* accepting paused when out of descriptors */
 #define MAX_WORKERS  64
 
+/* What the command line asks for; parse_args fills it and nothing changes
+ * it after that, so the workers read it without a lock. */
+struct server_opts {
+	const char *host; /* NULL: every address */
+	const char *backend; /* "poll" or "epoll" */
+	long long port; /* 0: the kernel chooses */
+	long long nworkers;
+	uint64_t idle_ms; /* 0: never time out */
+	long max_clients; /* 0: as many as descriptors allow */
+	int quiet;
+};
+
 struct worker;
 
 struct client {
@@ -47,6 +59,7 @@ struct client {
 
 struct worker {
 	int id;
+	const struct server_opts *o;
 	struct evloop *el;
 	int lfd, stopfd, reserve;
 	int stopping;
@@ -59,9 +72,6 @@ struct worker {
 };
 
 static const char *progname = "echo-server-poll";
-static int quiet;
-static uint64_t idle_ms = 300000;
-static long max_clients; /* 0: as many as descriptors allow */
 static atomic_long nclients;
 
 static void
@@ -91,7 +101,7 @@ client_close(struct client *c, const char *why)
 {
 	struct worker *w = c->w;
 
-	if (!quiet)
+	if (!w->o->quiet)
 		fprintf(stderr, "%s: %s: closed (%s, %llu bytes echoed)\n",
 			progname, c->name ? c->name : "?", why, c->echoed);
 	evloop_del(w->el, c->fd);
@@ -227,6 +237,7 @@ static void
 on_idle(struct evloop *el, struct evloop_timer *t, void *arg)
 {
 	struct client *c = arg;
+	uint64_t idle_ms = c->w->o->idle_ms;
 	uint64_t now = evloop_now(el), quiet_for = now - c->last;
 
 	(void)t;
@@ -282,6 +293,7 @@ static void
 on_accept(struct evloop *el, int lfd, int events, void *arg)
 {
 	struct worker *w = arg;
+	const struct server_opts *o = w->o;
 	struct sockaddr_storage peer;
 	struct client *c;
 	char name[64];
@@ -304,7 +316,8 @@ on_accept(struct evloop *el, int lfd, int events, void *arg)
 		}
 		if (fd < 0) /* ECONNABORTED and the like: that one is gone */
 			continue;
-		if ((max_clients > 0 && atomic_load(&nclients) >= max_clients) ||
+		if ((o->max_clients > 0 &&
+		     atomic_load(&nclients) >= o->max_clients) ||
 		    (c = calloc(1, sizeof(*c))) == NULL) {
 			close(fd);
 			w->shed++;
@@ -315,10 +328,12 @@ on_accept(struct evloop *el, int lfd, int events, void *arg)
 		c->last = evloop_now(el);
 		buf_init(&c->out);
 		evloop_timer_init(&c->idle, on_idle, c);
-		if (!quiet)
-			c->name = strdup(sock_addr_str(&peer, name, sizeof(name)));
+		if (!o->quiet)
+			c->name = strdup(sock_addr_str(&peer, name,
+						       sizeof(name)));
 		if (evloop_add(el, fd, EVLOOP_READ, on_client, c) < 0 ||
-		    (idle_ms > 0 && evloop_timer_start(el, &c->idle, idle_ms) < 0)) {
+		    (o->idle_ms > 0 &&
+		     evloop_timer_start(el, &c->idle, o->idle_ms) < 0)) {
 			evloop_del(el, fd);
 			close(fd);
 			free(c->name);
@@ -333,8 +348,9 @@ on_accept(struct evloop *el, int lfd, int events, void *arg)
 		w->clients = c;
 		atomic_fetch_add(&nclients, 1);
 		w->served++;
-		if (!quiet)
-			fprintf(stderr, "%s: %s: connected\n", progname, c->name ? c->name : "?");
+		if (!o->quiet)
+			fprintf(stderr, "%s: %s: connected\n", progname,
+				c->name ? c->name : "?");
 	}
 }
 
@@ -428,77 +444,195 @@ worker_cleanup(struct worker *w)
 		close(w->reserve);
 }
 
-int
-main(int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{"port", required_argument, NULL, 'p'},
-		{"bind", required_argument, NULL, 'b'},
-		{"backend", required_argument, NULL, 'B'},
-		{"idle", required_argument, NULL, 't'},
-		{"max-clients", required_argument, NULL, 'm'},
-		{"workers", required_argument, NULL, 'w'},
-		{"quiet", no_argument, NULL, 'q'},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
-		{NULL, 0, NULL, 0},
-	};
-	struct worker ws[MAX_WORKERS];
-	const char *host = NULL, *backend = "poll";
-	long long port = 3000, nworkers = 1, v;
-	unsigned long long served = 0, echoed = 0, shed = 0;
-	struct sockaddr_storage ss;
-	socklen_t sslen = sizeof(ss);
-	char addr[80], per[MAX_WORKERS * 22 + 16];
-	double secs;
-	sigset_t set;
-	long limit;
-	int c, rc, sig, status = 0, started = 0;
+static const struct option longopts[] = {
+	{"port", required_argument, NULL, 'p'},
+	{"bind", required_argument, NULL, 'b'},
+	{"backend", required_argument, NULL, 'B'},
+	{"idle", required_argument, NULL, 't'},
+	{"max-clients", required_argument, NULL, 'm'},
+	{"workers", required_argument, NULL, 'w'},
+	{"quiet", no_argument, NULL, 'q'},
+	{"help", no_argument, NULL, 'h'},
+	{"version", no_argument, NULL, 'V'},
+	{NULL, 0, NULL, 0},
+};
 
+/* The command line into o; exits on a bad one and after --help. */
+static void
+parse_args(int argc, char **argv, struct server_opts *o)
+{
+	const char *optstr = "p:b:t:m:w:qh";
+	long long v;
+	double secs;
+	int c, rc;
+
+	*o = (struct server_opts){
+		.backend = "poll",
+		.port = 3000,
+		.nworkers = 1,
+		.idle_ms = 300000,
+	};
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "p:b:t:m:w:qh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, optstr, longopts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
-			if ((rc = cli_parse_long(optarg, 0, 65535, &port)) < 0)
+			if ((rc = cli_parse_long(optarg, 0, 65535,
+						 &o->port)) < 0)
 				cli_bad_value("port (0 to 65535)", optarg, rc);
 			break;
 		case 'b':
-			host = optarg;
+			o->host = optarg;
 			break;
 		case 'B':
-			if (strcmp(optarg, "poll") != 0 && strcmp(optarg, "epoll") != 0)
-				cli_bad_value("backend (poll or epoll)", optarg, -EINVAL);
-			backend = optarg;
+			if (strcmp(optarg, "poll") != 0 &&
+			    strcmp(optarg, "epoll") != 0)
+				cli_bad_value("backend (poll or epoll)", optarg,
+					      -EINVAL);
+			o->backend = optarg;
 			break;
 		case 't':
-			if ((rc = cli_parse_seconds(optarg, 86400 * 365, &secs)) < 0)
-				cli_bad_value("idle timeout in seconds", optarg, rc);
-			idle_ms = (uint64_t)(secs * 1000 + 0.5);
-			if (secs > 0 && idle_ms == 0)
-				idle_ms = 1;
+			if ((rc = cli_parse_seconds(optarg, 86400 * 365,
+						    &secs)) < 0)
+				cli_bad_value("idle timeout in seconds", optarg,
+					      rc);
+			o->idle_ms = (uint64_t)(secs * 1000 + 0.5);
+			if (secs > 0 && o->idle_ms == 0)
+				o->idle_ms = 1;
 			break;
 		case 'm':
-			if ((rc = cli_parse_long(optarg, 1, 100000000, &v)) < 0)
-				cli_bad_value("client limit (1 or more)", optarg, rc);
-			max_clients = (long)v;
+			if ((rc = cli_parse_long(optarg, 1, 100000000,
+						 &v)) < 0)
+				cli_bad_value("client limit (1 or more)",
+					      optarg, rc);
+			o->max_clients = (long)v;
 			break;
 		case 'w':
-			if ((rc = cli_parse_long(optarg, 1, MAX_WORKERS, &nworkers)) < 0)
-				cli_bad_value("worker count (1 to 64)", optarg, rc);
+			if ((rc = cli_parse_long(optarg, 1, MAX_WORKERS,
+						 &o->nworkers)) < 0)
+				cli_bad_value("worker count (1 to 64)", optarg,
+					      rc);
 			break;
 		case 'q':
-			quiet = 1;
+			o->quiet = 1;
 			break;
 		case 'h':
 			usage(stdout);
-			return 0;
+			exit(0);
 		case 'V':
 			cli_version();
 		default:
-			cli_bad_option(argv, "p:b:t:m:w:qh");
+			cli_bad_option(argv, optstr);
 		}
 	}
 	cli_no_operands(argc, argv, usage);
+}
+
+/* A listener and a loop for each worker; the port they share, or -1
+ * after a warning. */
+static long long
+listen_all(const struct server_opts *o, struct worker *ws, long limit)
+{
+	long long port = o->port;
+	int flags = SOCKF_NONBLOCK | (o->nworkers > 1 ? SOCKF_REUSEPORT : 0);
+	int rc;
+
+	for (int i = 0; i < o->nworkers; i++) {
+		struct worker *w = &ws[i];
+		w->id = i;
+		w->lfd = sock_listen(o->host, (int)port, 4096, flags);
+		if (w->lfd < 0) {
+			warnx("%s port %lld: %s", o->host ? o->host : "*",
+			      port, sock_strerror(w->lfd));
+			return -1;
+		}
+		/* Port 0: the first worker's port is everyone's. */
+		if (port == 0)
+			port = sock_local_port(w->lfd);
+		if ((rc = worker_setup(w, o->backend, limit)) < 0) {
+			warnx("worker %d: %s", i, strerror(-rc));
+			return -1;
+		}
+	}
+	return port;
+}
+
+/* The line saying where we listen, once every listener is up. */
+static void
+announce(const struct server_opts *o, int lfd, long long port, long limit)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen = sizeof(ss);
+	char addr[80];
+
+	if (getsockname(lfd, (struct sockaddr *)&ss, &sslen) == 0)
+		sock_addr_str(&ss, addr, sizeof(addr));
+	else
+		snprintf(addr, sizeof(addr), "port %lld", port);
+	fprintf(stderr, "%s: listening on %s (%s backend, %lld worker%s, "
+		"%ld descriptors)\n", progname, addr, o->backend, o->nworkers,
+		o->nworkers > 1 ? "s" : "", limit);
+}
+
+/* Starts the workers; how many started, fewer after a warning. */
+static int
+start_workers(struct worker *ws, long long n)
+{
+	int rc, started;
+
+	for (started = 0; started < n; started++) {
+		if ((rc = pthread_create(&ws[started].thread, NULL, worker_run,
+					 &ws[started])) != 0) {
+			warnx("worker %d: %s", started, strerror(rc));
+			break;
+		}
+	}
+	return started;
+}
+
+/* Tells the first n workers to stop, waits for them and prints the
+ * totals; 1 when a worker failed, else 0. */
+static int
+stop_workers(struct worker *ws, int n)
+{
+	unsigned long long served = 0, echoed = 0, shed = 0;
+	char per[MAX_WORKERS * 22 + 16];
+	int status = 0;
+
+	for (int i = 0; i < n; i++) {
+		uint64_t one = 1;
+		if (write(ws[i].stopfd, &one, sizeof(one)) < 0)
+			warn("stopping worker %d", i);
+	}
+	per[0] = '\0';
+	for (int i = 0; i < n; i++) {
+		size_t l = strlen(per);
+		pthread_join(ws[i].thread, NULL);
+		if (ws[i].error < 0) {
+			warnx("worker %d: %s", i, evloop_strerror(ws[i].error));
+			status = 1;
+		}
+		served += ws[i].served;
+		echoed += ws[i].echoed;
+		shed += ws[i].shed;
+		snprintf(per + l, sizeof(per) - l, "%s%llu", i ? "+" : "",
+			 ws[i].served);
+	}
+	fprintf(stderr, "%s: served %llu clients (workers %s), echoed %llu "
+		"bytes, shed %llu connections\n", progname, served, per,
+		echoed, shed);
+	return status;
+}
+
+/* Serves until SIGINT or SIGTERM, or until a worker fails; the exit
+ * status. */
+static int
+run(const struct server_opts *o)
+{
+	struct worker ws[MAX_WORKERS];
+	long long port;
+	sigset_t set;
+	long limit;
+	int sig, status = 0, started;
 
 	signal(SIGPIPE, SIG_IGN);
 	/* Workers inherit this mask; only the main thread takes signals. */
@@ -514,72 +648,38 @@ main(int argc, char **argv)
 	}
 
 	memset(ws, 0, sizeof(ws));
-	for (int i = 0; i < nworkers; i++)
+	for (int i = 0; i < o->nworkers; i++) {
 		ws[i].lfd = ws[i].stopfd = ws[i].reserve = -1;
-	for (int i = 0; i < nworkers; i++) {
-		struct worker *w = &ws[i];
-		w->id = i;
-		w->lfd = sock_listen(host, (int)port, 4096,
-				     SOCKF_NONBLOCK |
-					     (nworkers > 1 ? SOCKF_REUSEPORT : 0));
-		if (w->lfd < 0) {
-			warnx("%s port %lld: %s", host ? host : "*", port,
-			      sock_strerror(w->lfd));
-			status = 1;
-			goto out;
-		}
-		/* Port 0: the first worker's port is everyone's. */
-		if (port == 0)
-			port = sock_local_port(w->lfd);
-		if ((rc = worker_setup(w, backend, limit)) < 0) {
-			warnx("worker %d: %s", i, strerror(-rc));
-			status = 1;
-			goto out;
-		}
+		ws[i].o = o;
 	}
-	if (getsockname(ws[0].lfd, (struct sockaddr *)&ss, &sslen) == 0)
-		sock_addr_str(&ss, addr, sizeof(addr));
-	else
-		snprintf(addr, sizeof(addr), "port %lld", port);
-	fprintf(stderr, "%s: listening on %s (%s backend, %lld worker%s, %ld descriptors)\n",
-		progname, addr, backend, nworkers, nworkers > 1 ? "s" : "", limit);
+	if ((port = listen_all(o, ws, limit)) < 0) {
+		status = 1;
+		goto out;
+	}
+	announce(o, ws[0].lfd, port, limit);
 
-	for (; started < nworkers; started++) {
-		if ((rc = pthread_create(&ws[started].thread, NULL, worker_run,
-					 &ws[started])) != 0) {
-			warnx("worker %d: %s", started, strerror(rc));
-			status = 1;
-			break;
-		}
-	}
+	started = start_workers(ws, o->nworkers);
+	if (started < o->nworkers)
+		status = 1;
 	if (status == 0) {
 		if (sigwait(&set, &sig) != 0)
 			sig = SIGTERM;
 		if (sig == SIGUSR1)
 			status = 1;
 	}
-	for (int i = 0; i < started; i++) {
-		uint64_t one = 1;
-		if (write(ws[i].stopfd, &one, sizeof(one)) < 0)
-			warn("stopping worker %d", i);
-	}
-	per[0] = '\0';
-	for (int i = 0; i < started; i++) {
-		size_t l = strlen(per);
-		pthread_join(ws[i].thread, NULL);
-		if (ws[i].error < 0) {
-			warnx("worker %d: %s", i, evloop_strerror(ws[i].error));
-			status = 1;
-		}
-		served += ws[i].served;
-		echoed += ws[i].echoed;
-		shed += ws[i].shed;
-		snprintf(per + l, sizeof(per) - l, "%s%llu", i ? "+" : "", ws[i].served);
-	}
-	fprintf(stderr, "%s: served %llu clients (workers %s), echoed %llu bytes, shed %llu connections\n",
-		progname, served, per, echoed, shed);
+	if (stop_workers(ws, started) != 0)
+		status = 1;
 out:
-	for (int i = 0; i < nworkers; i++)
+	for (int i = 0; i < o->nworkers; i++)
 		worker_cleanup(&ws[i]);
 	return status;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct server_opts o;
+
+	parse_args(argc, argv, &o);
+	return run(&o);
 }
