@@ -10,8 +10,9 @@
 #   make demo | bench | install | clean
 #   make package              the Debian package, into build/deb
 #
-# New files need no edits here: src/lib/*.c form the library, each src/bin/X.c is
-# program X, each tests/unit/test_X.c a unit test, each tests/helpers/X.c a helper.
+# New files need no edits here: src/lib/*.c form the library, each
+# src/bin/X.c is program X, each tests/unit/test_X.c a unit test, each
+# tests/helpers/X.c a helper.
 
 PREFIX    ?= /usr/local
 BINDIR    ?= $(PREFIX)/bin
@@ -47,7 +48,8 @@ endif
 O         ?= build/$(VARIANT)
 PKGS      := libcurl libcrypto
 PKGCFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKGLIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lcurl -lcrypto)
+PKGLIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || \
+             echo -lcurl -lcrypto)
 
 # What the build needs from the system, as pkg-config:header:Debian package;
 # "-" when there is no pkg-config name to ask. Checked before the first
@@ -82,7 +84,8 @@ BENCHES   := $(BENCH_SRC:bench/%.c=$(O)/bench/%)
 
 MANS      := $(sort $(wildcard docs/man/*.1))
 
-.PHONY: all lib tests check check-one demo bench bench-progs install uninstall clean deps format \
+.PHONY: all lib tests check check-one demo bench bench-progs install \
+        uninstall clean deps format \
         package need need-tests
 .DEFAULT_GOAL := all
 # Objects are worth keeping between builds.
@@ -100,14 +103,17 @@ define need_check
 	command -v pkg-config >/dev/null 2>&1 || missing=" pkg-config"; \
 	for n in $(1); do \
 		pc=$${n%%:*}; rest=$${n#*:}; h=$${rest%%:*}; pkg=$${rest#*:}; \
-		if { [ "$$pc" != - ] && ! pkg-config --exists "$$pc" 2>/dev/null; } || \
+		if { [ "$$pc" != - ] && \
+		     ! pkg-config --exists "$$pc" 2>/dev/null; } || \
 		   ! printf '#include <%s>\n' "$$h" | \
-		     $(CC) $(CPPFLAGS) -E -x c -o /dev/null - 2>/dev/null; then \
+		     $(CC) $(CPPFLAGS) -E -x c -o /dev/null - \
+			2>/dev/null; then \
 			missing="$$missing $$pkg"; \
 		fi; \
 	done; \
 	if [ -n "$$missing" ]; then \
-		echo "netthreads: missing Debian packages:$$missing; scripts/deps (or make deps) installs them" >&2; \
+		echo "netthreads: missing Debian packages:$$missing;" \
+		     "scripts/deps (or make deps) installs them" >&2; \
 		exit 1; \
 	fi
 endef
@@ -153,7 +159,8 @@ $(O)/obj/bench/%.o: bench/%.c | need
 
 $(O)/bench/%: $(O)/obj/bench/%.o $(LIB)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS) $(shell pkg-config --libs libuv 2>/dev/null)
+	$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS) \
+		$(shell pkg-config --libs libuv 2>/dev/null)
 
 # The fuzz targets: each tests/fuzz/fuzz_X.c against the library built
 # again by clang with coverage hooks and ASan+UBSan, in its own folder.
@@ -239,7 +246,8 @@ install: all
 	install -m 755 $(BINS) $(DESTDIR)$(BINDIR)
 	install -m 644 $(MANS) $(DESTDIR)$(MANDIR)/man1
 	install -d $(DESTDIR)$(COMPDIR)
-	install -m 644 completion/netthreads.bash $(DESTDIR)$(COMPDIR)/netthreads
+	install -m 644 completion/netthreads.bash \
+		$(DESTDIR)$(COMPDIR)/netthreads
 	for p in $(notdir $(BINS)); do \
 		ln -sf netthreads $(DESTDIR)$(COMPDIR)/$$p || exit 1; \
 	done

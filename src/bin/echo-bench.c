@@ -20,9 +20,9 @@
 #include "evloop.h"
 #include "sock.h"
 
-#define CONNECT_MS  15000	/* the whole connect phase, before timing */
+#define CONNECT_MS  15000 /* the whole connect phase, before timing */
 #define RECV_CHUNK  (64 * 1024)
-#define PATTERN_PAD 251	/* message offsets into the pattern: a prime */
+#define PATTERN_PAD 251 /* message offsets into the pattern: a prime */
 /* Latency histogram: log2 buckets of nanoseconds, each split in 32. */
 #define SUB_BITS 5
 #define NBUCKETS (64 << SUB_BITS)
@@ -72,7 +72,7 @@ struct bench_thread {
 	struct conn *conns;
 	int nconns, active, connecting;
 	uint64_t deadline_ms;
-	int timing; /* 0 while connecting */
+	int timing;		   /* 0 while connecting */
 	uint64_t start_ns, end_ns; /* the timed phase */
 	uint64_t rounds, errors[E_KINDS];
 	uint64_t hist[NBUCKETS];
@@ -91,23 +91,31 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-		"usage: echo-bench [-s HOST] [-p PORT] [-c CONNECTIONS] [-l LENGTH]\n"
-		"                  [-d SECONDS] [-T THREADS] [-n ROUNDS] [-i IDLE]\n"
-		"Opens C connections, then on each sends LENGTH bytes, waits for the\n"
+		"usage: echo-bench [-s HOST] [-p PORT] [-c CONNECTIONS] [-l "
+		"LENGTH]\n"
+		"                  [-d SECONDS] [-T THREADS] [-n ROUNDS] [-i "
+		"IDLE]\n"
+		"Opens C connections, then on each sends LENGTH bytes, waits "
+		"for the\n"
 		"whole echo, checks every byte and repeats, for SECONDS.\n"
 		"\n"
 		"  -s, --server HOST       server (default localhost)\n"
 		"  -p, --port PORT         port (default 3000)\n"
 		"  -c, --connections N     connections (default 1)\n"
-		"  -l, --length BYTES      message length, k/M suffixes (default 64)\n"
+		"  -l, --length BYTES      message length, k/M suffixes "
+		"(default 64)\n"
 		"  -d, --duration SECONDS  timed phase (default 5)\n"
-		"  -T, --threads N         threads sharing the connections (default 1)\n"
-		"  -n, --rounds N          stop each connection after N round trips;\n"
+		"  -T, --threads N         threads sharing the connections "
+		"(default 1)\n"
+		"  -n, --rounds N          stop each connection after N round "
+		"trips;\n"
 		"                          one unfinished in time is an error\n"
-		"  -i, --idle N            also hold N connections open, silent\n"
+		"  -i, --idle N            also hold N connections open, "
+		"silent\n"
 		"  -h, --help              this help\n"
 		"      --version           print the version\n"
-		"Exit status 0 when no error of any kind occurred, 1 otherwise.\n");
+		"Exit status 0 when no error of any kind occurred, 1 "
+		"otherwise.\n");
 }
 
 static uint64_t
@@ -273,8 +281,8 @@ on_conn(struct evloop *el, int fd, int events, void *arg)
 		return;
 	}
 	if ((events & EVLOOP_WRITE) && c->sent < length) {
-		n = send(c->fd, pattern + c->off + c->sent,
-			 length - c->sent, MSG_NOSIGNAL);
+		n = send(c->fd, pattern + c->off + c->sent, length - c->sent,
+			 MSG_NOSIGNAL);
 		if (n < 0 && errno != EAGAIN && errno != EINTR) {
 			conn_fail(t, c, errno_kind(errno));
 			return;
@@ -430,8 +438,8 @@ parse_args(int argc, char **argv, struct bench_opts *o)
 			o->host = optarg;
 			break;
 		case 'p':
-			if ((rc = cli_parse_long(optarg, 1, 65535,
-						 &o->port)) < 0)
+			if ((rc = cli_parse_long(optarg, 1, 65535, &o->port)) <
+			    0)
 				cli_bad_value("port (1 to 65535)", optarg, rc);
 			break;
 		case 'c':
@@ -499,8 +507,7 @@ find_target(const struct bench_opts *o, struct bench *b)
 		errx(1, "%s port %lld: %s", o->host, o->port,
 		     sock_strerror(fd));
 	b->target_len = sizeof(b->target);
-	if (getpeername(fd, (struct sockaddr *)&b->target,
-			&b->target_len) < 0)
+	if (getpeername(fd, (struct sockaddr *)&b->target, &b->target_len) < 0)
 		err(1, "getpeername");
 	close(fd);
 }
@@ -508,8 +515,8 @@ find_target(const struct bench_opts *o, struct bench *b)
 /* The message pattern, and each thread's share of conns with its loop
  * and receive buffer; exits when out of memory. */
 static void
-setup_threads(struct bench *b, struct bench_thread *threads,
-	      struct conn *conns, long limit)
+setup_threads(struct bench *b, struct bench_thread *threads, struct conn *conns,
+	      long limit)
 {
 	const struct bench_opts *o = b->o;
 	long long all = o->nconn + o->nidle;
@@ -544,8 +551,8 @@ run_threads(struct bench *b, struct bench_thread *threads)
 	long long n = b->o->nthreads;
 	int rc, started = 0;
 
-	if ((rc = pthread_barrier_init(&b->barrier, NULL,
-				       (unsigned)n + 1)) != 0)
+	if ((rc = pthread_barrier_init(&b->barrier, NULL, (unsigned)n + 1)) !=
+	    0)
 		errx(1, "barrier: %s", strerror(rc));
 	for (; started < n; started++) {
 		if ((rc = pthread_create(&threads[started].thread, NULL,
@@ -560,8 +567,7 @@ run_threads(struct bench *b, struct bench_thread *threads)
 /* Adds up the threads' results into tot and frees their loops and
  * buffers; the elapsed time runs from the first start to the last end. */
 static void
-sum_threads(struct bench_thread *threads, long long n,
-	    struct bench_totals *tot)
+sum_threads(struct bench_thread *threads, long long n, struct bench_totals *tot)
 {
 	uint64_t t_first = threads[0].start_ns, t_last = threads[0].end_ns;
 
@@ -635,7 +641,7 @@ run(const struct bench_opts *o)
 {
 	/* Static: the histogram alone is 16 KiB. */
 	static struct bench_totals tot;
-	struct bench b = { .o = o };
+	struct bench b = {.o = o};
 	struct bench_thread *threads;
 	struct conn *conns;
 	long limit;
@@ -643,8 +649,10 @@ run(const struct bench_opts *o)
 	signal(SIGPIPE, SIG_IGN);
 	limit = sock_raise_nofile(0);
 	if (limit > 0 && o->nconn + o->nidle + 64 > limit)
-		errx(1, "%lld connections need more descriptors than the "
-		     "limit of %ld", o->nconn + o->nidle, limit);
+		errx(1,
+		     "%lld connections need more descriptors than the "
+		     "limit of %ld",
+		     o->nconn + o->nidle, limit);
 	find_target(o, &b);
 
 	b.pattern = malloc((size_t)o->length + PATTERN_PAD);

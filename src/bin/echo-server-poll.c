@@ -22,21 +22,21 @@
 #include "evloop.h"
 #include "sock.h"
 
-#define SCRATCH	     (64 * 1024)
+#define SCRATCH (64 * 1024)
 /* Past this much pending output a client is no longer read: its own
  * memory stays below HIGH_WATER + SCRATCH, whatever it sends. */
-#define HIGH_WATER   (256 * 1024)
-#define READS_PER_WAKE 16	/* fairness: then the next ready client */
-#define FLUSH_MS     2000	/* at shutdown, for pending output */
-#define PAUSE_MS     100	/* accepting paused when out of descriptors */
-#define MAX_WORKERS  64
+#define HIGH_WATER     (256 * 1024)
+#define READS_PER_WAKE 16   /* fairness: then the next ready client */
+#define FLUSH_MS       2000 /* at shutdown, for pending output */
+#define PAUSE_MS       100  /* accepting paused when out of descriptors */
+#define MAX_WORKERS    64
 
 /* What the command line asks for; parse_args fills it and nothing changes
  * it after that, so the workers read it without a lock. */
 struct server_opts {
-	const char *host; /* NULL: every address */
+	const char *host;    /* NULL: every address */
 	const char *backend; /* "poll" or "epoll" */
-	long long port; /* 0: the kernel chooses */
+	long long port;	     /* 0: the kernel chooses */
 	long long nworkers;
 	uint64_t idle_ms; /* 0: never time out */
 	long max_clients; /* 0: as many as descriptors allow */
@@ -77,23 +77,30 @@ static atomic_long nclients;
 static void
 usage(FILE *f)
 {
-	fprintf(f,
-		"usage: echo-server-poll [-p PORT] [-b ADDR] [--backend poll|epoll]\n"
-		"                        [-t IDLE_SECONDS] [-m MAX_CLIENTS] [-w WORKERS] [-q]\n"
-		"Echoes every byte back to every client, one thread per worker.\n"
-		"\n"
-		"  -p, --port PORT          port (default 3000; 0: the kernel chooses)\n"
-		"  -b, --bind ADDR          address to bind (default: every address)\n"
-		"      --backend NAME       poll (default) or epoll\n"
-		"  -t, --idle SECONDS       close clients silent this long (default 300;\n"
-		"                           0: never)\n"
-		"  -m, --max-clients N      shed connections beyond N (default: the\n"
-		"                           descriptor limit)\n"
-		"  -w, --workers N          N threads sharing the port with SO_REUSEPORT\n"
-		"                           (default 1)\n"
-		"  -q, --quiet              no line per connection\n"
-		"  -h, --help               this help\n"
-		"      --version            print the version\n");
+	fprintf(f, "usage: echo-server-poll [-p PORT] [-b ADDR] [--backend "
+		   "poll|epoll]\n"
+		   "                        [-t IDLE_SECONDS] [-m MAX_CLIENTS] "
+		   "[-w WORKERS] [-q]\n"
+		   "Echoes every byte back to every client, one thread per "
+		   "worker.\n"
+		   "\n"
+		   "  -p, --port PORT          port (default 3000; 0: the "
+		   "kernel chooses)\n"
+		   "  -b, --bind ADDR          address to bind (default: every "
+		   "address)\n"
+		   "      --backend NAME       poll (default) or epoll\n"
+		   "  -t, --idle SECONDS       close clients silent this long "
+		   "(default 300;\n"
+		   "                           0: never)\n"
+		   "  -m, --max-clients N      shed connections beyond N "
+		   "(default: the\n"
+		   "                           descriptor limit)\n"
+		   "  -w, --workers N          N threads sharing the port with "
+		   "SO_REUSEPORT\n"
+		   "                           (default 1)\n"
+		   "  -q, --quiet              no line per connection\n"
+		   "  -h, --help               this help\n"
+		   "      --version            print the version\n");
 }
 
 static void
@@ -329,8 +336,8 @@ on_accept(struct evloop *el, int lfd, int events, void *arg)
 		buf_init(&c->out);
 		evloop_timer_init(&c->idle, on_idle, c);
 		if (!o->quiet)
-			c->name = strdup(sock_addr_str(&peer, name,
-						       sizeof(name)));
+			c->name = strdup(
+				sock_addr_str(&peer, name, sizeof(name)));
 		if (evloop_add(el, fd, EVLOOP_READ, on_client, c) < 0 ||
 		    (o->idle_ms > 0 &&
 		     evloop_timer_start(el, &c->idle, o->idle_ms) < 0)) {
@@ -476,8 +483,8 @@ parse_args(int argc, char **argv, struct server_opts *o)
 	while ((c = getopt_long(argc, argv, optstr, longopts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
-			if ((rc = cli_parse_long(optarg, 0, 65535,
-						 &o->port)) < 0)
+			if ((rc = cli_parse_long(optarg, 0, 65535, &o->port)) <
+			    0)
 				cli_bad_value("port (0 to 65535)", optarg, rc);
 			break;
 		case 'b':
@@ -500,8 +507,7 @@ parse_args(int argc, char **argv, struct server_opts *o)
 				o->idle_ms = 1;
 			break;
 		case 'm':
-			if ((rc = cli_parse_long(optarg, 1, 100000000,
-						 &v)) < 0)
+			if ((rc = cli_parse_long(optarg, 1, 100000000, &v)) < 0)
 				cli_bad_value("client limit (1 or more)",
 					      optarg, rc);
 			o->max_clients = (long)v;
@@ -541,8 +547,8 @@ listen_all(const struct server_opts *o, struct worker *ws, long limit)
 		w->id = i;
 		w->lfd = sock_listen(o->host, (int)port, 4096, flags);
 		if (w->lfd < 0) {
-			warnx("%s port %lld: %s", o->host ? o->host : "*",
-			      port, sock_strerror(w->lfd));
+			warnx("%s port %lld: %s", o->host ? o->host : "*", port,
+			      sock_strerror(w->lfd));
 			return -1;
 		}
 		/* Port 0: the first worker's port is everyone's. */
@@ -568,8 +574,10 @@ announce(const struct server_opts *o, int lfd, long long port, long limit)
 		sock_addr_str(&ss, addr, sizeof(addr));
 	else
 		snprintf(addr, sizeof(addr), "port %lld", port);
-	fprintf(stderr, "%s: listening on %s (%s backend, %lld worker%s, "
-		"%ld descriptors)\n", progname, addr, o->backend, o->nworkers,
+	fprintf(stderr,
+		"%s: listening on %s (%s backend, %lld worker%s, "
+		"%ld descriptors)\n",
+		progname, addr, o->backend, o->nworkers,
 		o->nworkers > 1 ? "s" : "", limit);
 }
 
@@ -617,9 +625,10 @@ stop_workers(struct worker *ws, int n)
 		snprintf(per + l, sizeof(per) - l, "%s%llu", i ? "+" : "",
 			 ws[i].served);
 	}
-	fprintf(stderr, "%s: served %llu clients (workers %s), echoed %llu "
-		"bytes, shed %llu connections\n", progname, served, per,
-		echoed, shed);
+	fprintf(stderr,
+		"%s: served %llu clients (workers %s), echoed %llu "
+		"bytes, shed %llu connections\n",
+		progname, served, per, echoed, shed);
 	return status;
 }
 
