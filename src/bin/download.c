@@ -234,16 +234,12 @@ parse_args(int argc, char **argv, struct dl_opts *o)
 			o->dir = optarg;
 			break;
 		case 'j':
-			if ((rc = cli_parse_long(optarg, 1, TPOOL_MAX_THREADS,
-						 &o->jobs)) < 0)
-				cli_bad_value("job count (1 to 64)", optarg,
-					      rc);
+			o->jobs = cli_long_arg(optarg, 1, TPOOL_MAX_THREADS,
+					       "job count (1 to 64)");
 			break;
 		case 't':
-			if ((rc = cli_parse_long(optarg, 1, TPOOL_MAX_THREADS,
-						 &o->threads)) < 0)
-				cli_bad_value("thread count (1 to 64)", optarg,
-					      rc);
+			o->threads = cli_long_arg(optarg, 1, TPOOL_MAX_THREADS,
+						  "thread count (1 to 64)");
 			break;
 		case 'v':
 			o->verbose = 1;
@@ -252,10 +248,8 @@ parse_args(int argc, char **argv, struct dl_opts *o)
 			o->quiet = 1;
 			break;
 		case OPT_RETRIES:
-			if ((rc = cli_parse_long(optarg, 0, 20, &o->retries)) <
-			    0)
-				cli_bad_value("retry count (0 to 20)", optarg,
-					      rc);
+			o->retries = cli_long_arg(optarg, 0, 20,
+						  "retry count (0 to 20)");
 			break;
 		case OPT_RETRY_WAIT:
 			if ((rc = cli_parse_seconds(optarg, 60, &o->wait)) < 0)

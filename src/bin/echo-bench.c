@@ -400,6 +400,10 @@ percentile(const uint64_t *hist, uint64_t total, double p)
 	return 0;
 }
 
+/* getopt_long()'s short options (a literal, which the completion test
+ * reads from the preprocessed source). */
+#define OPTSTRING "s:p:c:l:d:T:n:i:h"
+
 static const struct option longopts[] = {
 	{"server", required_argument, NULL, 's'},
 	{"port", required_argument, NULL, 'p'},
@@ -418,7 +422,6 @@ static const struct option longopts[] = {
 static void
 parse_args(int argc, char **argv, struct bench_opts *o)
 {
-	const char *optstr = "s:p:c:l:d:T:n:i:h";
 	int c, rc;
 
 	*o = (struct bench_opts){
@@ -430,7 +433,7 @@ parse_args(int argc, char **argv, struct bench_opts *o)
 		.seconds = 5,
 	};
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, optstr, longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, OPTSTRING, longopts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			if (optarg[0] == '\0')
@@ -438,21 +441,17 @@ parse_args(int argc, char **argv, struct bench_opts *o)
 			o->host = optarg;
 			break;
 		case 'p':
-			if ((rc = cli_parse_long(optarg, 1, 65535, &o->port)) <
-			    0)
-				cli_bad_value("port (1 to 65535)", optarg, rc);
+			o->port = cli_long_arg(optarg, 1, 65535,
+					       "port (1 to 65535)");
 			break;
 		case 'c':
-			if ((rc = cli_parse_long(optarg, 1, 1000000,
-						 &o->nconn)) < 0)
-				cli_bad_value("connection count (1 to 1000000)",
-					      optarg, rc);
+			o->nconn =
+				cli_long_arg(optarg, 1, 1000000,
+					     "connection count (1 to 1000000)");
 			break;
 		case 'l':
-			if ((rc = cli_parse_size(optarg, 1, 64 << 20,
-						 &o->length)) < 0)
-				cli_bad_value("message length (1 to 64M)",
-					      optarg, rc);
+			o->length = cli_size_arg(optarg, 1, 64 << 20,
+						 "message length (1 to 64M)");
 			break;
 		case 'd':
 			if ((rc = cli_parse_seconds(optarg, 86400,
@@ -463,22 +462,16 @@ parse_args(int argc, char **argv, struct bench_opts *o)
 					      optarg, rc < 0 ? rc : -ERANGE);
 			break;
 		case 'T':
-			if ((rc = cli_parse_long(optarg, 1, 256,
-						 &o->nthreads)) < 0)
-				cli_bad_value("thread count (1 to 256)", optarg,
-					      rc);
+			o->nthreads = cli_long_arg(optarg, 1, 256,
+						   "thread count (1 to 256)");
 			break;
 		case 'n':
-			if ((rc = cli_parse_long(optarg, 1, 1000000000,
-						 &o->rounds_max)) < 0)
-				cli_bad_value("round count (1 or more)", optarg,
-					      rc);
+			o->rounds_max = cli_long_arg(optarg, 1, 1000000000,
+						     "round count (1 or more)");
 			break;
 		case 'i':
-			if ((rc = cli_parse_long(optarg, 0, 1000000,
-						 &o->nidle)) < 0)
-				cli_bad_value("idle connection count", optarg,
-					      rc);
+			o->nidle = cli_long_arg(optarg, 0, 1000000,
+						"idle connection count");
 			break;
 		case 'h':
 			usage(stdout);
@@ -486,7 +479,7 @@ parse_args(int argc, char **argv, struct bench_opts *o)
 		case 'V':
 			cli_version();
 		default:
-			cli_bad_option(argv, optstr);
+			cli_bad_option(argv, OPTSTRING);
 		}
 	}
 	cli_no_operands(argc, argv, usage);

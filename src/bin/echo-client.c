@@ -101,7 +101,7 @@ main(int argc, char **argv)
 	char server[300], *line = NULL;
 	size_t cap = 0;
 	ssize_t len;
-	int c, rc, fd = -1, tty, status = 0;
+	int c, fd = -1, tty, status = 0;
 
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "s:p:h", opts, NULL)) != -1) {
@@ -112,8 +112,8 @@ main(int argc, char **argv)
 			host = optarg;
 			break;
 		case 'p':
-			if ((rc = cli_parse_long(optarg, 1, 65535, &port)) < 0)
-				cli_bad_value("port (1 to 65535)", optarg, rc);
+			port = cli_long_arg(optarg, 1, 65535,
+					    "port (1 to 65535)");
 			break;
 		case 'h':
 			usage(stdout);

@@ -451,6 +451,10 @@ worker_cleanup(struct worker *w)
 		close(w->reserve);
 }
 
+/* getopt_long()'s short options (a literal, which the completion test
+ * reads from the preprocessed source). */
+#define OPTSTRING "p:b:t:m:w:qh"
+
 static const struct option longopts[] = {
 	{"port", required_argument, NULL, 'p'},
 	{"bind", required_argument, NULL, 'b'},
@@ -468,7 +472,6 @@ static const struct option longopts[] = {
 static void
 parse_args(int argc, char **argv, struct server_opts *o)
 {
-	const char *optstr = "p:b:t:m:w:qh";
 	long long v;
 	double secs;
 	int c, rc;
@@ -480,12 +483,11 @@ parse_args(int argc, char **argv, struct server_opts *o)
 		.idle_ms = 300000,
 	};
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, optstr, longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, OPTSTRING, longopts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
-			if ((rc = cli_parse_long(optarg, 0, 65535, &o->port)) <
-			    0)
-				cli_bad_value("port (0 to 65535)", optarg, rc);
+			o->port = cli_long_arg(optarg, 0, 65535,
+					       "port (0 to 65535)");
 			break;
 		case 'b':
 			o->host = optarg;
@@ -507,16 +509,13 @@ parse_args(int argc, char **argv, struct server_opts *o)
 				o->idle_ms = 1;
 			break;
 		case 'm':
-			if ((rc = cli_parse_long(optarg, 1, 100000000, &v)) < 0)
-				cli_bad_value("client limit (1 or more)",
-					      optarg, rc);
+			v = cli_long_arg(optarg, 1, 100000000,
+					 "client limit (1 or more)");
 			o->max_clients = (long)v;
 			break;
 		case 'w':
-			if ((rc = cli_parse_long(optarg, 1, MAX_WORKERS,
-						 &o->nworkers)) < 0)
-				cli_bad_value("worker count (1 to 64)", optarg,
-					      rc);
+			o->nworkers = cli_long_arg(optarg, 1, MAX_WORKERS,
+						   "worker count (1 to 64)");
 			break;
 		case 'q':
 			o->quiet = 1;
@@ -527,7 +526,7 @@ parse_args(int argc, char **argv, struct server_opts *o)
 		case 'V':
 			cli_version();
 		default:
-			cli_bad_option(argv, optstr);
+			cli_bad_option(argv, OPTSTRING);
 		}
 	}
 	cli_no_operands(argc, argv, usage);

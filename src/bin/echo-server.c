@@ -100,7 +100,7 @@ parse_args(int argc, char **argv, struct es_opts *o)
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
-	int c, rc;
+	int c;
 
 	o->host = NULL;
 	o->port = 3000;
@@ -109,9 +109,8 @@ parse_args(int argc, char **argv, struct es_opts *o)
 	while ((c = getopt_long(argc, argv, "p:b:qh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
-			if ((rc = cli_parse_long(optarg, 0, 65535, &o->port)) <
-			    0)
-				cli_bad_value("port (0 to 65535)", optarg, rc);
+			o->port = cli_long_arg(optarg, 0, 65535,
+					       "port (0 to 65535)");
 			break;
 		case 'b':
 			o->host = optarg;

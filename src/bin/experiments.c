@@ -794,10 +794,8 @@ parse_args(int argc, char **argv, struct exp *e)
 					      optarg, rc);
 			break;
 		case 'r':
-			if ((rc = cli_parse_long(optarg, 1, 100000,
-						 &e->repeat)) < 0)
-				cli_bad_value("repetition count (1-100000)",
-					      optarg, rc);
+			e->repeat = cli_long_arg(optarg, 1, 100000,
+						 "repetition count (1-100000)");
 			break;
 		case 'd':
 			e->dir = optarg;
@@ -808,11 +806,10 @@ parse_args(int argc, char **argv, struct exp *e)
 		case 'c':
 			if (strcmp(optarg, "0") == 0)
 				e->cap = 0;
-			else if ((rc = cli_parse_size(optarg, 1024,
-						      4000000000LL, &e->cap)) <
-				 0)
-				cli_bad_value("cap (bytes/s, at least 1k)",
-					      optarg, rc);
+			else
+				e->cap = cli_size_arg(
+					optarg, 1024, 4000000000LL,
+					"cap (bytes/s, at least 1k)");
 			break;
 		case 's':
 			if ((rc = parse_sizes(optarg, e)) < 0)

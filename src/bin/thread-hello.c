@@ -64,10 +64,8 @@ main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "n:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
-			if ((rc = cli_parse_long(optarg, 1, MAX_THREADS, &n)) <
-			    0)
-				cli_bad_value("thread count (1 to 100000)",
-					      optarg, rc);
+			n = cli_long_arg(optarg, 1, MAX_THREADS,
+					 "thread count (1 to 100000)");
 			break;
 		case 'h':
 			usage(stdout);

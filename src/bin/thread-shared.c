@@ -131,7 +131,7 @@ parse_args(int argc, char **argv, struct ts_opts *o)
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
-	int c, rc;
+	int c;
 
 	o->threads = 10;
 	o->iterations = 1000000;
@@ -139,17 +139,13 @@ parse_args(int argc, char **argv, struct ts_opts *o)
 	while ((c = getopt_long(argc, argv, "n:i:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
-			if ((rc = cli_parse_long(optarg, 1, MAX_THREADS,
-						 &o->threads)) < 0)
-				cli_bad_value("thread count (1 to 10000)",
-					      optarg, rc);
+			o->threads = cli_long_arg(optarg, 1, MAX_THREADS,
+						  "thread count (1 to 10000)");
 			break;
 		case 'i':
-			if ((rc = cli_parse_long(optarg, 1, MAX_ITERS,
-						 &o->iterations)) < 0)
-				cli_bad_value("iteration count "
-					      "(1 to 1000000000)",
-					      optarg, rc);
+			o->iterations = cli_long_arg(
+				optarg, 1, MAX_ITERS,
+				"iteration count (1 to 1000000000)");
 			break;
 		case 'h':
 			usage(stdout);

@@ -185,3 +185,25 @@ cli_catch_stop(void)
 {
 	cli_on_stop(cli_record_stop);
 }
+
+long long
+cli_long_arg(const char *s, long long min, long long max, const char *what)
+{
+	long long v;
+	int rc;
+
+	if ((rc = cli_parse_long(s, min, max, &v)) < 0)
+		cli_bad_value(what, s, rc);
+	return v;
+}
+
+long long
+cli_size_arg(const char *s, long long min, long long max, const char *what)
+{
+	long long v;
+	int rc;
+
+	if ((rc = cli_parse_size(s, min, max, &v)) < 0)
+		cli_bad_value(what, s, rc);
+	return v;
+}

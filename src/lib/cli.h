@@ -33,6 +33,16 @@ void cli_bad_value(const char *what, const char *value, int code)
 	__attribute__((noreturn));
 
 /*
+ * cli_parse_long() and cli_parse_size() of an option's value for a
+ * program: the value, or, for a bad one, cli_bad_value(what, ...) and
+ * exit 2.
+ */
+long long cli_long_arg(const char *s, long long min, long long max,
+		       const char *what);
+long long cli_size_arg(const char *s, long long min, long long max,
+		       const char *what);
+
+/*
  * For getopt_long() returning '?' (call with opterr = 0): prints what was
  * wrong with the option as "PROG: ..." and a pointer to --help, exits 2.
  * optstring is the one given to getopt_long().

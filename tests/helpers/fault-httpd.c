@@ -95,7 +95,7 @@ parse_args(int argc, char **argv, struct fh_opts *o)
 		{NULL, 0, NULL, 0},
 	};
 	long long v;
-	int c, rc;
+	int c;
 
 	memset(o, 0, sizeof(*o));
 	o->srv.faults = 1;
@@ -106,14 +106,11 @@ parse_args(int argc, char **argv, struct fh_opts *o)
 			o->srv.root = optarg;
 			break;
 		case 'r':
-			if ((rc = cli_parse_size(optarg, 1, 4000000000LL, &v)) <
-			    0)
-				cli_bad_value("rate", optarg, rc);
+			v = cli_size_arg(optarg, 1, 4000000000LL, "rate");
 			o->srv.rate = (unsigned long)v;
 			break;
 		case 'c':
-			if ((rc = cli_parse_long(optarg, 1, 100000, &v)) < 0)
-				cli_bad_value("connection count", optarg, rc);
+			v = cli_long_arg(optarg, 1, 100000, "connection count");
 			o->srv.max_conns = (int)v;
 			break;
 		case 'b':
