@@ -86,8 +86,15 @@ round_trip(int fd, const char *line, size_t n, const char *server)
 	return 0;
 }
 
-int
-main(int argc, char **argv)
+/* What the command line asks for. */
+struct ec_opts {
+	const char *host;
+	long long port;
+};
+
+/* The command line into o; exits on a bad one and after --help. */
+static void
+parse_args(int argc, char **argv, struct ec_opts *o)
 {
 	static const struct option opts[] = {
 		{"server", required_argument, NULL, 's'},
@@ -96,28 +103,25 @@ main(int argc, char **argv)
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
-	const char *host = "localhost";
-	long long port = 3000;
-	char server[300], *line = NULL;
-	size_t cap = 0;
-	ssize_t len;
-	int c, fd = -1, tty, status = 0;
+	int c;
 
+	o->host = "localhost";
+	o->port = 3000;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "s:p:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			if (optarg[0] == '\0')
 				cli_bad_value("server host", optarg, -EINVAL);
-			host = optarg;
+			o->host = optarg;
 			break;
 		case 'p':
-			port = cli_long_arg(optarg, 1, 65535,
-					    "port (1 to 65535)");
+			o->port = cli_long_arg(optarg, 1, 65535,
+					       "port (1 to 65535)");
 			break;
 		case 'h':
 			usage(stdout);
-			return 0;
+			exit(0);
 		case 'V':
 			cli_version();
 		default:
@@ -125,14 +129,18 @@ main(int argc, char **argv)
 		}
 	}
 	cli_no_operands(argc, argv, usage);
-	signal(SIGPIPE, SIG_IGN);
-	snprintf(server, sizeof(server), "%s port %lld", host, port);
-	fd = sock_connect(host, (int)port, 0);
-	if (fd < 0) {
-		warnx("%s: %s", server, sock_strerror(fd));
-		return 1;
-	}
-	tty = isatty(STDIN_FILENO);
+}
+
+/* Each input line to the server and its echo back, until a blank line
+ * or the end of the input. Returns the exit status. */
+static int
+converse(int fd, const char *server)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+	int tty = isatty(STDIN_FILENO), status = 0;
+
 	if (tty)
 		printf("Enter a blank line to stop.\n");
 	for (;;) {
@@ -164,6 +172,32 @@ main(int argc, char **argv)
 		}
 	}
 	free(line);
+	return status;
+}
+
+static int
+run(const struct ec_opts *o)
+{
+	char server[300];
+	int fd, status;
+
+	signal(SIGPIPE, SIG_IGN);
+	snprintf(server, sizeof(server), "%s port %lld", o->host, o->port);
+	fd = sock_connect(o->host, (int)o->port, 0);
+	if (fd < 0) {
+		warnx("%s: %s", server, sock_strerror(fd));
+		return 1;
+	}
+	status = converse(fd, server);
 	close(fd);
 	return status;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct ec_opts o;
+
+	parse_args(argc, argv, &o);
+	return run(&o);
 }

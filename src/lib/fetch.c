@@ -825,21 +825,18 @@ fetch_multi_add(struct fetch_multi *fm, const char *url, int dirfd,
  * that setting it takes effect promptly without a wake-up call. */
 #define MULTI_CANCEL_POLL_MS 50
 
-int
-fetch_multi_run(struct fetch_multi *fm, int timeout_ms, fetch_done_cb *done,
+/* Retries that are due start; after a cancel, nothing does and every
+ * slot ends. Returns the wait, in ms, until the next retry is due (no
+ * later than timeout_ms; -1 for none). */
+static int
+multi_start_due(struct fetch_multi *fm, int timeout_ms, fetch_done_cb *done,
 		void *arg)
 {
-	int stop = fm->cancel != NULL && atomic_load(fm->cancel) != 0;
-	double t = mtime_now();
-	long curl_ms = -1;
-	int running, left, rc = 0;
-	CURLMcode mc;
-	CURLMsg *msg;
+	int stop = fm->cancel != NULL && atomic_load(fm->cancel) != 0, rc;
+	double t = mtime_now(), ms;
 
-	/* Retries that are due start; after a cancel, nothing does. */
 	for (unsigned i = 0; i < fm->nslots; i++) {
 		struct fetcher *f = fm->slots[i];
-		double ms;
 
 		if (f->state == SLOT_RUNNING && stop) {
 			curl_multi_remove_handle(fm->m, f->curl);
@@ -863,6 +860,39 @@ fetch_multi_run(struct fetch_multi *fm, int timeout_ms, fetch_done_cb *done,
 				timeout_ms = (int)ms;
 		}
 	}
+	return timeout_ms;
+}
+
+/* The multi handle itself failed (out of memory): every transfer in it
+ * ends with that error. Returns it. */
+static int
+multi_failed(struct fetch_multi *fm, CURLMcode mc, fetch_done_cb *done,
+	     void *arg)
+{
+	for (unsigned i = 0; i < fm->nslots; i++) {
+		struct fetcher *f = fm->slots[i];
+
+		if (f->state == SLOT_IDLE)
+			continue;
+		if (f->state == SLOT_RUNNING)
+			curl_multi_remove_handle(fm->m, f->curl);
+		snprintf(f->r->error, sizeof(f->r->error), "%s",
+			 curl_multi_strerror(mc));
+		slot_end(fm, f, -EIO, done, arg);
+	}
+	return mc == CURLM_OUT_OF_MEMORY ? -ENOMEM : -EIO;
+}
+
+int
+fetch_multi_run(struct fetch_multi *fm, int timeout_ms, fetch_done_cb *done,
+		void *arg)
+{
+	long curl_ms = -1;
+	int running, left, rc = 0;
+	CURLMcode mc;
+	CURLMsg *msg;
+
+	timeout_ms = multi_start_due(fm, timeout_ms, done, arg);
 	if (fm->busy == 0)
 		return 0;
 	if (curl_multi_timeout(fm->m, &curl_ms) == CURLM_OK && curl_ms >= 0 &&
@@ -876,22 +906,8 @@ fetch_multi_run(struct fetch_multi *fm, int timeout_ms, fetch_done_cb *done,
 	mc = curl_multi_poll(fm->m, NULL, 0, timeout_ms, NULL);
 	if (mc == CURLM_OK)
 		mc = curl_multi_perform(fm->m, &running);
-	if (mc != CURLM_OK) {
-		/* The multi handle itself failed (out of memory): every
-		 * transfer in it ends with that error. */
-		for (unsigned i = 0; i < fm->nslots; i++) {
-			struct fetcher *f = fm->slots[i];
-
-			if (f->state == SLOT_IDLE)
-				continue;
-			if (f->state == SLOT_RUNNING)
-				curl_multi_remove_handle(fm->m, f->curl);
-			snprintf(f->r->error, sizeof(f->r->error), "%s",
-				 curl_multi_strerror(mc));
-			slot_end(fm, f, -EIO, done, arg);
-		}
-		return mc == CURLM_OUT_OF_MEMORY ? -ENOMEM : -EIO;
-	}
+	if (mc != CURLM_OK)
+		return multi_failed(fm, mc, done, arg);
 	while ((msg = curl_multi_info_read(fm->m, &left)) != NULL) {
 		struct fetcher *f = NULL;
 		CURLcode res = msg->data.result;
