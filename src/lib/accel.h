@@ -7,6 +7,8 @@
 #include <signal.h>
 #include <stdint.h>
 
+#include "reqopts.h"
+
 struct accel_stats {
 	int64_t done;	/* bytes on disk */
 	int64_t total;	/* file size, -1 while unknown */
@@ -33,7 +35,8 @@ struct accel_opts {
 			      * up; 0: 5 */
 	long long max_speed; /* total bytes per second, 0 for no cap */
 	const unsigned char *sha256; /* 32 bytes to verify, or NULL */
-	const char *cacert;	     /* extra CA bundle for HTTPS, or NULL */
+	const struct reqopts *req;   /* what every request carries (headers,
+				      * credentials, TLS, proxy); NULL: none */
 	volatile sig_atomic_t *stop; /* set by a signal handler: stop */
 	accel_progress_cb *progress; /* called a few times a second */
 	accel_warn_cb *warn;
