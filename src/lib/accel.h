@@ -58,7 +58,7 @@ struct accel_result {
  * stopped. Returns 0 when the file stands complete (and verified) under
  * its final name; -EINTR when *opts->stop was set; another -errno on
  * failure, with res->errurl and res->errmsg saying what happened (both
- * printable, without credentials). Never leaves a partial file under the
+ * printable, without a password). Never leaves a partial file under the
  * final name. A run that stops short keeps NAME.part with a state file
  * that describes it (res->kept) or removes the NAME.part it made; a run
  * that finds another download writing NAME.part changes nothing. Every

@@ -2,7 +2,9 @@
 # auth.sh -- the request options of the three downloaders against an nginx
 # that wants Basic auth, a cookie and a header: every request of a
 # download (each range, each mirror) carries them, .netrc works, bad values
-# are refused, and the password shows in no output and no file.
+# are refused, a redirect to another host gets no credentials, printed
+# URLs keep the user name, and the password shows in no output and no
+# file.
 # timeout: 180
 . "$(dirname "$0")/lib.sh"
 D=$NT_BIN/download
@@ -43,15 +45,17 @@ for p in "$D" "$TD" "$DA"; do
 done
 
 W=$T_TMP/www
-mkdir -p "$W/p" "$W/m"
+mkdir -p "$W/p" "$W/m" "$W/open"
 head -c 4194304 /dev/urandom >"$W/p/big"
 cp "$W/p/big" "$W/m/big"
 for i in 1 2 3; do head -c $((i * 50000)) /dev/urandom >"$W/p/s$i"; done
+cp "$W/p/s1" "$W/open/s1"
 echo "alice:$(openssl passwd -apr1 "$PW")" >"$T_TMP/htpasswd"
 # The if's run before auth_basic: a request without the cookie or the
 # header is refused whatever its credentials.
 cat >"$T_TMP/snippet" <<NGX
 access_log $T_TMP/access.log combined;
+location /r/ { return 302 http://localhost:\$server_port/open/s1; }
 location ~ ^/[pm]/ {
 	auth_basic "netthreads"; auth_basic_user_file $T_TMP/htpasswd;
 	if (\$http_x_token != "t1") { return 403; }
@@ -145,6 +149,33 @@ is "$?" 1 "download with user:password in a URL: one saved, one failed"
 timeout 60 "$DA" -n 2 "${REQ[@]}" -o u "http://alice:$PW@127.0.0.1:$NGINX_PORT/p/s2" \
 	>out/urlda.out 2>out/urlda.err
 is "$?" 0 "download-accelerator with user:password in the URL"
+check "its result line shows the user, not the password" \
+	grep -q "^http://alice@127.0.0.1:$NGINX_PORT/p/s2 2 " out/urlda.out
+
+# A redirect to another host: the credentials stay behind.
+for p in "$DA" "$TD"; do
+	n=$(basename "$p")
+	n0=$(lines)
+	if [ "$n" = download-accelerator ]; then
+		timeout 60 "$p" -q -n 2 -u "alice:$PW" -o r1 "$U/r/x" \
+			>"out/r-$n.out" 2>"out/r-$n.err"
+	else
+		echo "$U/r/x" | timeout 60 "$p" -i - -d "r-$n" -u "alice:$PW" \
+			>"out/r-$n.out" 2>"out/r-$n.err"
+	fi
+	is "$?" 0 "$n: a redirect to another host downloads"
+	opened=$(tail -n +$((n0 + 1)) "$L" | grep -c 'GET /open/s1')
+	anon=$(tail -n +$((n0 + 1)) "$L" | grep 'GET /open/s1' |
+		grep -c '^[^ ]* - - ')
+	if [ "$opened" -ge 1 ] && [ "$anon" -eq "$opened" ]; then
+		ok "$n: no credentials sent to the host redirected to"
+	else
+		notok "$n: no credentials sent to the host redirected to"
+		diag "requests there: $opened, without credentials: $anon"
+	fi
+	check "$n: they went to the first host" \
+		grep -q "alice .*GET /r/x" "$L"
+done
 
 # No password anywhere: outputs, downloaded folders, logs, state.
 rm -f netrc
