@@ -96,8 +96,8 @@ lines() { wc -l <"$L"; }
 
 # The accelerator: 8 ranges and a mirror, all authenticated.
 n0=$(lines)
-timeout 60 "$DA" -q -n 8 "${REQ[@]}" -u "alice:$PW" -o big "$U/p/big" \
-	"http://localhost:$NGINX_PORT/m/big" >out/da.out 2>out/da.err
+timeout 120 $NT_VALGRIND "$DA" -q -n 8 "${REQ[@]}" -u "alice:$PW" -o big \
+	"$U/p/big" "http://localhost:$NGINX_PORT/m/big" >out/da.out 2>out/da.err
 is "$?" 0 "download-accelerator -u -H -b -A: the file downloads"
 check "download-accelerator: the file is whole" cmp -s big "$W/p/big"
 check "download-accelerator: every range and mirror request carried them" \
@@ -146,7 +146,8 @@ http://alice:$PW@127.0.0.1:$NGINX_PORT/p/s1
 http://alice:$PW@127.0.0.1:$NGINX_PORT/p/nothere
 EOF
 is "$?" 1 "download with user:password in a URL: one saved, one failed"
-timeout 60 "$DA" -n 2 "${REQ[@]}" -o u "http://alice:$PW@127.0.0.1:$NGINX_PORT/p/s2" \
+timeout 60 "$DA" -n 2 "${REQ[@]}" -o u \
+	"http://alice:$PW@127.0.0.1:$NGINX_PORT/p/s2" \
 	>out/urlda.out 2>out/urlda.err
 is "$?" 0 "download-accelerator with user:password in the URL"
 check "its result line shows the user, not the password" \
