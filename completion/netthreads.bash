@@ -27,29 +27,39 @@ _netthreads()
 	# addresses; those in value take a free value, so complete as nothing.
 	# operands: the program takes arguments besides options.
 	local opts file= dir= host= addr= value= operands=
+	# The request options the three downloaders share (cli.h).
+	local req_opts='-H --header -A --user-agent -e --referer -b --cookie
+		-u --user --netrc --netrc-file -k --insecure --cacert --capath
+		-E --cert --key -x --proxy --noproxy -4 --ipv4 -6 --ipv6'
+	local req_file='-b --cookie --netrc-file --cacert -E --cert --key'
+	local req_dir='--capath'
+	local req_value='-H --header -A --user-agent -e --referer -u --user
+		-x --proxy --noproxy'
 	case ${1##*/} in
 	download-accelerator)
-		opts='-n --connections -o --output -c --continue -q --quiet
+		opts="-n --connections -o --output -c --continue -q --quiet
 			--checksum --timeout --min-speed --retries --max-speed
-			--cacert -h --help --version'
-		file='-o --output --cacert'
-		value='-n --connections --checksum --timeout --min-speed --retries
-			--max-speed'
+			-h --help --version $req_opts"
+		file="-o --output $req_file"
+		dir=$req_dir
+		value="-n --connections --checksum --timeout --min-speed
+			--retries --max-speed $req_value"
 		operands=1
 		;;
 	download)
-		opts='-i --input -d --dir -q --quiet --retries --retry-wait
-			-h --help --version'
-		file='-i --input'
-		dir='-d --dir'
-		value='--retries --retry-wait'
+		opts="-i --input -d --dir -q --quiet --retries --retry-wait
+			-h --help --version $req_opts"
+		file="-i --input $req_file"
+		dir="-d --dir $req_dir"
+		value="--retries --retry-wait $req_value"
 		;;
 	threaded-download)
-		opts='-i --input -d --dir -j --jobs -t --threads -v --verbose
-			-q --quiet --retries --retry-wait -h --help --version'
-		file='-i --input'
-		dir='-d --dir'
-		value='-j --jobs -t --threads --retries --retry-wait'
+		opts="-i --input -d --dir -j --jobs -t --threads -v --verbose
+			-q --quiet --retries --retry-wait -h --help --version
+			$req_opts"
+		file="-i --input $req_file"
+		dir="-d --dir $req_dir"
+		value="-j --jobs -t --threads --retries --retry-wait $req_value"
 		;;
 	experiments)
 		opts='-t --threads -r --repeat -d --dir --fresh -c --cap

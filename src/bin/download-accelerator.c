@@ -15,6 +15,7 @@
 #include "progress.h"
 #include "urlname.h"
 
+#define OPTSTRING     "n:o:cqh" CLI_REQ_SHORTOPTS
 #define DEFAULT_CONNS 8
 #define MAX_CONNS     64
 
@@ -26,7 +27,8 @@ usage(FILE *f)
 		"[--checksum sha256=HEX]\n"
 		"           [--timeout S] [--min-speed RATE] [--retries K] "
 		"[--max-speed RATE]\n"
-		"           [--cacert FILE]\n"
+		"           [-H 'NAME: VALUE'] [-u USER[:PASSWORD]] [-k] "
+		"[-x PROXY] ...\n"
 		"           URL [MIRROR-URL...]\n"
 		"Downloads one file over N parallel ranged connections into "
 		"the current\n"
@@ -51,9 +53,9 @@ usage(FILE *f)
 		"giving up (default 5)\n"
 		"      --max-speed RATE total rate cap, e.g. 500k, 2M (default "
 		"none)\n"
-		"      --cacert FILE    trust this CA bundle for HTTPS too\n"
 		"  -h, --help           this help\n"
-		"      --version        print the version\n",
+		"      --version        print the version\n"
+		"\n" CLI_REQ_HELP,
 		DEFAULT_CONNS, MAX_CONNS);
 }
 
@@ -107,7 +109,6 @@ enum {
 	O_RETRIES,
 	O_MAXSPEED,
 	O_MINSPEED,
-	O_CACERT,
 	O_VERSION
 };
 
@@ -116,7 +117,7 @@ struct da_opts {
 	long long conns, retries, speed, min_speed;
 	double timeout;
 	const char *output; /* NULL: named after the first URL */
-	const char *cacert;
+	struct reqopts req;
 	unsigned char md[32]; /* --checksum, if sha256 is set */
 	const unsigned char *sha256;
 	int resume, quiet;
@@ -126,7 +127,7 @@ struct da_opts {
 
 /* One option c with its argument arg into o; exits on a bad value. */
 static void
-set_option(int c, const char *arg, char **argv, struct da_opts *o)
+set_option(int c, char *arg, char **argv, struct da_opts *o)
 {
 	int rc;
 
@@ -175,16 +176,14 @@ set_option(int c, const char *arg, char **argv, struct da_opts *o)
 		if ((rc = cli_parse_size(arg, 1, 1LL << 40, &o->min_speed)) < 0)
 			cli_bad_value("rate", arg, rc);
 		break;
-	case O_CACERT:
-		o->cacert = arg;
-		break;
 	case 'h':
 		usage(stdout);
 		exit(0);
 	case O_VERSION:
 		cli_version();
 	default:
-		cli_bad_option(argv, "n:o:cqh");
+		if (!cli_reqopt(&o->req, c, arg))
+			cli_bad_option(argv, OPTSTRING);
 	}
 }
 
@@ -202,7 +201,7 @@ parse_args(int argc, char **argv, struct da_opts *o)
 		{"retries", required_argument, NULL, O_RETRIES},
 		{"max-speed", required_argument, NULL, O_MAXSPEED},
 		{"min-speed", required_argument, NULL, O_MINSPEED},
-		{"cacert", required_argument, NULL, O_CACERT},
+		CLI_REQ_LONGOPTS,
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, O_VERSION},
 		{NULL, 0, NULL, 0},
@@ -214,8 +213,9 @@ parse_args(int argc, char **argv, struct da_opts *o)
 	o->retries = 5;
 	o->timeout = 10;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "n:o:cqh", opts, NULL)) != -1)
+	while ((c = getopt_long(argc, argv, OPTSTRING, opts, NULL)) != -1)
 		set_option(c, optarg, argv, o);
+	cli_reqopts_finish(&o->req);
 	if (optind == argc) {
 		warnx("missing URL");
 		usage(stderr);
@@ -293,7 +293,7 @@ run(const struct da_opts *o)
 	ao.path = output;
 	ao.resume = o->resume;
 	ao.sha256 = o->sha256;
-	ao.cacert = o->cacert;
+	ao.req = &o->req;
 	ao.conns = (int)o->conns;
 	ao.timeout = o->timeout;
 	ao.min_speed = o->min_speed;

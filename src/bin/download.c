@@ -31,10 +31,10 @@
 
 #if BATCH_THREADED
 #define PROG	  "threaded-download"
-#define OPTSTRING "i:d:j:t:vqh"
+#define OPTSTRING "i:d:j:t:vqh" CLI_REQ_SHORTOPTS
 #else
 #define PROG	  "download"
-#define OPTSTRING "i:d:qh"
+#define OPTSTRING "i:d:qh" CLI_REQ_SHORTOPTS
 #endif
 /* Longest URL shown in a line; a longer one ends in "...". */
 #define URL_SHOWN 2048
@@ -67,7 +67,9 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-		"usage: " PROG " [-i FILE] [-d DIR]%s [-q]%s\n"
+		"usage: " PROG
+		" [-i FILE] [-d DIR]%s [-q]%s [-H 'NAME: VALUE']\n"
+		"       [-u USER[:PASSWORD]] [-k] [-x PROXY] ...\n"
 		"Downloads every http(s) URL listed in FILE (one a line; "
 		"blank\n"
 		"lines and lines starting with '#' skipped) into DIR, %s.\n"
@@ -92,7 +94,8 @@ usage(FILE *f)
 		"      --retry-wait S   first wait before a retry, doubling "
 		"(default 0.5)\n"
 		"  -h, --help           this help\n"
-		"      --version        print the version\n",
+		"      --version        print the version\n"
+		"\n" CLI_REQ_HELP,
 		BATCH_THREADED ? " [-j N] [-t T]" : "",
 		BATCH_THREADED ? " [-v]" : "",
 		BATCH_THREADED ? "several at once" : "one after another"
@@ -195,6 +198,7 @@ struct dl_opts {
 	double wait; /* before the first retry */
 	int quiet;
 	int verbose;
+	struct reqopts req;
 };
 
 /* The command line into o; exits on a bad one and after --help. */
@@ -215,6 +219,7 @@ parse_args(int argc, char **argv, struct dl_opts *o)
 		{"retry-wait", required_argument, NULL, OPT_RETRY_WAIT},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, OPT_VERSION},
+		CLI_REQ_LONGOPTS,
 		{NULL, 0, NULL, 0},
 	};
 	int c, rc;
@@ -262,10 +267,12 @@ parse_args(int argc, char **argv, struct dl_opts *o)
 		case OPT_VERSION:
 			cli_version();
 		default:
-			cli_bad_option(argv, OPTSTRING);
+			if (!cli_reqopt(&o->req, c, optarg))
+				cli_bad_option(argv, OPTSTRING);
 		}
 	}
 	cli_no_operands(argc, argv, usage);
+	cli_reqopts_finish(&o->req);
 }
 
 /*
@@ -357,6 +364,7 @@ fetch_all(struct batch *b, size_t n, int dirfd, struct out *o,
 	ro.fetch.received = &o->received;
 	ro.fetch.on_data = o->progress ? on_data : NULL;
 	ro.fetch.arg = o;
+	ro.fetch.req = &opt->req;
 	ro.dirfd = dirfd;
 	ro.on_start = on_start;
 	ro.on_done = on_done;

@@ -516,8 +516,10 @@ setup_conn(struct accel *a, struct accel_conn *c)
 			 "netthreads-download-accelerator");
 	curl_easy_setopt(c->easy, CURLOPT_CONNECTTIMEOUT_MS,
 			 (long)(a->o->timeout * 1000) + 1);
-	if (a->o->cacert != NULL)
-		curl_easy_setopt(c->easy, CURLOPT_CAINFO, a->o->cacert);
+	/* Every range, mirror and retry uses this handle (and the HEAD
+	 * fallback a copy of it), so each carries the request options. */
+	if (reqopts_apply(a->o->req, c->easy) < 0)
+		return -EINVAL;
 	return 0;
 }
 
@@ -528,6 +530,7 @@ static int
 setup(struct accel *a)
 {
 	const struct accel_opts *o = a->o;
+	int rc;
 
 	if (accel__open_folder(a) < 0)
 		return a->fatal;
@@ -540,7 +543,8 @@ setup(struct accel *a)
 	    (a->conns = calloc((size_t)o->conns, sizeof(*a->conns))) == NULL ||
 	    (a->src = calloc((size_t)o->nurls, sizeof(*a->src))) == NULL ||
 	    (a->probe_hdrs = curl_slist_append(
-		     NULL, "Accept-Encoding: identity")) == NULL) {
+		     NULL, "Accept-Encoding: identity")) == NULL ||
+	    reqopts_headers(o->req, &a->probe_hdrs) < 0) {
 		accel__err(a, -ENOMEM, o->urls[0], "%s", strerror(ENOMEM));
 		return a->fatal;
 	}
@@ -551,9 +555,11 @@ setup(struct accel *a)
 		a->src[i].alive = 1;
 	}
 	for (int i = 0; i < a->nconns; i++) {
-		if (setup_conn(a, &a->conns[i]) < 0) {
-			accel__err(a, -ENOMEM, o->urls[0], "%s",
-				   strerror(ENOMEM));
+		if ((rc = setup_conn(a, &a->conns[i])) < 0) {
+			accel__err(a, rc, o->urls[0], "%s",
+				   rc == -EINVAL ? "a request option this "
+						   "libcurl does not support" :
+						   strerror(-rc));
 			return a->fatal;
 		}
 		a->conns[i].src = i % a->nsrc;

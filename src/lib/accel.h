@@ -7,6 +7,8 @@
 #include <signal.h>
 #include <stdint.h>
 
+#include "reqopts.h"
+
 struct accel_stats {
 	int64_t done;	/* bytes on disk */
 	int64_t total;	/* file size, -1 while unknown */
@@ -33,7 +35,8 @@ struct accel_opts {
 			      * up; 0: 5 */
 	long long max_speed; /* total bytes per second, 0 for no cap */
 	const unsigned char *sha256; /* 32 bytes to verify, or NULL */
-	const char *cacert;	     /* extra CA bundle for HTTPS, or NULL */
+	const struct reqopts *req;   /* what every request carries (headers,
+				      * credentials, TLS, proxy); NULL: none */
 	volatile sig_atomic_t *stop; /* set by a signal handler: stop */
 	accel_progress_cb *progress; /* called a few times a second */
 	accel_warn_cb *warn;
@@ -55,7 +58,7 @@ struct accel_result {
  * stopped. Returns 0 when the file stands complete (and verified) under
  * its final name; -EINTR when *opts->stop was set; another -errno on
  * failure, with res->errurl and res->errmsg saying what happened (both
- * printable, without credentials). Never leaves a partial file under the
+ * printable, without a password). Never leaves a partial file under the
  * final name. A run that stops short keeps NAME.part with a state file
  * that describes it (res->kept) or removes the NAME.part it made; a run
  * that finds another download writing NAME.part changes nothing. Every

@@ -29,7 +29,7 @@ accel__err(struct accel *a, int rc, const char *url, const char *fmt, ...)
 		return;
 	a->fatal = rc;
 	/* Messages carry a server's words (a reason phrase, an ETag): they
-	 * leave the library printable, and URLs without credentials. */
+	 * leave the library printable, and URLs without a password. */
 	display_url(url, a->res->errurl, sizeof(a->res->errurl));
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);

@@ -205,7 +205,7 @@ make_headers(struct accel *a)
 			return -ENOMEM;
 		a->hdrs = l;
 	}
-	return 0;
+	return reqopts_headers(a->o->req, &a->hdrs);
 }
 
 /* The file's size from the probe's reply, into *size. Returns 0, -EPROTO

@@ -6,6 +6,8 @@
 #include <signal.h>
 #include <stdio.h>
 
+#include "reqopts.h"
+
 /*
  * Parses a whole decimal integer in [min, max]. Returns 0 and sets *out, or
  * -EINVAL (not a number, trailing junk, empty) or -ERANGE (outside the
@@ -74,6 +76,81 @@ void cli_record_stop(int sig);
 /* cli_on_stop(cli_record_stop), for programs that only need to know that
  * they should stop, and why. */
 void cli_catch_stop(void);
+
+/*
+ * The request options every downloader takes, spelt alike: append
+ * CLI_REQ_SHORTOPTS to the getopt string, CLI_REQ_LONGOPTS to the option
+ * table, CLI_REQ_HELP to --help, and hand each option to cli_reqopt().
+ */
+enum {
+	CLI_REQ_NETRC = 0x1000,
+	CLI_REQ_NETRC_FILE,
+	CLI_REQ_CACERT,
+	CLI_REQ_CAPATH,
+	CLI_REQ_KEY,
+	CLI_REQ_NOPROXY
+};
+
+#define CLI_REQ_SHORTOPTS "H:A:e:b:u:kE:x:46"
+
+#define CLI_REQ_LONGOPTS                                                       \
+	{"header", required_argument, NULL, 'H'},                              \
+		{"user-agent", required_argument, NULL, 'A'},                  \
+		{"referer", required_argument, NULL, 'e'},                     \
+		{"cookie", required_argument, NULL, 'b'},                      \
+		{"user", required_argument, NULL, 'u'},                        \
+		{"netrc", no_argument, NULL, CLI_REQ_NETRC},                   \
+		{"netrc-file", required_argument, NULL, CLI_REQ_NETRC_FILE},   \
+		{"insecure", no_argument, NULL, 'k'},                          \
+		{"cacert", required_argument, NULL, CLI_REQ_CACERT},           \
+		{"capath", required_argument, NULL, CLI_REQ_CAPATH},           \
+		{"cert", required_argument, NULL, 'E'},                        \
+		{"key", required_argument, NULL, CLI_REQ_KEY},                 \
+		{"proxy", required_argument, NULL, 'x'},                       \
+		{"noproxy", required_argument, NULL, CLI_REQ_NOPROXY},         \
+		{"ipv4", no_argument, NULL, '4'},                              \
+	{                                                                      \
+		"ipv6", no_argument, NULL, '6'                                 \
+	}
+
+#define CLI_REQ_HELP                                                           \
+	"Requests:\n"                                                          \
+	"  -H, --header 'NAME: VALUE'  send this header too (repeatable; "     \
+	"'NAME:'\n"                                                            \
+	"                       drops a default one)\n"                        \
+	"  -A, --user-agent S   User-Agent to send\n"                          \
+	"  -e, --referer URL    Referer to send\n"                             \
+	"  -b, --cookie DATA|FILE  cookies 'a=b; c=d', or a cookie file\n"     \
+	"  -u, --user USER[:PASSWORD]  credentials (no password: asked on "    \
+	"the terminal)\n"                                                      \
+	"      --netrc          credentials from ~/.netrc\n"                   \
+	"      --netrc-file FILE  credentials from FILE\n"                     \
+	"  -k, --insecure       do not check the server's certificate\n"       \
+	"      --cacert FILE    trust the CAs in FILE (PEM)\n"                 \
+	"      --capath DIR     trust the CAs in DIR\n"                        \
+	"  -E, --cert FILE      client certificate (PEM)\n"                    \
+	"      --key FILE       its private key (PEM; default: in --cert)\n"   \
+	"  -x, --proxy URL      http://, https:// or socks5h:// proxy (else "  \
+	"$https_proxy,\n"                                                      \
+	"                       $http_proxy, $all_proxy)\n"                    \
+	"      --noproxy HOSTS  hosts reached directly, comma-separated\n"     \
+	"  -4, --ipv4           IPv4 addresses only\n"                         \
+	"  -6, --ipv6           IPv6 addresses only\n"
+
+/*
+ * One request option c (from CLI_REQ_*) with its argument arg into ro.
+ * Returns 1 when c is one, 0 when it is not. Exits 2 with a one-line
+ * message naming the value when it is bad. A password given with -u is
+ * copied out of arg, which is then blanked so that no process listing
+ * shows it. For use by programs only.
+ */
+int cli_reqopt(struct reqopts *ro, int c, char *arg);
+
+/*
+ * After the options: -u without a password asks for one on the terminal
+ * (/dev/tty, without echo); with no terminal, says so and exits 2.
+ */
+void cli_reqopts_finish(struct reqopts *ro);
 
 /* Prints "PROG VERSION" to stdout and exits 0. */
 void cli_version(void) __attribute__((noreturn));

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 /* display.c -- strips what a terminal would obey from text before it is
- * printed, and the credentials from URLs. */
+ * printed, and the passwords from URLs. */
 #include <errno.h>
 #include <string.h>
 
@@ -88,10 +88,16 @@ display_text(const char *s, char *out, size_t size)
 char *
 display_url(const char *url, char *out, size_t size)
 {
-	size_t off, len;
+	size_t off, len, user;
+	const char *rest;
 
 	if (!urlname_userinfo(url, &off, &len))
-		off = len = 0;
-	return show(url, off, url + off + len, strlen(url + off + len), out,
-		    size);
+		return show(url, strlen(url), "", 0, out, size);
+	/* The user name up to the first ':', then the '@' and the rest; an
+	 * empty user name goes with its '@'. */
+	user = strcspn(url + off, ":");
+	if (user >= len - 1)
+		user = len - 1;
+	rest = url + off + len - (user > 0 ? 1 : 0);
+	return show(url, off + user, rest, strlen(rest), out, size);
 }

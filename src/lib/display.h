@@ -16,9 +16,9 @@
 char *display_text(const char *s, char *out, size_t size);
 
 /*
- * display_text() of a URL without its credentials: "http://u:pw@h/x" is
- * shown as "http://h/x" (a user name may itself be a secret token).
- * Returns out.
+ * display_text() of a URL without its password: "http://u:pw@h/x" is
+ * shown as "http://u@h/x", so that a message still says which account
+ * was used; "http://:pw@h/x" as "http://h/x". Returns out.
  */
 char *display_url(const char *url, char *out, size_t size);
 

@@ -46,6 +46,7 @@ struct fetcher {
 	CURL *curl;
 	struct fetch_opts o;
 	char errbuf[CURL_ERROR_SIZE];
+	struct curl_slist *hdrs; /* the request options' headers */
 	/* Per fetch: */
 	int dirfd;
 	const char *name;
@@ -332,6 +333,13 @@ fetch_new(const struct fetch_opts *o, struct fetch_share *s)
 	curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
 	if (s != NULL)
 		curl_easy_setopt(c, CURLOPT_SHARE, s->sh);
+	if (reqopts_apply(f->o.req, c) < 0 ||
+	    reqopts_headers(f->o.req, &f->hdrs) < 0) {
+		fetch_free(f);
+		errno = EINVAL;
+		return NULL;
+	}
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, f->hdrs);
 	return f;
 }
 
@@ -341,6 +349,7 @@ fetch_free(struct fetcher *f)
 	if (f == NULL)
 		return;
 	curl_easy_cleanup(f->curl);
+	curl_slist_free_all(f->hdrs);
 	free(f->wbuf);
 	free(f);
 }

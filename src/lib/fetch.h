@@ -5,6 +5,8 @@
 
 #include <stdatomic.h>
 
+#include "reqopts.h"
+
 /*
  * Connection reuse: a fetcher owns one curl easy handle and keeps it across
  * URLs, so its connection to a host stays open between files (keep-alive).
@@ -40,6 +42,9 @@ struct fetch_opts {
 				   * progress displays (optional) */
 	fetch_data_cb *on_data;	  /* called as data arrives (optional) */
 	void *arg;
+	const struct reqopts *req; /* what every request carries (headers,
+				    * credentials, TLS, proxy); NULL: none;
+				    * must outlive the fetcher */
 };
 
 struct fetch_result {

@@ -117,21 +117,25 @@ check "the ETags are shown" grep -q 'ETag "?2Jtwo"; expected 200000, ETag "??\]0
 check "with no CSI byte" sh -c '! grep -q "$(printf "\233")" "$1"' _ "$T_TMP/err"
 check "and no file is left" sh -c '! ls small* 2>/dev/null | grep -q .'
 
-# 4. Credentials are never printed or stored.
+# 4. Passwords are never printed or stored; printed URLs keep the user
+# name (UU), the state file none of the credentials.
 SU=http://user:s3cret@127.0.0.1:$PORT
+UU=http://user@127.0.0.1:$PORT
 out=$(timeout 60 "$DA" -n 2 "$SU/f2" "$SU/missing" 2>"$T_TMP/err")
 is "$?" 0 "a URL with credentials downloads"
-is "$out" "$U/f2 2 $SIZE ${out##* }" "the result line shows it without them"
-check "a dropped mirror's warning names it without them" \
-	grep -q "^download-accelerator: $U/missing: HTTP 404 Not Found; mirror dropped" "$T_TMP/err"
+is "$out" "$UU/f2 2 $SIZE ${out##* }" \
+	"the result line shows it with the user, without the password"
+check "a dropped mirror's warning names it without the password" \
+	grep -q "^download-accelerator: $UU/missing: HTTP 404 Not Found; mirror dropped" "$T_TMP/err"
 check "nothing on stdout or stderr holds the password" \
 	sh -c '! grep -q s3cret "$1" && ! echo "$2" | grep -q s3cret' _ \
 	"$T_TMP/err" "$out"
 rm -f f2
 out=$(timeout 60 "$DA" -n 2 "$SU/nothere" 2>"$T_TMP/err")
 is "$?" 1 "a failing URL with credentials exits 1"
-is "$(cat "$T_TMP/err")" "download-accelerator: $U/nothere: HTTP 404 Not Found" \
-	"its error names it without them"
+is "$(cat "$T_TMP/err")" \
+	"download-accelerator: $UU/nothere: HTTP 404 Not Found" \
+	"its error names it without the password"
 timeout 60 "$DA" -q -n 2 "$SU/fault/rate=400k/f2" >/dev/null 2>&1 &
 pid=$!
 wait_file f2.part.state
@@ -150,10 +154,10 @@ for prog in download threaded-download; do
 		>"$T_TMP/bout" 2>"$T_TMP/berr"
 	check "$prog: Downloading and saved lines without the password" \
 		sh -c 'grep -q "^saved $1/f2 -> " "$2" && ! grep -q s3cret "$2"' \
-		_ "$U" "$T_TMP/bout"
+		_ "$UU" "$T_TMP/bout"
 	check "$prog: the failed line without the password" \
 		sh -c 'grep -q "failed $1/gone: HTTP 404" "$2" && ! grep -q s3cret "$2"' \
-		_ "$U" "$T_TMP/berr"
+		_ "$UU" "$T_TMP/berr"
 done
 
 # 5. Long ETags are sent back whole in If-Range.

@@ -53,15 +53,25 @@ complete() {
 }
 
 # options NAME: "LONG HAS_ARG" lines from src/bin/NAME.c's option table,
-# then "-X HAS_ARG" lines from its getopt_long option string.
+# then "-X HAS_ARG" lines from its getopt_long option string (a literal,
+# or the variable initialised with one). Adjacent string literals are
+# joined first, as the compiler joins them, so that an option string built
+# from macros ("i:d:qh" CLI_REQ_SHORTOPTS) is read whole.
 options() {
 	(cd "$NT_TOP" && ${CC:-cc} -E -D_GNU_SOURCE -Isrc/lib \
 		$(pkg-config --cflags libcurl libcrypto 2>/dev/null) "src/bin/$1.c") |
 		awk '/^# [0-9]+ "/ { split($0, f, "\""); mine = f[2] ~ /^src\/bin\//; next }
-			mine' | tr '\n' ' ' >"$T_TMP/$1.i"
+			mine' | tr '\n' ' ' | sed 's/" *"//g' >"$T_TMP/$1.i"
 	grep -oE '\{ *"[a-z0-9][a-z0-9-]*" *, *[0-2] *,' "$T_TMP/$1.i" |
 		sed 's/{ *"\([^"]*\)" *, *\([0-2]\).*/--\1 \2/'
-	grep -oE 'getopt_long *\([^,]*,[^,]*, *"[^"]*"' "$T_TMP/$1.i" |
+	# The option string, given to getopt_long as is or through a variable.
+	local arg
+	arg=$(grep -oE 'getopt_long *\([^,]*,[^,]*, *[^,]*,' "$T_TMP/$1.i" |
+		head -n 1 | sed 's/.*, *\([^,]*\),$/\1/')
+	case $arg in
+	\"*) echo "$arg" ;;
+	*) grep -oE "[^a-zA-Z0-9_]$arg *= *\"[^\"]*\"" "$T_TMP/$1.i" | head -n 1 ;;
+	esac |
 		sed 's/.*"\(.*\)"/\1/; s/^[+-]//' |
 		sed 's/\(.\)\(:*\)/-\1 \2\n/g' | sed '/^$/d; s/ ::$/ 2/; s/ :$/ 1/; s/ $/ 0/'
 }
@@ -114,7 +124,7 @@ if [ "${NT_VARIANT:-plain}" = plain ]; then
 		name=$(basename "$src" .c)
 		got=$(cd "$empty" && XDG_DATA_DIRS=$d/usr/share \
 			BASH_COMPLETION_USER_DIR=$T_TMP/none \
-			bash "$T_TMP/drive.bash" "" "$name" --he)
+			bash "$T_TMP/drive.bash" "" "$name" --hel)
 		[ "$got" = --help ] || bad="$bad $name"
 	done
 	is "$bad" "" "each program's completion loads on demand from the installed tree"

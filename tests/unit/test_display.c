@@ -77,18 +77,26 @@ test_urls(void **state)
 			    "http://h/x");
 	assert_string_equal(
 		display_url("http://u:pw@h:80/x?a=b@c", out, sizeof(out)),
-		"http://h:80/x?a=b@c");
+		"http://u@h:80/x?a=b@c");
 	assert_string_equal(display_url("https://tok@h/x", out, sizeof(out)),
-			    "https://h/x");
-	/* The last '@' of the authority ends the credentials. */
-	assert_string_equal(display_url("http://a@b:p@w@h/x", out, sizeof(out)),
+			    "https://tok@h/x");
+	assert_string_equal(display_url("http://u:@h/x", out, sizeof(out)),
+			    "http://u@h/x");
+	assert_string_equal(display_url("http://:pw@h/x", out, sizeof(out)),
 			    "http://h/x");
+	/* The last '@' of the authority ends the credentials, the first ':'
+	 * the user name. */
+	assert_string_equal(display_url("http://a@b:p@w@h/x", out, sizeof(out)),
+			    "http://a@b@h/x");
 	assert_string_equal(
 		display_url("http://u:pw@h/\x1b[2J", out, sizeof(out)),
-		"http://h/?[2J");
+		"http://u@h/?[2J");
 	assert_string_equal(
 		display_url("http://u:secret@h/abcdefghijkl", out, 16),
-		"http://h/abc...");
+		"http://u@h/a...");
+	assert_null(strstr(
+		display_url("http://u:secret@h/abcdefghijkl", out, sizeof(out)),
+		"secret"));
 	assert_int_equal(urlname_userinfo("http://h/a@b", &off, &len), 0);
 	assert_int_equal(urlname_userinfo("http://h?a@b", &off, &len), 0);
 	assert_int_equal(urlname_userinfo("mailto:a@b", &off, &len), 0);
