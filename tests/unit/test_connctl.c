@@ -1,0 +1,221 @@
+/* SPDX-License-Identifier: ISC */
+/* test_connctl.c -- the connection-count controller against synthetic
+ * rate traces: parallel pays, a shared link, both, a throttle change, a
+ * server's ceiling, and noise that must not make it thrash. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include <cmocka.h>
+
+#include "connctl.h"
+#include "watchdog.h"
+
+#define MiB  (1024.0 * 1024.0)
+#define STEP 0.05 /* seconds between updates, as the engine's loop */
+
+/* The aggregate rate n connections get at time t. */
+typedef double rate_fn(int n, double t);
+
+struct trace {
+	int final;    /* the target at the end */
+	int changes;  /* how often it changed */
+	double mean;  /* the target's mean over the run */
+	double bytes; /* what was received */
+	int at[120];  /* the target at each whole second */
+};
+
+/* Runs the controller for secs seconds against rate(n, t); with noise, a
+ * window's rate swings by up to +-noise (a fixed pseudo-random walk). */
+static void
+run(rate_fn *rate, double secs, double noise, struct trace *tr)
+{
+	struct connctl *c = connctl_new(NULL, 0);
+	unsigned long long x = 88172645463325252ULL;
+	double sum = 0;
+	int last, n = 0;
+
+	assert_non_null(c);
+	tr->bytes = 0;
+	tr->changes = 0;
+	last = connctl_target(c);
+	for (double t = 0; t < secs; t += STEP, n++) {
+		int k = connctl_target(c);
+		double r = rate(k, t);
+
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		r *= 1 + noise * ((double)(x % 2001) / 1000.0 - 1);
+		tr->bytes += r * STEP;
+		k = connctl_update(c, t + STEP, (int64_t)tr->bytes);
+		if (k != last)
+			tr->changes++;
+		last = k;
+		sum += k;
+		if ((int)(t + STEP) < 120 && (int)(t + STEP) != (int)t)
+			tr->at[(int)(t + STEP)] = k;
+	}
+	tr->final = connctl_target(c);
+	tr->mean = sum / n;
+	connctl_free(c);
+}
+
+static double
+per_conn(int n, double t)
+{
+	(void)t;
+	return 2 * MiB * n;
+}
+
+static double
+link_only(int n, double t)
+{
+	(void)t;
+	return n > 0 ? 20 * MiB : 0;
+}
+
+static double
+both(int n, double t)
+{
+	(void)t;
+	return n * 2 * MiB < 10 * MiB ? n * 2 * MiB : 10 * MiB;
+}
+
+/* 4 MiB/s a connection, with a link of 16, until 10 s; then the server
+ * throttles each connection to 1 MiB/s. */
+static double
+throttled(int n, double t)
+{
+	double per = t < 10 ? 4 * MiB : 1 * MiB;
+
+	return n * per < 16 * MiB ? n * per : 16 * MiB;
+}
+
+static void
+test_parallel_pays(void **state)
+{
+	struct trace tr;
+
+	(void)state;
+	run(per_conn, 30, 0, &tr);
+	assert_int_equal(tr.final, 16);
+	/* 2, 4, 8, 16: each step a settle and a window. */
+	assert_int_equal(tr.at[4], 16);
+	assert_true(tr.changes <= 3 + 30 / 4);
+}
+
+static void
+test_shared_link(void **state)
+{
+	struct trace tr;
+
+	(void)state;
+	run(link_only, 60, 0, &tr);
+	assert_true(tr.final <= 3);
+	assert_true(tr.mean <= 3.0);
+	/* Probes back off: at most a handful in a minute. */
+	assert_true(tr.changes <= 12);
+	assert_true(tr.bytes >= 0.99 * 20 * MiB * 60);
+}
+
+static void
+test_both_caps(void **state)
+{
+	struct trace tr;
+
+	(void)state;
+	run(both, 30, 0, &tr);
+	assert_true(tr.final >= 4 && tr.final <= 6);
+	assert_true(tr.bytes >= 0.85 * 10 * MiB * 30);
+}
+
+static void
+test_throttle_change(void **state)
+{
+	struct trace tr;
+
+	(void)state;
+	run(throttled, 30, 0, &tr);
+	/* Before: 4 connections fill the link. */
+	assert_true(tr.at[8] >= 4 && tr.at[8] <= 6);
+	/* After: it finds that more connections pay again. */
+	assert_true(tr.at[20] >= 12);
+	assert_true(tr.final >= 12);
+}
+
+static void
+test_noise_does_not_thrash(void **state)
+{
+	struct trace tr;
+
+	(void)state;
+	run(link_only, 120, 0.1, &tr);
+	assert_true(tr.mean <= 3.0);
+	assert_true(tr.changes <= 16);
+	run(per_conn, 60, 0.1, &tr);
+	assert_int_equal(tr.final, 16);
+}
+
+static void
+test_ceiling(void **state)
+{
+	struct connctl *c = connctl_new(NULL, 0);
+	double bytes = 0;
+	int refused = 0;
+
+	(void)state;
+	assert_non_null(c);
+	for (double t = 0; t < 30; t += STEP) {
+		int k = connctl_target(c);
+
+		/* Four connections per client; a fifth is answered 503,
+		 * after which the target never passes four again. */
+		if (k > 4) {
+			assert_false(refused);
+			assert_int_equal(connctl_refused(c, t, 4), 4);
+			refused = 1;
+		}
+		k = connctl_target(c);
+		bytes += 2 * MiB * (k < 4 ? k : 4) * STEP;
+		k = connctl_update(c, t + STEP, (int64_t)bytes);
+		assert_true(!refused || k <= 4);
+	}
+	assert_true(refused);
+	assert_int_equal(connctl_target(c), 4);
+	assert_int_equal(connctl_reason(c), CONNCTL_CEILING);
+	assert_int_equal(connctl_max_used(c), 8);
+	connctl_free(c);
+}
+
+static void
+test_options(void **state)
+{
+	struct connctl_opts o = {.start = 4, .max = 2};
+	struct connctl *c;
+
+	(void)state;
+	assert_null(connctl_new(&o, 0));
+	o.max = 4;
+	c = connctl_new(&o, 0);
+	assert_non_null(c);
+	assert_int_equal(connctl_target(c), 4);
+	assert_string_equal(connctl_reason_str(connctl_reason(c)), "start");
+	connctl_free(c);
+	connctl_free(NULL);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parallel_pays),
+		cmocka_unit_test(test_shared_link),
+		cmocka_unit_test(test_both_caps),
+		cmocka_unit_test(test_throttle_change),
+		cmocka_unit_test(test_noise_does_not_thrash),
+		cmocka_unit_test(test_ceiling),
+		cmocka_unit_test(test_options),
+	};
+	return cmocka_run_group_tests(tests, watchdog_setup, NULL);
+}
