@@ -291,6 +291,7 @@ httpserv_new(const struct httpserv_opts *opts)
 		s->o.idle_timeout = 86400;
 	s->o.root = NULL;
 	pthread_mutex_init(&s->lock, NULL);
+	pthread_mutex_init(&s->link_lock, NULL);
 	pthread_cond_init(&s->cond, NULL);
 	atomic_init(&s->stopping, 0);
 	if ((s->root = strdup(opts->root)) == NULL)
@@ -434,6 +435,7 @@ httpserv_free(struct httpserv *s)
 	if (s->stopfd[1] >= 0)
 		close(s->stopfd[1]);
 	pthread_mutex_destroy(&s->lock);
+	pthread_mutex_destroy(&s->link_lock);
 	pthread_cond_destroy(&s->cond);
 	free(s->conns);
 	free(s->root);

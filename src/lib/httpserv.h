@@ -72,6 +72,8 @@ struct httpserv_opts {
 	const char *host;     /* bind address; NULL means 127.0.0.1 */
 	int port;	      /* 0: the kernel chooses */
 	unsigned long rate;   /* per-connection cap in bytes/s; 0: none */
+	unsigned long link;   /* one rate all connections share, bytes/s,
+			       * as a link would; 0: none */
 	int max_conns;	      /* connections served at once; 0: 128 */
 	double idle_timeout;  /* seconds a connection may idle; 0: 30 */
 	int faults;	      /* nonzero: honour /fault/SPEC/ paths */

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "httpserv_int.h"
+#include "mtime.h"
 
 #define FAULT_SPECS 4096 /* distinct SPEC texts counted */
 
@@ -222,4 +223,24 @@ httpserv__fault_count(struct httpserv *s, const char *spec, size_t len)
 		n = ++fc->n;
 	pthread_mutex_unlock(&s->lock);
 	return n;
+}
+
+/*
+ * The link is a queue in time: each send reserves n / rate seconds of it
+ * after the ones before, so every connection together gets the rate,
+ * whatever their number. Idle time is not saved up beyond a burst of
+ * 20 ms, as a link has no credit to spend.
+ */
+double
+httpserv__link_take(struct httpserv *s, size_t n)
+{
+	double now = mtime_now(), start, burst = 0.02;
+
+	pthread_mutex_lock(&s->link_lock);
+	if (s->link_free < now - burst)
+		s->link_free = now - burst;
+	start = s->link_free;
+	s->link_free += (double)n / (double)s->o.link;
+	pthread_mutex_unlock(&s->link_lock);
+	return start > now ? start - now : 0;
 }

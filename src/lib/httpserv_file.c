@@ -198,6 +198,17 @@ next_step(const struct httpserv_body *b, long long pos, size_t step)
 						       (long long)step);
 }
 
+/* Waits secs seconds for the link; -ECANCELED when the server stops. */
+static int
+link_wait(struct httpserv_conn *c, double secs)
+{
+	if (secs <= 0)
+		return 0;
+	return httpserv__wait_or_stop(c->srv, (int)(secs * 1000) + 1) ?
+		       -ECANCELED :
+		       0;
+}
+
 /* Sends b->len bytes from b->off. 0 when sent, 1 when cut by a fault,
  * -errno on failure. */
 static int
@@ -218,6 +229,11 @@ send_body(struct httpserv_conn *c, const struct httpserv_body *b,
 		/* Fifty writes a second: smooth, without a timer per packet. */
 		step = b->rate / 50;
 		step = step < 1448 ? 1448 : step > IO_CHUNK ? IO_CHUNK : step;
+	}
+	if (c->srv->o.link != 0 && c->srv->o.link / 100 < step) {
+		/* Small enough that connections take turns on the link. */
+		step = c->srv->o.link / 100;
+		step = step < 1448 ? 1448 : step;
 	}
 	for (;;) {
 		size_t n;
@@ -247,6 +263,11 @@ send_body(struct httpserv_conn *c, const struct httpserv_body *b,
 				rc = -ECANCELED;
 				break;
 			}
+		}
+		if (c->srv->o.link != 0 &&
+		    link_wait(c, httpserv__link_take(c->srv, n)) < 0) {
+			rc = -ECANCELED;
+			break;
 		}
 		if (buf == NULL)
 			k = send_direct(c, b, pos, n);

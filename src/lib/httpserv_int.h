@@ -50,6 +50,10 @@ struct httpserv {
 	unsigned long nconns, nreqs;
 	struct httpserv_fault_count *faults;
 	int nfaults;
+	/* The link cap: the time until which the link is taken by what
+	 * was sent before. Guarded by link_lock, held only to reserve. */
+	pthread_mutex_t link_lock;
+	double link_free;
 };
 
 /* The state of one response being made. */
@@ -137,6 +141,10 @@ int httpserv__wait_or_stop(struct httpserv *s, int ms);
  * many distinct specs are counted. */
 unsigned long httpserv__fault_count(struct httpserv *s, const char *spec,
 				    size_t len);
+
+/* Reserves the shared link (opts.link) for n bytes: returns how many
+ * seconds to wait before sending them (0: now). */
+double httpserv__link_take(struct httpserv *s, size_t n);
 
 /* httpserv_file.c: answers. */
 

@@ -27,19 +27,22 @@
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: fault-httpd -d ROOT [-r RATE] [-c CONNS] "
-		   "[--portfile F]\n"
-		   "                   [-b ADDR] [--log F] [--no-faults]\n"
-		   "  -d, --root ROOT    folder to serve\n"
-		   "  -r, --rate RATE    pace each connection at RATE bytes/s "
-		   "(64k, 2M)\n"
-		   "  -c, --conns N      connections served at once (default "
-		   "128)\n"
-		   "  -b, --bind ADDR    address to listen on (default "
-		   "127.0.0.1)\n"
-		   "      --portfile F   write the port to F once listening\n"
-		   "      --log F        append one line per request to F\n"
-		   "      --no-faults    serve /fault/ paths as plain files\n");
+	fprintf(f,
+		"usage: fault-httpd -d ROOT [-r RATE] [--link RATE] [-c CONNS] "
+		"[--portfile F]\n"
+		"                   [-b ADDR] [--log F] [--no-faults]\n"
+		"  -d, --root ROOT    folder to serve\n"
+		"  -r, --rate RATE    pace each connection at RATE bytes/s "
+		"(64k, 2M)\n"
+		"      --link RATE    one rate shared by all connections, "
+		"as a link\n"
+		"  -c, --conns N      connections served at once (default "
+		"128)\n"
+		"  -b, --bind ADDR    address to listen on (default "
+		"127.0.0.1)\n"
+		"      --portfile F   write the port to F once listening\n"
+		"      --log F        append one line per request to F\n"
+		"      --no-faults    serve /fault/ paths as plain files\n");
 }
 
 static void
@@ -85,6 +88,7 @@ parse_args(int argc, char **argv, struct fh_opts *o)
 	static const struct option opts[] = {
 		{"root", required_argument, NULL, 'd'},
 		{"rate", required_argument, NULL, 'r'},
+		{"link", required_argument, NULL, 'K'},
 		{"conns", required_argument, NULL, 'c'},
 		{"bind", required_argument, NULL, 'b'},
 		{"portfile", required_argument, NULL, 'P'},
@@ -108,6 +112,10 @@ parse_args(int argc, char **argv, struct fh_opts *o)
 		case 'r':
 			v = cli_size_arg(optarg, 1, 4000000000LL, "rate");
 			o->srv.rate = (unsigned long)v;
+			break;
+		case 'K':
+			v = cli_size_arg(optarg, 1, 4000000000LL, "link rate");
+			o->srv.link = (unsigned long)v;
 			break;
 		case 'c':
 			v = cli_long_arg(optarg, 1, 100000, "connection count");

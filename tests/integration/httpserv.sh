@@ -217,11 +217,46 @@ is "$?" 0 "SIGTERM after many requests: exit 0 (valgrind clean in plain)"
 wait "$PID_paced"
 is "$?" 0 "paced server exits 0"
 
+# The link cap: one rate all connections share. 1 MiB over a 1 MiB/s
+# link takes 1 s whether one connection fetches it or four; a
+# per-connection cap of 512 KiB/s under the same link lets four
+# connections go twice as fast as one, and no faster. Timed against the
+# link's own figure (it cannot be beaten), and one connection against
+# four in the same run.
+DA=$NT_BIN/download-accelerator
+# timed NAME N: downloads 1m.bin from server NAME over N connections;
+# prints the seconds.
+timed() {
+	local t0=$EPOCHREALTIME
+	(cd "$T_TMP" && rm -f 1m.bin &&
+		timeout 60 "$DA" -q -n "$2" "http://127.0.0.1:$3/1m.bin" \
+			>/dev/null && cmp -s 1m.bin "$W/1m.bin") || echo fail
+	awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN{printf "%.2f", b-a}'
+}
+check "fault-httpd --link starts" fh_start link --link 1M
+t1=$(timed link 1 "$PORT")
+t4=$(timed link 4 "$PORT")
+check "link 1M/s, one connection: about 1 s ($t1)" \
+	awk -v t="$t1" 'BEGIN{exit !(t >= 0.9 && t < 10)}'
+check "link 1M/s, four connections: no faster ($t4 against $t1)" \
+	awk -v t="$t4" -v o="$t1" 'BEGIN{exit !(t >= 0.9 && t >= 0.85 * o)}'
+check "fault-httpd -r 512k --link 1M starts" fh_start both -r 512k \
+	--link 1M
+t1=$(timed both 1 "$PORT")
+t4=$(timed both 4 "$PORT")
+check "both caps: one connection at its own cap, about 2 s ($t1)" \
+	awk -v t="$t1" 'BEGIN{exit !(t >= 1.8 && t < 20)}'
+check "both caps: four fill the link, twice as fast and no more ($t4)" \
+	awk -v t="$t4" -v o="$t1" 'BEGIN{exit !(t >= 0.9 && t <= 0.7 * o)}'
+kill -TERM "$PID_link" "$PID_both"
+
 # Usage errors.
 "$FH" 2>/dev/null
 is "$?" 2 "no -d: exit 2"
 "$FH" -d "$W" -r abc 2>/dev/null
 is "$?" 2 "bad rate: exit 2"
+"$FH" -d "$W" --link 0 2>/dev/null
+is "$?" 2 "bad link rate: exit 2"
 err=$("$FH" -d "$T_TMP/nope" --portfile "$T_TMP/x.port" 2>&1)
 is "$?" 1 "missing root: exit 1"
 check "and says which" sh -c 'echo "$1" | grep -q "^fault-httpd: .*nope: No such file"' _ "$err"
