@@ -39,11 +39,11 @@ _netthreads()
 	download-accelerator)
 		opts="-n --connections -o --output -c --continue -q --quiet
 			--checksum --timeout --min-speed --retries --max-speed
-			-h --help --version $req_opts"
+			--max-connections -h --help --version $req_opts"
 		file="-o --output $req_file"
 		dir=$req_dir
 		value="-n --connections --checksum --timeout --min-speed
-			--retries --max-speed $req_value"
+			--retries --max-speed --max-connections $req_value"
 		operands=1
 		;;
 	download)

@@ -15,16 +15,17 @@
 #include "progress.h"
 #include "urlname.h"
 
-#define OPTSTRING     "n:o:cqh" CLI_REQ_SHORTOPTS
-#define DEFAULT_CONNS 8
-#define MAX_CONNS     64
+#define OPTSTRING	  "n:o:cqh" CLI_REQ_SHORTOPTS
+#define DEFAULT_MAX_CONNS 16
+#define MAX_CONNS	  64
 
 static void
 usage(FILE *f)
 {
 	fprintf(f,
-		"usage: download-accelerator [-n N] [-o FILE] [-c] [-q] "
+		"usage: download-accelerator [-n N|auto] [-o FILE] [-c] [-q] "
 		"[--checksum sha256=HEX]\n"
+		"           [--max-connections N]\n"
 		"           [--timeout S] [--min-speed RATE] [--retries K] "
 		"[--max-speed RATE]\n"
 		"           [-H 'NAME: VALUE'] [-u USER[:PASSWORD]] [-k] "
@@ -34,8 +35,12 @@ usage(FILE *f)
 		"the current\n"
 		"folder, then prints \"URL N BYTES SECONDS\".\n"
 		"\n"
-		"  -n, --connections N  parallel connections (default %d, at "
-		"most %d)\n"
+		"  -n, --connections N  parallel connections, 1 to %d, or "
+		"auto (default):\n"
+		"                       as many as raise the rate, measured "
+		"as it goes\n"
+		"      --max-connections N  with auto, never more (default "
+		"%d)\n"
 		"  -o, --output FILE    file name (default: the URL's last "
 		"path segment)\n"
 		"  -c, --continue       resume from FILE.part and its state "
@@ -56,7 +61,7 @@ usage(FILE *f)
 		"  -h, --help           this help\n"
 		"      --version        print the version\n"
 		"\n" CLI_REQ_HELP,
-		DEFAULT_CONNS, MAX_CONNS);
+		MAX_CONNS, DEFAULT_MAX_CONNS);
 }
 
 struct ui {
@@ -109,12 +114,14 @@ enum {
 	O_RETRIES,
 	O_MAXSPEED,
 	O_MINSPEED,
+	O_MAXCONNS,
 	O_VERSION
 };
 
 /* What the command line asks for. */
 struct da_opts {
-	long long conns, retries, speed, min_speed;
+	long long conns, max_conns, retries, speed, min_speed; /* conns 0:
+								* auto */
 	double timeout;
 	const char *output; /* NULL: named after the first URL */
 	struct reqopts req;
@@ -133,8 +140,16 @@ set_option(int c, char *arg, char **argv, struct da_opts *o)
 
 	switch (c) {
 	case 'n':
-		if ((rc = cli_parse_long(arg, 1, MAX_CONNS, &o->conns)) < 0)
-			cli_bad_value("connection count (1 to 64)", arg, rc);
+		if (strcmp(arg, "auto") == 0)
+			o->conns = 0;
+		else if ((rc = cli_parse_long(arg, 1, MAX_CONNS, &o->conns)) <
+			 0)
+			cli_bad_value("connection count (1 to 64, or auto)",
+				      arg, rc);
+		break;
+	case O_MAXCONNS:
+		o->max_conns = cli_long_arg(arg, 1, MAX_CONNS,
+					    "connection count (1 to 64)");
 		break;
 	case 'o':
 		if (*arg == '\0')
@@ -201,6 +216,7 @@ parse_args(int argc, char **argv, struct da_opts *o)
 		{"retries", required_argument, NULL, O_RETRIES},
 		{"max-speed", required_argument, NULL, O_MAXSPEED},
 		{"min-speed", required_argument, NULL, O_MINSPEED},
+		{"max-connections", required_argument, NULL, O_MAXCONNS},
 		CLI_REQ_LONGOPTS,
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, O_VERSION},
@@ -209,7 +225,8 @@ parse_args(int argc, char **argv, struct da_opts *o)
 	int c;
 
 	memset(o, 0, sizeof(*o));
-	o->conns = DEFAULT_CONNS;
+	o->conns = 0;
+	o->max_conns = DEFAULT_MAX_CONNS;
 	o->retries = 5;
 	o->timeout = 10;
 	opterr = 0;
@@ -245,7 +262,9 @@ report(const struct da_opts *o, const char *output, int rc,
 			      "here",
 			      output, (long long)res->resumed_from,
 			      (long long)res->bytes);
-		printf("%s %lld %lld %.3f\n", url, o->conns,
+		/* N is the count asked for, or the most auto used. */
+		printf("%s %lld %lld %.3f\n", url,
+		       o->conns > 0 ? o->conns : (long long)res->conns_max,
 		       (long long)res->bytes, res->seconds);
 		return 0;
 	}
@@ -295,6 +314,7 @@ run(const struct da_opts *o)
 	ao.sha256 = o->sha256;
 	ao.req = &o->req;
 	ao.conns = (int)o->conns;
+	ao.max_conns = (int)o->max_conns;
 	ao.timeout = o->timeout;
 	ao.min_speed = o->min_speed;
 	ao.retries = (int)o->retries;

@@ -133,6 +133,17 @@ backoff(int fails, double retry_after)
 	return d < BACKOFF_MAX ? d : BACKOFF_MAX;
 }
 
+/* Connections with a transfer in the multi handle. */
+static int
+busy_conns(const struct accel *a)
+{
+	int n = 0;
+
+	for (int i = 0; i < a->nconns; i++)
+		n += a->conns[i].busy;
+	return n;
+}
+
 /* Sorts a finished or abandoned try into success or a kind of failure. */
 static enum accel_fail
 classify(struct accel *a, struct accel_conn *c, CURLcode res)
@@ -141,6 +152,9 @@ classify(struct accel *a, struct accel_conn *c, CURLcode res)
 		return c->fail;
 	if (res == CURLE_OK || (res == CURLE_WRITE_ERROR && c->stopped))
 		return ACCEL_F_NONE;
+	c->refused = res == CURLE_COULDNT_CONNECT ||
+		     (res == CURLE_HTTP_RETURNED_ERROR &&
+		      (c->status == 429 || c->status == 503));
 	if (res == CURLE_HTTP_RETURNED_ERROR) {
 		snprintf(c->why, sizeof(c->why), "HTTP %d%s%s", c->status,
 			 c->reason[0] ? " " : "", c->reason);
@@ -325,6 +339,14 @@ range_done(struct accel *a, struct accel_conn *c, enum accel_fail f, int range)
 		accel__err(a, -EIO, src_url(s), "%s", c->why);
 		return;
 	}
+	if (range >= 0 && c->refused && a->ctl != NULL && busy_conns(a) > 0) {
+		/* One connection too many for this server: the count stays
+		 * below it from now on, and the range waits for another. */
+		connctl_refused(a->ctl, mtime_now(), busy_conns(a));
+		accel_plan_release(a->plan, range,
+				   mtime_now() + backoff(1, c->retry_after));
+		return;
+	}
 	if (range >= 0)
 		range_retry(a, c, range);
 }
@@ -354,6 +376,53 @@ conn_done(struct accel *a, struct accel_conn *c, CURLcode res)
 	range_done(a, c, f, range);
 }
 
+/* How many connections to hold: fixed, or the controller's choice. */
+static int
+target(const struct accel *a)
+{
+	return a->ctl != NULL ? connctl_target(a->ctl) : a->nconns;
+}
+
+/*
+ * Without a fixed count, the controller sees the bytes received and says
+ * how many connections to hold; connections over its count stop, their
+ * ranges (and the bytes they got) kept for the others.
+ */
+static void
+control(struct accel *a, double now)
+{
+	int want, busy = busy_conns(a);
+
+	if (busy > a->res->conns_max)
+		a->res->conns_max = busy;
+	if (a->o->conns > 0 || a->mode != ACCEL_M_RANGES)
+		return;
+	if (a->ctl == NULL) {
+		struct connctl_opts co = {.max = a->nconns};
+
+		if (co.max < 2)
+			co.start = co.max;
+		if ((a->ctl = connctl_new(&co, now)) == NULL) {
+			accel__err(a, -ENOMEM, a->o->urls[0], "%s",
+				   strerror(ENOMEM));
+			return;
+		}
+	}
+	want = connctl_update(a->ctl, now, a->received);
+	for (int i = a->nconns - 1; i >= 0 && busy > want; i--) {
+		struct accel_conn *c = &a->conns[i];
+
+		if (!c->busy || c->probe)
+			continue;
+		conn_stop(a, c);
+		if (c->range >= 0)
+			accel_plan_release(a->plan, c->range, 0);
+		c->range = -1;
+		busy--;
+		a->kick = 1;
+	}
+}
+
 /* Gives work to the connections that have none. */
 static void
 schedule(struct accel *a, double now, double *wake)
@@ -373,13 +442,16 @@ schedule(struct accel *a, double now, double *wake)
 	}
 	if (a->mode != ACCEL_M_RANGES)
 		return;
-	for (int i = 0; i < a->nconns && !a->fatal; i++) {
+	for (int i = 0, busy = busy_conns(a); i < a->nconns && !a->fatal; i++) {
 		struct accel_conn *c = &a->conns[i];
 		double until = 0;
 		int r;
 
 		if (c->busy)
 			continue;
+		if (busy >= target(a))
+			return;
+		busy++;
 		pick_source(a, c);
 		r = accel_plan_take(a->plan, now, &until);
 		if (r == -EAGAIN) {
@@ -530,6 +602,9 @@ static int
 setup(struct accel *a)
 {
 	const struct accel_opts *o = a->o;
+	/* Without a fixed count, a handle for the most the controller may
+	 * ask for; only those it wants are started. */
+	int nconns = o->conns > 0 ? o->conns : o->max_conns;
 	int rc;
 
 	if (accel__open_folder(a) < 0)
@@ -540,7 +615,7 @@ setup(struct accel *a)
 		return a->fatal;
 	}
 	if ((a->multi = curl_multi_init()) == NULL ||
-	    (a->conns = calloc((size_t)o->conns, sizeof(*a->conns))) == NULL ||
+	    (a->conns = calloc((size_t)nconns, sizeof(*a->conns))) == NULL ||
 	    (a->src = calloc((size_t)o->nurls, sizeof(*a->src))) == NULL ||
 	    (a->probe_hdrs = curl_slist_append(
 		     NULL, "Accept-Encoding: identity")) == NULL ||
@@ -548,7 +623,7 @@ setup(struct accel *a)
 		accel__err(a, -ENOMEM, o->urls[0], "%s", strerror(ENOMEM));
 		return a->fatal;
 	}
-	a->nconns = o->conns;
+	a->nconns = nconns;
 	a->nsrc = o->nurls;
 	for (int i = 0; i < a->nsrc; i++) {
 		a->src[i].url = o->urls[i];
@@ -632,6 +707,7 @@ loop(struct accel *a)
 			break;
 		perform(a);
 		now = mtime_now();
+		control(a, now);
 		refill(a, now, &wake);
 		check_stalls(a, now);
 		if (now - last_report >= PROGRESS_EVERY) {
@@ -675,8 +751,8 @@ accel_run(const struct accel_opts *opts, struct accel_result *res)
 
 	memset(res, 0, sizeof(*res));
 	memset(&a, 0, sizeof(a));
-	if (o.conns == 0)
-		o.conns = 8;
+	if (o.max_conns == 0)
+		o.max_conns = 16;
 	if (o.timeout == 0)
 		o.timeout = 10;
 	if (o.retries == 0)
@@ -687,14 +763,17 @@ accel_run(const struct accel_opts *opts, struct accel_result *res)
 	a.dirfd = -1;
 	a.meta.size = -1;
 	a.t0 = mtime_now();
-	if (o.nurls < 1 || o.conns < 1 || o.retries < 1 || o.timeout < 0 ||
-	    o.path == NULL) {
+	if (o.nurls < 1 || o.conns < 0 || o.max_conns < 1 || o.retries < 1 ||
+	    o.timeout < 0 || o.path == NULL) {
 		snprintf(res->errmsg, sizeof(res->errmsg), "%s",
 			 strerror(EINVAL));
 		return -EINVAL;
 	}
 	rc = run(&a);
 	res->seconds = mtime_now() - a.t0;
+	/* A file too small for ranges still took one connection. */
+	if (rc == 0 && res->conns_max == 0)
+		res->conns_max = 1;
 	for (int i = 0; i < a.nconns; i++)
 		curl_easy_cleanup(a.conns[i].easy);
 	curl_multi_cleanup(a.multi);
@@ -710,6 +789,7 @@ accel_run(const struct accel_opts *opts, struct accel_result *res)
 		close(a.fd);
 	if (a.dirfd >= 0)
 		close(a.dirfd);
+	connctl_free(a.ctl);
 	free(a.part);
 	free(a.state);
 	free(a.part_name);

@@ -24,16 +24,17 @@ typedef void accel_warn_cb(const char *msg, void *arg);
 struct accel_opts {
 	const char *const *urls; /* urls[0] the primary, then mirrors */
 	int nurls;
-	const char *path;    /* final name; NAME.part and NAME.part.state */
-	int conns;	     /* parallel connections; 0: 8 */
-	int resume;	     /* continue from NAME.part and its state */
-	double timeout;	     /* abandon a connection silent this long,
-			      * seconds; 0: 10 */
-	long long min_speed; /* bytes/s: abandon a connection slower
-			      * than this for timeout seconds; 0: no */
-	int retries;	     /* failed tries of one range before giving
-			      * up; 0: 5 */
-	long long max_speed; /* total bytes per second, 0 for no cap */
+	const char *path; /* final name; NAME.part and NAME.part.state */
+	int conns;     /* parallel connections; 0: as many as pay (connctl.h) */
+	int max_conns; /* with conns 0, never more; 0: 16 */
+	int resume;    /* continue from NAME.part and its state */
+	double timeout;		     /* abandon a connection silent this long,
+				      * seconds; 0: 10 */
+	long long min_speed;	     /* bytes/s: abandon a connection slower
+				      * than this for timeout seconds; 0: no */
+	int retries;		     /* failed tries of one range before giving
+				      * up; 0: 5 */
+	long long max_speed;	     /* total bytes per second, 0 for no cap */
 	const unsigned char *sha256; /* 32 bytes to verify, or NULL */
 	const struct reqopts *req;   /* what every request carries (headers,
 				      * credentials, TLS, proxy); NULL: none */
@@ -51,6 +52,7 @@ struct accel_result {
 	char errmsg[256];     /* on failure: why, e.g. "HTTP 404 Not Found" */
 	int kept;	      /* not done: NAME.part and its state stand,
 			       * for a resume with -c */
+	int conns_max;	      /* most connections receiving at once */
 };
 
 /*

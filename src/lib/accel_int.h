@@ -9,6 +9,7 @@
 
 #include "accel.h"
 #include "accel_plan.h"
+#include "connctl.h"
 
 #define MIN_PIECE (64 * 1024) /* smallest range worth a request */
 /* libcurl's receive buffers: together about RECV_BUDGET, each between
@@ -51,6 +52,7 @@ struct accel_conn {
 	int stopped;		    /* cut on purpose at its range's end */
 	int paused;		    /* held back by --max-speed */
 	int slow;		    /* abandoned below --min-speed */
+	int refused; /* answered 429/503, or the connect refused */
 	double last_data;
 	double win_start; /* --min-speed: this window's start */
 	int64_t win_got;  /* and the bytes received in it */
@@ -98,6 +100,8 @@ struct accel {
 	double tokens; /* --max-speed: bytes that may arrive now */
 	double last_refill;
 	double t0;
+	struct connctl *ctl; /* conns 0: decides how many connections */
+	int64_t received;    /* body bytes written, for the controller */
 };
 
 /* Records the download's first fatal error (later ones are dropped). */

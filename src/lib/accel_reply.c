@@ -440,6 +440,7 @@ accel__on_data(char *ptr, size_t size, size_t nmemb, void *arg)
 		}
 		if (a->mode == ACCEL_M_RANGES)
 			accel_plan_advance(a->plan, c->range, (int64_t)take);
+		a->received += (int64_t)take;
 		c->pos += (int64_t)take;
 		c->got += (int64_t)take;
 	}

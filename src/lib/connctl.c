@@ -63,8 +63,8 @@ connctl_new(const struct connctl_opts *opts, double now)
 		c->o = *opts;
 	c->o.start = c->o.start > 0 ? c->o.start : 2;
 	c->o.max = c->o.max > 0 ? c->o.max : 16;
-	c->o.settle = c->o.settle > 0 ? c->o.settle : 0.3;
-	c->o.window = c->o.window > 0 ? c->o.window : 0.5;
+	c->o.settle = c->o.settle > 0 ? c->o.settle : 0.15;
+	c->o.window = c->o.window > 0 ? c->o.window : 0.35;
 	c->o.gain = c->o.gain > 0 ? c->o.gain : 0.5;
 	c->o.reprobe = c->o.reprobe > 0 ? c->o.reprobe : 4;
 	if (c->o.max < c->o.start) {
