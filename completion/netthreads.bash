@@ -63,11 +63,12 @@ _netthreads()
 		;;
 	experiments)
 		opts='-t --threads -r --repeat -d --dir --fresh -c --cap
-			-s --sizes -a --accelerator --run-timeout -q --quiet
-			-h --help --version'
+			--link --label -s --sizes -a --accelerator --run-timeout
+			-q --quiet -h --help --version'
 		file='-a --accelerator'
 		dir='-d --dir'
-		value='-t --threads -r --repeat -c --cap -s --sizes --run-timeout'
+		value='-t --threads -r --repeat -c --cap --link --label
+			-s --sizes --run-timeout'
 		operands=1
 		;;
 	plot)

@@ -28,6 +28,7 @@
 
 #define MAX_TARGETS 64
 #define MAX_THREADS 64
+#define AUTO	    0 /* -t auto: -n auto */
 #define OUT_MAX	    8192
 
 struct target {
@@ -37,6 +38,7 @@ struct target {
 	unsigned char sha[32];
 	int has_sha; /* generated here: the checksum is known */
 	int fd;	     /* data-NAME.txt, appended to */
+	int afd;     /* auto-NAME.txt, the -n auto runs; -1 without */
 	int *fails;  /* per thread count, this invocation */
 	int *oks;
 };
@@ -48,6 +50,8 @@ struct exp {
 	const char *dir;
 	int fresh, quiet, progress;
 	long long cap;
+	long long link;	   /* local server: one rate all connections share */
+	const char *label; /* local files are LABEL-small ..., or NULL */
 	long long sizes[3];
 	int nsizes;
 	double run_timeout;
@@ -93,7 +97,9 @@ usage(FILE *f)
 		"loopback, capping each connection's rate.\n"
 		"\n"
 		"  -t, --threads LIST    thread counts (default 1,2,3,5,10; "
-		"each 1-64)\n"
+		"each 1-64,\n"
+		"                        or auto: -n auto, recorded in "
+		"DIR/auto-NAME.txt)\n"
 		"  -r, --repeat N        runs per file and thread count "
 		"(default 10)\n"
 		"  -d, --dir DIR         where data files go (default "
@@ -103,6 +109,10 @@ usage(FILE *f)
 		"  -c, --cap RATE        local server: bytes/s per connection "
 		"(default 2M;\n"
 		"                        0: no cap)\n"
+		"      --link RATE       local server: one rate all "
+		"connections share\n"
+		"      --label WORD      local server: files named "
+		"WORD-small ...\n"
 		"  -s, --sizes LIST      local server: sizes of "
 		"small,medium,large\n"
 		"                        (default 1M,10M,100M; one to three "
@@ -160,7 +170,10 @@ parse_threads(const char *s, struct exp *e)
 	e->nthreads = 0;
 	for (p = strtok_r(buf, ",", &save); p != NULL;
 	     p = strtok_r(NULL, ",", &save)) {
-		if ((rc = cli_parse_long(p, 1, MAX_THREADS, &v)) < 0)
+		/* auto: the accelerator chooses; recorded apart. */
+		if (strcmp(p, "auto") == 0)
+			v = AUTO;
+		else if ((rc = cli_parse_long(p, 1, MAX_THREADS, &v)) < 0)
 			return rc;
 		if (e->nthreads == MAX_THREADS)
 			return -ERANGE;
@@ -301,7 +314,19 @@ fmt_time(double s, char *buf, size_t len)
 static double
 run_weight(const struct target *t, int threads)
 {
-	return (t->size > 0 ? (double)t->size : 1048576.0) / threads;
+	/* An auto run is weighed as four connections. */
+	return (t->size > 0 ? (double)t->size : 1048576.0) /
+	       (threads == AUTO ? 4 : threads);
+}
+
+/* A thread count as -n takes it: a number, or auto. */
+static const char *
+nstr(int threads, char buf[16])
+{
+	if (threads == AUTO)
+		return "auto";
+	snprintf(buf, 16, "%d", threads);
+	return buf;
 }
 
 static void
@@ -315,7 +340,7 @@ static void
 progress_draw(const struct exp *e, const struct target *t, int threads,
 	      long rep)
 {
-	char el[32], eta[32] = "?";
+	char el[32], eta[32] = "?", nb[16];
 	double elapsed = mtime_now() - e->start;
 
 	if (!e->progress)
@@ -325,10 +350,10 @@ progress_draw(const struct exp *e, const struct target *t, int threads,
 		fmt_time(elapsed * (e->total_w - e->done_w) / e->done_w, eta,
 			 sizeof(eta));
 	fprintf(stderr,
-		"\r\033[Kexperiments: %ld/%ld runs done, now %s -n %d "
+		"\r\033[Kexperiments: %ld/%ld runs done, now %s -n %s "
 		"(run %ld/%lld), elapsed %s, ETA %s",
-		e->runs_done, e->runs_total, t->name, threads, rep, e->repeat,
-		el, eta);
+		e->runs_done, e->runs_total, t->name, nstr(threads, nb), rep,
+		e->repeat, el, eta);
 	fflush(stderr);
 }
 
@@ -381,7 +406,7 @@ run_spawn(struct run *rn, int *fd)
 	int pfd[2];
 	pid_t pid;
 
-	snprintf(nbuf, sizeof(nbuf), "%d", rn->threads);
+	nstr(rn->threads, nbuf);
 	if (pipe2(pfd, O_CLOEXEC) < 0) {
 		say(rn->why, rn->whylen, "pipe: %s", strerror(errno));
 		return -1;
@@ -407,7 +432,8 @@ run_spawn(struct run *rn, int *fd)
 		    dup2(pfd[1], 1) < 0 || dup2(er, 2) < 0 ||
 		    chdir(e->rundir) < 0)
 			_exit(126);
-		execl(e->accel, "download-accelerator", "-n", nbuf, rn->t->url,
+		execl(e->accel, "download-accelerator", "-n",
+		      rn->threads == AUTO ? "auto" : nbuf, rn->t->url,
 		      (char *)NULL);
 		dprintf(2, "%s: %s\n", e->accel, strerror(errno));
 		_exit(127);
@@ -506,7 +532,8 @@ run_check_output(struct run *rn)
 	    strchr(out, '\n') != out + have - 1 ||
 	    expdata_parse_line(out, &rn->r, &bad) != 1 ||
 	    strncmp(out, url, strlen(url)) != 0 || out[strlen(url)] != ' ' ||
-	    rn->r.threads != rn->threads) {
+	    (rn->threads == AUTO ? rn->r.threads < 1 :
+				   rn->r.threads != rn->threads)) {
 		out[strcspn(out, "\n")] = '\0';
 		say(rn->why, rn->whylen, "unexpected output: \"%.200s\"", out);
 		return RUN_FAILED;
@@ -640,6 +667,41 @@ thread_index(const struct exp *e, int threads)
 	return -1;
 }
 
+/* The -n auto runs: their times against one thread's, and how many
+ * connections the accelerator chose. */
+static void
+summarize_auto(const struct exp *e, const struct target *t, double base)
+{
+	char path[PATH_MAX + 80], speed[16] = "-";
+	struct expdata d = {0};
+	double *v = NULL, *c = NULL, med = 0, cm = 0;
+	int k = thread_index(e, AUTO);
+	long rows;
+
+	if (k < 0)
+		return;
+	snprintf(path, sizeof(path), "%s/auto-%s.txt", e->dir, t->name);
+	rows = expdata_read(path, &d, NULL, NULL);
+	if (rows > 0 && (v = malloc(d.n * sizeof(*v))) != NULL &&
+	    (c = malloc(d.n * sizeof(*c))) != NULL) {
+		for (size_t i = 0; i < d.n; i++) {
+			v[i] = d.rows[i].seconds;
+			c[i] = d.rows[i].threads;
+		}
+		med = expdata_median(v, d.n);
+		cm = expdata_median(c, d.n);
+	}
+	if (base > 0 && med > 0)
+		snprintf(speed, sizeof(speed), "%.2f", base / med);
+	printf("     auto  %4zu  %6d  %8.3f  %14s  %7s  (connections: "
+	       "median %.0f)\n",
+	       rows > 0 ? d.n : 0, t->fails[k], med, "", speed, cm);
+	printf("  auto data: %s (%ld lines)\n", path, rows);
+	free(v);
+	free(c);
+	expdata_free(&d);
+}
+
 static void
 summarize(const struct exp *e, const struct target *t)
 {
@@ -659,10 +721,14 @@ summarize(const struct exp *e, const struct target *t)
 	printf("\n%s: %s, %s\n", t->name, sz, t->url);
 	if (e->local) {
 		if (e->cap > 0)
-			printf("served here at %s/s per connection\n",
+			printf("served here at %s/s per connection",
 			       expdata_size_str(e->cap, cap, sizeof(cap)));
 		else
-			printf("served here, no cap\n");
+			printf("served here, no cap per connection");
+		if (e->link > 0)
+			printf(", a link of %s/s shared",
+			       expdata_size_str(e->link, cap, sizeof(cap)));
+		printf("\n");
 	}
 	if (rows < 0) {
 		printf("  no data: %s: %s\n", path, strerror((int)-rows));
@@ -700,11 +766,12 @@ summarize(const struct exp *e, const struct target *t)
 
 		for (size_t i = 0; i < n; i++)
 			seen |= st[i].threads == e->threads[k];
-		if (!seen && t->fails[k] > 0)
+		if (!seen && t->fails[k] > 0 && e->threads[k] != AUTO)
 			printf("  %7d  %4d  %6d  (every run failed)\n",
 			       e->threads[k], 0, t->fails[k]);
 	}
 	printf("  data: %s (%ld lines)\n", path, rows);
+	summarize_auto(e, t, base);
 	expdata_free(&d);
 }
 
@@ -724,8 +791,12 @@ serve_local(struct exp *e)
 	for (int i = 0; i < e->nsizes; i++) {
 		struct target *t = &e->t[e->ntargets++];
 
-		snprintf(t->name, sizeof(t->name), "%s", names[i]);
-		snprintf(path, sizeof(path), "%s/%s.bin", www, names[i]);
+		if (e->label != NULL)
+			snprintf(t->name, sizeof(t->name), "%s-%s", e->label,
+				 names[i]);
+		else
+			snprintf(t->name, sizeof(t->name), "%s", names[i]);
+		snprintf(path, sizeof(path), "%s/%s.bin", www, t->name);
 		if ((rc = generate(path, e->sizes[i], (unsigned long long)i + 1,
 				   t->sha)) < 0)
 			errx(1, "%s: %s", path, strerror(-rc));
@@ -734,6 +805,7 @@ serve_local(struct exp *e)
 	}
 	o.root = www;
 	o.rate = (unsigned long)e->cap;
+	o.link = (unsigned long)e->link;
 	o.max_conns = 2 * MAX_THREADS;
 	if ((s = httpserv_new(&o)) == NULL)
 		err(1, "local server");
@@ -762,6 +834,74 @@ set_defaults(struct exp *e)
 	e->run_timeout = 600;
 }
 
+/* One option c with its argument into e; exits on a bad value. */
+static void
+set_option(int c, char *arg, char **argv, struct exp *e)
+{
+	int rc;
+
+	switch (c) {
+	case 't':
+		if ((rc = parse_threads(arg, e)) < 0)
+			cli_bad_value("thread list (distinct counts 1-64 or "
+				      "auto, comma-separated)",
+				      arg, rc);
+		break;
+	case 'r':
+		e->repeat = cli_long_arg(arg, 1, 100000,
+					 "repetition count (1-100000)");
+		break;
+	case 'd':
+		e->dir = arg;
+		break;
+	case 'F':
+		e->fresh = 1;
+		break;
+	case 'c':
+		e->cap = strcmp(arg, "0") == 0 ?
+				 0 :
+				 cli_size_arg(arg, 1024, 4000000000LL,
+					      "cap (bytes/s, at least 1k)");
+		break;
+	case 'L':
+		e->link = cli_size_arg(arg, 1024, 4000000000LL,
+				       "link rate (bytes/s, at least 1k)");
+		break;
+	case 'l':
+		if (arg[0] == '\0' || strlen(arg) > 32 ||
+		    strspn(arg, "abcdefghijklmnopqrstuvwxyz0123456789_") !=
+			    strlen(arg))
+			cli_bad_value("label (a-z, 0-9, _; 32 at most)", arg,
+				      -EINVAL);
+		e->label = arg;
+		break;
+	case 's':
+		if ((rc = parse_sizes(arg, e)) < 0)
+			cli_bad_value("size list (one to three sizes)", arg,
+				      rc);
+		break;
+	case 'a':
+		snprintf(e->accel, sizeof(e->accel), "%s", arg);
+		break;
+	case 'T':
+		if ((rc = cli_parse_seconds(arg, 86400, &e->run_timeout)) < 0 ||
+		    e->run_timeout <= 0)
+			cli_bad_value("run timeout (seconds)", arg,
+				      rc < 0 ? rc : -ERANGE);
+		break;
+	case 'q':
+		e->quiet = 1;
+		break;
+	case 'h':
+		usage(stdout);
+		exit(0);
+	case 'V':
+		cli_version();
+	default:
+		cli_bad_option(argv, "t:r:d:c:s:a:qh");
+	}
+}
+
 /* The command line into e; exits on a bad one and after --help. */
 static void
 parse_args(int argc, char **argv, struct exp *e)
@@ -772,6 +912,8 @@ parse_args(int argc, char **argv, struct exp *e)
 		{"dir", required_argument, NULL, 'd'},
 		{"fresh", no_argument, NULL, 'F'},
 		{"cap", required_argument, NULL, 'c'},
+		{"link", required_argument, NULL, 'L'},
+		{"label", required_argument, NULL, 'l'},
 		{"sizes", required_argument, NULL, 's'},
 		{"accelerator", required_argument, NULL, 'a'},
 		{"run-timeout", required_argument, NULL, 'T'},
@@ -780,64 +922,13 @@ parse_args(int argc, char **argv, struct exp *e)
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
-	int c, rc;
+	int c;
 
 	set_defaults(e);
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "t:r:d:c:s:a:qh", opts, NULL)) !=
-	       -1) {
-		switch (c) {
-		case 't':
-			if ((rc = parse_threads(optarg, e)) < 0)
-				cli_bad_value("thread list (distinct counts "
-					      "1-64, comma-separated)",
-					      optarg, rc);
-			break;
-		case 'r':
-			e->repeat = cli_long_arg(optarg, 1, 100000,
-						 "repetition count (1-100000)");
-			break;
-		case 'd':
-			e->dir = optarg;
-			break;
-		case 'F':
-			e->fresh = 1;
-			break;
-		case 'c':
-			if (strcmp(optarg, "0") == 0)
-				e->cap = 0;
-			else
-				e->cap = cli_size_arg(
-					optarg, 1024, 4000000000LL,
-					"cap (bytes/s, at least 1k)");
-			break;
-		case 's':
-			if ((rc = parse_sizes(optarg, e)) < 0)
-				cli_bad_value("size list (one to three sizes)",
-					      optarg, rc);
-			break;
-		case 'a':
-			snprintf(e->accel, sizeof(e->accel), "%s", optarg);
-			break;
-		case 'T':
-			if ((rc = cli_parse_seconds(optarg, 86400,
-						    &e->run_timeout)) < 0 ||
-			    e->run_timeout <= 0)
-				cli_bad_value("run timeout (seconds)", optarg,
-					      rc < 0 ? rc : -ERANGE);
-			break;
-		case 'q':
-			e->quiet = 1;
-			break;
-		case 'h':
-			usage(stdout);
-			exit(0);
-		case 'V':
-			cli_version();
-		default:
-			cli_bad_option(argv, "t:r:d:c:s:a:qh");
-		}
-	}
+	       -1)
+		set_option(c, optarg, argv, e);
 	for (int i = optind; i < argc; i++)
 		add_target(e, argv[i]);
 }
@@ -893,6 +984,24 @@ make_work(struct exp *e)
 
 /* Opens every data file and sums the weights of the runs for the ETA;
  * 0, or -1 when a file cannot be opened (said why). */
+/* Opens DIR/KIND-NAME.txt to append to (emptied with --fresh). Returns
+ * the descriptor, or -1 after saying why. */
+static int
+open_data(const struct exp *e, const char *kind, const char *name)
+{
+	char path[PATH_MAX + 80];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s-%s.txt", e->dir, kind, name);
+	fd = open(path,
+		  O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC |
+			  (e->fresh ? O_TRUNC : 0),
+		  0644);
+	if (fd < 0)
+		warn("%s", path);
+	return fd;
+}
+
 static int
 open_targets(struct exp *e)
 {
@@ -911,6 +1020,10 @@ open_targets(struct exp *e)
 			warn("%s", path);
 			return -1;
 		}
+		t->afd = -1;
+		if (thread_index(e, AUTO) >= 0 &&
+		    (t->afd = open_data(e, "auto", t->name)) < 0)
+			return -1;
 		for (int k = 0; k < e->nthreads; k++)
 			e->total_w += e->repeat * run_weight(t, e->threads[k]);
 	}
@@ -922,7 +1035,7 @@ open_targets(struct exp *e)
 static int
 time_one(struct exp *e, struct target *t, int k, long rep)
 {
-	char line[OUT_MAX + 2], why[600];
+	char line[OUT_MAX + 2], why[600], nb[16];
 	int th = e->threads[k], rc;
 
 	progress_draw(e, t, th, rep);
@@ -932,9 +1045,12 @@ time_one(struct exp *e, struct target *t, int k, long rep)
 	if (rc == RUN_OK) {
 		size_t l = strlen(line);
 
-		if (write(t->fd, line, l) != (ssize_t)l) {
+		int fd = th == AUTO ? t->afd : t->fd;
+
+		if (write(fd, line, l) != (ssize_t)l) {
 			progress_clear(e);
-			warn("data-%s.txt", t->name);
+			warn("%s-%s.txt", th == AUTO ? "auto" : "data",
+			     t->name);
 			rc = RUN_FAILED;
 			say(why, sizeof(why), "not recorded");
 		}
@@ -943,8 +1059,8 @@ time_one(struct exp *e, struct target *t, int k, long rep)
 		t->oks[k]++;
 	} else {
 		progress_clear(e);
-		warnx("%s -n %d (run %ld of %lld): %s", t->name, th, rep,
-		      e->repeat, why);
+		warnx("%s -n %s (run %ld of %lld): %s", t->name, nstr(th, nb),
+		      rep, e->repeat, why);
 		t->fails[k]++;
 		e->failures++;
 	}

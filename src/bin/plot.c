@@ -26,6 +26,9 @@ struct series {
 	struct expdata_stat st[MAX_STATS];
 	size_t n;
 	long long bytes;
+	/* The -n auto runs in auto-NAME.txt beside it: how many
+	 * connections they used and their speedup (0: none). */
+	double auto_conns, auto_speedup;
 };
 
 static void
@@ -243,6 +246,41 @@ parse_args(int argc, char **argv, struct plot_opts *o)
 }
 
 /* Reads one data file into s; 0, or -1 when it is skipped (said why). */
+/* DIR/auto-NAME.txt beside data-NAME.txt, if any: the median count the
+ * accelerator chose and the speedup of the median time over the median
+ * one-thread time. */
+static void
+load_auto(struct series *s)
+{
+	char path[PATH_MAX + 16];
+	const char *slash = strrchr(s->file, '/');
+	struct expdata d = {0};
+	double *t, *c;
+
+	snprintf(path, sizeof(path), "%.*s/auto-%s.txt", (int)(slash - s->file),
+		 s->file, s->name);
+	if (access(path, F_OK) < 0 || s->st[0].threads != 1)
+		return;
+	bad_file = path;
+	if (expdata_read(path, &d, on_bad, NULL) > 0 &&
+	    (t = malloc(d.n * sizeof(*t))) != NULL) {
+		if ((c = malloc(d.n * sizeof(*c))) != NULL) {
+			for (size_t i = 0; i < d.n; i++) {
+				t[i] = d.rows[i].seconds;
+				c[i] = d.rows[i].threads;
+			}
+			s->auto_conns = expdata_median(c, d.n);
+			if (expdata_median(t, d.n) > 0)
+				s->auto_speedup = s->st[0].median /
+						  expdata_median(t, d.n);
+			free(c);
+		}
+		free(t);
+	}
+	expdata_free(&d);
+	bad_file = s->file;
+}
+
 static int
 load_one(const char *path, struct series *s)
 {
@@ -279,6 +317,7 @@ load_one(const char *path, struct series *s)
 	for (size_t k = 0; k < s->n; k++)
 		b[k] = (double)s->st[k].bytes;
 	s->bytes = (long long)expdata_median(b, s->n);
+	load_auto(s);
 	return 0;
 }
 
@@ -377,8 +416,18 @@ plot_speedup(FILE *gp, const struct plot *p)
 			 expdata_size_str(s->bytes, sz, sizeof(sz)));
 		fprintf(gp,
 			", \\\n  '%s/%d.stats' using 1:8 with "
-			"linespoints lw 2 pt 7 title ",
-			p->tmp, i);
+			"linespoints lw 2 pt 7 lc %d title ",
+			p->tmp, i, i + 1);
+		gp_str(gp, title);
+		if (s->auto_speedup <= 0)
+			continue;
+		/* Where -n auto landed: a point of its own, the line's
+		 * colour, at the count it chose. */
+		snprintf(title, sizeof(title), "%s: -n auto", s->name);
+		fprintf(gp,
+			", \\\n  '+' using (%g):(%g) every ::0::0 with "
+			"points pt 5 ps 2.5 lc %d title ",
+			s->auto_conns, s->auto_speedup, i + 1);
 		gp_str(gp, title);
 	}
 	fprintf(gp, "\nprint ");

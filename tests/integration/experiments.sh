@@ -129,4 +129,24 @@ for args in "-t 0" "-t 1,1" "-t x" "-t 65" "-r 0" "-s 1M,2M,3M,4M" "-c abc" \
 done
 timeout 10 "$E" --help | grep -q '^usage: experiments' && ok "--help" || notok "--help"
 timeout 10 "$E" --version | grep -q '^experiments (netthreads) ' && ok "--version" || notok "--version"
+# The two regimes and -n auto, on experiments' own server: a link all
+# connections share, and auto runs recorded apart (auto-NAME.txt, N the
+# count the accelerator chose), names carrying a label.
+timeout 120 "$E" -q -t 1,4,auto -r 1 -s 512k -c 0 --link 1M --label lk \
+	-d "$T_TMP/reg" --fresh >"$T_TMP/o5" 2>"$T_TMP/e5"
+is "$?" 0 "-t 1,4,auto with --link and --label: exit 0"
+is "$(lines "$T_TMP/reg/data-lk-small.txt")" "1 524288 4 524288 " \
+	"data-lk-small.txt: the fixed counts only"
+check "auto-lk-small.txt: one run, at a count it chose" \
+	awk '$2 >= 1 && $2 <= 16 && $3 == 524288 { n++ } END { exit n != 1 }' \
+	"$T_TMP/reg/auto-lk-small.txt"
+check "the summary names the link" grep -q "a link of 1 MiB/s shared" "$T_TMP/o5"
+check "and the auto row" grep -Eq "^ +auto +1 +0 " "$T_TMP/o5"
+check "four connections through the link: no faster than one" \
+	awk '$2 == 1 { a = $4 } $2 == 4 { b = $4 } END { exit !(b >= 0.8 * a) }' \
+	"$T_TMP/reg/data-lk-small.txt"
+for args in "-t 1,auto,auto" "--link 0" "--label a/b" "--label ''"; do
+	eval "timeout 10 \"\$E\" $args -d \"$T_TMP/x\"" >/dev/null 2>&1
+	is "$?" 2 "experiments $args: exit 2"
+done
 done_testing

@@ -44,6 +44,21 @@ check "the images have content (over 8 KB)" \
 	sh -c '[ $(stat -c %s "$1") -gt 8000 ] && [ $(stat -c %s "$2") -gt 8000 ]' _ \
 	"$O/download-time-medium.png" "$O/speedup.png"
 
+# -n auto runs beside a data file (auto-NAME.txt): drawn on speedup.png
+# as a point of their own, where the count they chose and their median
+# time put them; a bad line there is reported like any other.
+cp "$O/speedup.png" "$T_TMP/speedup-plain.png"
+printf 'http://x/s.bin 3 1048576 0.2\nhttp://x/s.bin 4 1048576 0.25\nbad\n' \
+	>"$D/auto-small.txt"
+timeout 60 $NT_VALGRIND "$P" -d "$D" -o "$O" >/dev/null 2>"$T_TMP/err"
+is "$?" 0 "plot with an auto file exits 0"
+check "speedup.png now shows the auto point" \
+	sh -c '! cmp -s "$1" "$2"' _ "$O/speedup.png" "$T_TMP/speedup-plain.png"
+is "$(png_dims "$O/speedup.png")" "800 600" "and is still a PNG of 800x600"
+check "its bad line is reported" \
+	grep -q "^plot: $D/auto-small.txt:3: expected 4 fields" "$T_TMP/err"
+rm -f "$D/auto-small.txt"
+
 # Default output folder is the data folder; --size sets the dimensions.
 timeout 60 "$P" -d "$D" --size 640x400 >/dev/null 2>&1
 is "$?" 0 "plot --size 640x400"
