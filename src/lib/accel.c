@@ -399,8 +399,13 @@ control(struct accel *a, double now)
 		return;
 	if (a->ctl == NULL) {
 		struct connctl_opts co = {.max = a->nconns};
+		int ranges = accel_plan_count(a->plan);
 
-		if (co.max < 2)
+		/* A file of a few ranges is fetched by one connection a range
+		 * at once: measuring would take longer than the download. */
+		if (ranges <= 4)
+			co.start = ranges;
+		if (co.max < 2 || co.start > co.max)
 			co.start = co.max;
 		if ((a->ctl = connctl_new(&co, now)) == NULL) {
 			accel__err(a, -ENOMEM, a->o->urls[0], "%s",

@@ -18,6 +18,8 @@ struct connctl {
 	double win_t0;	/* and its start */
 	int64_t win_b0;
 	int base_n;	  /* the count that paid last, 0 before any */
+	int upper;	  /* the least count that did not fully pay since the
+			   * last probe; 0: none */
 	double base_rate; /* and its rate */
 	double held;	  /* holding: the rate, smoothed */
 	int low;	  /* holding: windows in a row well below it */
@@ -106,6 +108,7 @@ probe(struct connctl *c, double now, double rate, enum connctl_reason why)
 	}
 	c->base_n = c->target;
 	c->base_rate = rate;
+	c->upper = 0; /* conditions may have changed since */
 	c->phase = CONNCTL_TRY;
 	set_target(c, now, c->target + 1, why);
 }
@@ -113,14 +116,15 @@ probe(struct connctl *c, double now, double rate, enum connctl_reason why)
 /*
  * Growing or probing: did the connections added since base_n pay? Each
  * must bring a clear share (o.gain) of what the average one brought at
- * base_n. Strong gains double the count, weaker ones add one; a double
- * that did not pay tries half the step before falling back, so the
- * plateau is found in a few windows.
+ * base_n. Gains near the whole share quadruple the count, strong ones
+ * double it, weaker ones add one; a step that paid only in part tries
+ * half the step, and no count seen not to pay is tried again until the
+ * next probe, so the plateau is found in a few windows.
  */
 static void
 judge(struct connctl *c, double now, double rate)
 {
-	int n = c->target, added = n - c->base_n;
+	int n = c->target, added = n - c->base_n, next;
 	double share = c->base_rate / c->base_n;
 	double per = (rate - c->base_rate) / added;
 
@@ -129,14 +133,20 @@ judge(struct connctl *c, double now, double rate)
 		c->base_rate = rate;
 		c->phase = CONNCTL_GROW;
 		c->probe_wait = c->o.reprobe;
-		if (n >= limit(c)) {
+		next = per >= 0.9 * share ? 4 * n :
+		       per >= 0.8 * share ? 2 * n :
+					    n + 1;
+		/* Never again to a count already seen not to pay. */
+		if (c->upper > 0 && next >= c->upper)
+			next = c->upper - 1;
+		if (next <= n || n >= limit(c)) {
 			hold(c, now, rate);
 			return;
 		}
-		set_target(c, now, per >= 0.8 * share ? 2 * n : n + 1,
-			   CONNCTL_GROWING);
+		set_target(c, now, next, CONNCTL_GROWING);
 		return;
 	}
+	c->upper = n;
 	if (added > 1 && per > 0) {
 		set_target(c, now, c->base_n + added / 2, CONNCTL_GROWING);
 		return;
