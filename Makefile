@@ -10,7 +10,8 @@
 #   make demo | bench | install | clean
 #   make package              the Debian package, into build/deb
 #
-# New files need no edits here: src/lib/*.c form the library, each
+# New files need no edits here: src/lib/*.c and src/lib/*/*.c (a module's
+# backends in its own folder) form the library, each
 # src/bin/X.c is program X, each tests/unit/test_X.c a unit test, each
 # tests/helpers/X.c a helper.
 
@@ -64,7 +65,7 @@ CFLAGS    += -std=c11 $(OPT) -g -pthread $(WARN) $(SANFLAGS) -MMD -MP
 LDFLAGS   += -pthread $(SANFLAGS)
 LDLIBS    += $(PKGLIBS) -lm
 
-LIB_SRC   := $(sort $(wildcard src/lib/*.c))
+LIB_SRC   := $(sort $(wildcard src/lib/*.c src/lib/*/*.c))
 LIB_OBJ   := $(LIB_SRC:src/lib/%.c=$(O)/obj/lib/%.o)
 LIB       := $(O)/libnetthreads.a
 
@@ -262,10 +263,10 @@ package: deps
 	scripts/package build/deb
 
 format:
-	clang-format -i src/*/*.[ch] tests/*/*.[ch] bench/*.c
+	clang-format -i src/*/*.[ch] src/lib/*/*.[ch] tests/*/*.[ch] bench/*.c
 
 clean:
 	rm -rf build
 
--include $(wildcard $(O)/obj/*/*.d)
--include $(wildcard $(FUZZ_O)/obj/*/*.d)
+-include $(wildcard $(O)/obj/*/*.d $(O)/obj/*/*/*.d)
+-include $(wildcard $(FUZZ_O)/obj/*/*.d $(FUZZ_O)/obj/*/*/*.d)

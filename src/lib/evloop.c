@@ -6,7 +6,7 @@
 #include <time.h>
 
 #include "evloop.h"
-#include "evloop_int.h"
+#include "evloop/evloop_int.h"
 
 static uint64_t
 evloop__clock(void)

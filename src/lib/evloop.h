@@ -13,7 +13,7 @@
  *
  * Backends: "poll" (portable, O(n) per wait in the kernel) and "epoll"
  * (O(ready) per wait). Both sit behind the static interface in
- * evloop_int.h, which speaks readiness: "set the interest of fd to these
+ * evloop/evloop_int.h, which speaks readiness: "set the interest of fd to these
  * events" and "wait, then report (fd, events) pairs".
  *
  * How a completion backend (io_uring) would fit this interface:

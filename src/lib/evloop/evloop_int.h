@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: ISC */
-/* evloop_int.h -- the interface between evloop.c and its backends. */
+/* evloop_int.h -- the interface between evloop.c and its backends, one
+ * file each in this folder (as curl keeps its TLS backends in lib/vtls/). */
 #ifndef NT_EVLOOP_INT_H
 #define NT_EVLOOP_INT_H
 
