@@ -49,8 +49,10 @@ evloop_new(const char *backend, int setsize)
 		rc = -ENOMEM;
 		goto fail;
 	}
-	for (int i = 0; i < setsize; i++)
+	for (int i = 0; i < setsize; i++) {
 		el->watch[i].events = -1;
+		el->watch[i].io = NULL;
+	}
 	if ((rc = el->be->init(el)) < 0)
 		goto fail;
 	el->now = evloop__clock();
@@ -67,7 +69,12 @@ evloop_free(struct evloop *el)
 {
 	if (el == NULL)
 		return;
+	for (int fd = 0; fd < el->setsize; fd++) {
+		if (el->watch[fd].io != NULL)
+			evloop__io_del(el, el->watch[fd].io);
+	}
 	el->be->done(el);
+	free(el->rbuf);
 	/* Timers still armed belong to the caller; only unlink them. */
 	for (size_t i = 0; i < el->nheap; i++)
 		el->heap[i]->slot = 0;
@@ -132,10 +139,14 @@ evloop_del(struct evloop *el, int fd)
 	struct evloop__watch *w;
 	int rc;
 
-	if (fd < 0 || fd >= el->setsize || el->watch[fd].events < 0)
+	if (fd < 0 || fd >= el->setsize)
 		return -ENOENT;
 	w = &el->watch[fd];
-	rc = el->be->set(el, fd, w->events, -1);
+	if (w->events < 0 && w->io == NULL)
+		return -ENOENT;
+	rc = w->events < 0 ? 0 : el->be->set(el, fd, w->events, -1);
+	if (w->io != NULL)
+		evloop__io_del(el, w->io);
 	w->events = -1;
 	w->cb = NULL;
 	w->arg = NULL;
