@@ -47,17 +47,18 @@ SANFLAGS  := -fsanitize=$(SANITIZER) -fno-omit-frame-pointer
 endif
 
 O         ?= build/$(VARIANT)
-PKGS      := libcurl libcrypto
+PKGS      := libcurl libcrypto liburing
 PKGCFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKGLIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || \
-             echo -lcurl -lcrypto)
+             echo -lcurl -lcrypto -luring)
 
 # What the build needs from the system, as pkg-config:header:Debian package;
 # "-" when there is no pkg-config name to ask. Checked before the first
 # compile, so a machine without them hears which packages to install
 # rather than a compiler error about a missing header.
 NEEDS     := libcurl:curl/curl.h:libcurl4-openssl-dev \
-             libcrypto:openssl/evp.h:libssl-dev
+             libcrypto:openssl/evp.h:libssl-dev \
+             liburing:liburing.h:liburing-dev
 TEST_NEEDS := -:cmocka.h:libcmocka-dev
 
 CPPFLAGS  += -D_GNU_SOURCE -DNT_VERSION=\"$(VERSION)\" -Isrc/lib $(PKGCFLAGS)

@@ -39,6 +39,8 @@ evloop_new(const char *backend, int setsize)
 		el->be = &evloop__epoll;
 	} else if (strcmp(backend, "poll") == 0) {
 		el->be = &evloop__poll;
+	} else if (strcmp(backend, "uring") == 0) {
+		el->be = &evloop__uring;
 	} else {
 		rc = -EINVAL;
 		goto fail;
@@ -153,23 +155,24 @@ evloop_del(struct evloop *el, int fd)
 	return rc;
 }
 
-void
+int
 evloop__ready(struct evloop *el, int fd, int events)
 {
 	struct evloop__watch *w;
 
 	if (fd < 0 || fd >= el->setsize)
-		return;
+		return 0;
 	w = &el->watch[fd];
 	/* A callback earlier in this batch may have removed or narrowed the
 	 * watch; report only what is still wanted. Errors always go through
 	 * while the fd is watched, since the owner must learn of them. */
 	if (w->events < 0)
-		return;
+		return 0;
 	events &= w->events | EVLOOP_ERROR;
 	if (events == 0 || (w->events == 0 && !(events & EVLOOP_ERROR)))
-		return;
+		return 0;
 	w->cb(el, fd, events, w->arg);
+	return 1;
 }
 
 /* The heap: heap[0] is the earliest deadline; t->slot is index + 1. */

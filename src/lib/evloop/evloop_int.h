@@ -85,8 +85,9 @@ extern const struct evloop__backend evloop__uring;
 /* Sets el->now from the monotonic clock. */
 void evloop__update_time(struct evloop *el);
 
-/* Called by a backend for a ready fd; runs its callback if still wanted. */
-void evloop__ready(struct evloop *el, int fd, int events);
+/* Called by a backend for a ready fd; runs its callback if still wanted.
+ * Returns 1 when it did, else 0. */
+int evloop__ready(struct evloop *el, int fd, int events);
 
 /* fd's completion state, made on first use; NULL when out of memory. */
 struct evloop__io *evloop__io_get(struct evloop *el, int fd);
