@@ -10,7 +10,8 @@
 #   make demo | bench | install | clean
 #   make package              the Debian package, into build/deb
 #
-# New files need no edits here: src/lib/*.c form the library, each
+# New files need no edits here: src/lib/*.c and src/lib/*/*.c (a module's
+# backends in its own folder) form the library, each
 # src/bin/X.c is program X, each tests/unit/test_X.c a unit test, each
 # tests/helpers/X.c a helper.
 
@@ -46,17 +47,18 @@ SANFLAGS  := -fsanitize=$(SANITIZER) -fno-omit-frame-pointer
 endif
 
 O         ?= build/$(VARIANT)
-PKGS      := libcurl libcrypto
+PKGS      := libcurl libcrypto liburing
 PKGCFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKGLIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || \
-             echo -lcurl -lcrypto)
+             echo -lcurl -lcrypto -luring)
 
 # What the build needs from the system, as pkg-config:header:Debian package;
 # "-" when there is no pkg-config name to ask. Checked before the first
 # compile, so a machine without them hears which packages to install
 # rather than a compiler error about a missing header.
 NEEDS     := libcurl:curl/curl.h:libcurl4-openssl-dev \
-             libcrypto:openssl/evp.h:libssl-dev
+             libcrypto:openssl/evp.h:libssl-dev \
+             liburing:liburing.h:liburing-dev
 TEST_NEEDS := -:cmocka.h:libcmocka-dev
 
 CPPFLAGS  += -D_GNU_SOURCE -DNT_VERSION=\"$(VERSION)\" -Isrc/lib $(PKGCFLAGS)
@@ -64,7 +66,7 @@ CFLAGS    += -std=c11 $(OPT) -g -pthread $(WARN) $(SANFLAGS) -MMD -MP
 LDFLAGS   += -pthread $(SANFLAGS)
 LDLIBS    += $(PKGLIBS) -lm
 
-LIB_SRC   := $(sort $(wildcard src/lib/*.c))
+LIB_SRC   := $(sort $(wildcard src/lib/*.c src/lib/*/*.c))
 LIB_OBJ   := $(LIB_SRC:src/lib/%.c=$(O)/obj/lib/%.o)
 LIB       := $(O)/libnetthreads.a
 
@@ -262,10 +264,10 @@ package: deps
 	scripts/package build/deb
 
 format:
-	clang-format -i src/*/*.[ch] tests/*/*.[ch] bench/*.c
+	clang-format -i src/*/*.[ch] src/lib/*/*.[ch] tests/*/*.[ch] bench/*.c
 
 clean:
 	rm -rf build
 
--include $(wildcard $(O)/obj/*/*.d)
--include $(wildcard $(FUZZ_O)/obj/*/*.d)
+-include $(wildcard $(O)/obj/*/*.d $(O)/obj/*/*/*.d)
+-include $(wildcard $(FUZZ_O)/obj/*/*.d $(FUZZ_O)/obj/*/*/*.d)

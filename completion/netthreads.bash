@@ -95,7 +95,7 @@ _netthreads()
 	echo-bench)
 		opts='-s --server -p --port -c --connections -l --length
 			-d --duration -T --threads -n --rounds -i --idle
-			-h --help --version'
+			--backend -h --help --version'
 		host='-s --server'
 		value='-p --port -c --connections -l --length -d --duration
 			-T --threads -n --rounds -i --idle'
@@ -128,7 +128,7 @@ _netthreads()
 	elif _netthreads_in "$prev" "$value"; then
 		return
 	elif [[ $prev == --backend ]]; then
-		COMPREPLY=($(compgen -W 'poll epoll' -- "$cur"))
+		COMPREPLY=($(compgen -W 'poll epoll uring' -- "$cur"))
 		return
 	fi
 	# --flag=... for an option that takes no argument: nothing fits.

@@ -21,8 +21,7 @@
 #include "sock.h"
 
 #define CONNECT_MS  15000 /* the whole connect phase, before timing */
-#define RECV_CHUNK  (64 * 1024)
-#define PATTERN_PAD 251 /* message offsets into the pattern: a prime */
+#define PATTERN_PAD 251	  /* message offsets into the pattern: a prime */
 /* Latency histogram: log2 buckets of nanoseconds, each split in 32. */
 #define SUB_BITS 5
 #define NBUCKETS (64 << SUB_BITS)
@@ -36,6 +35,7 @@ static const char *const ekind[E_KINDS] = {
  * after that, so the threads read it without a lock. */
 struct bench_opts {
 	const char *host;
+	const char *backend; /* the event loop's: "epoll", "poll", "uring" */
 	long long port, nconn, length, nthreads;
 	long long rounds_max; /* 0: until the time is up */
 	long long nidle;
@@ -76,7 +76,6 @@ struct bench_thread {
 	uint64_t start_ns, end_ns; /* the timed phase */
 	uint64_t rounds, errors[E_KINDS];
 	uint64_t hist[NBUCKETS];
-	char *rbuf;
 };
 
 /* The threads' results added up, for the report. */
@@ -112,6 +111,9 @@ usage(FILE *f)
 		"                          one unfinished in time is an error\n"
 		"  -i, --idle N            also hold N connections open, "
 		"silent\n"
+		"      --backend NAME      event loop: epoll (default), poll "
+		"or "
+		"uring\n"
 		"  -h, --help              this help\n"
 		"      --version           print the version\n"
 		"Exit status 0 when no error of any kind occurred, 1 "
@@ -181,52 +183,50 @@ errno_kind(int e)
 	return e == ECONNRESET || e == EPIPE ? E_RESET : E_OTHER;
 }
 
+static void on_data(struct evloop *el, int fd, const char *data, ssize_t n,
+		    void *arg);
+
+/* Sends this round's message; the loop queues what the socket does not
+ * take at once (uring: it goes out with the next wait). */
 static void
 round_begin(struct bench_thread *t, struct conn *c)
 {
 	size_t length = (size_t)t->b->o->length;
+	ssize_t n;
 
-	c->sent = c->got = 0;
+	c->sent = length;
+	c->got = 0;
 	c->off = ((size_t)c->id * 31 + (size_t)c->rounds * 17) % PATTERN_PAD;
 	c->start_ns = now_ns();
-	/* Try at once: a short message is usually sent with no wait. */
-	ssize_t n = send(c->fd, t->b->pattern + c->off, length, MSG_NOSIGNAL);
-	if (n < 0 && errno != EAGAIN && errno != EINTR) {
-		conn_fail(t, c, errno_kind(errno));
-		return;
-	}
-	if (n > 0)
-		c->sent = (size_t)n;
-	evloop_set(t->el, c->fd,
-		   EVLOOP_READ | (c->sent < length ? EVLOOP_WRITE : 0));
+	n = evloop_send(t->el, c->fd, t->b->pattern + c->off, length, NULL,
+			NULL);
+	if (n < 0)
+		conn_fail(t, c, errno_kind((int)-n));
 }
 
-/* Reads what the socket holds of c's echo, checks it, and at the end of
- * the round records its latency and starts the next one. */
+/* Checks what came of c's echo, and at the end of the round records its
+ * latency and starts the next one. */
 static void
-conn_recv(struct bench_thread *t, struct conn *c)
+on_data(struct evloop *el, int fd, const char *data, ssize_t n, void *arg)
 {
+	struct conn *c = arg;
+	struct bench_thread *t = c->t;
 	const char *pattern = t->b->pattern;
 	size_t length = (size_t)t->b->o->length;
 	long long rounds_max = t->b->o->rounds_max;
-	size_t want = length - c->got;
-	ssize_t n;
 
-	if (want > RECV_CHUNK)
-		want = RECV_CHUNK;
-	n = recv(c->fd, t->rbuf, want, 0);
+	(void)fd;
 	if (n == 0) {
 		conn_fail(t, c, E_CLOSED);
 		return;
 	}
 	if (n < 0) {
-		if (errno != EAGAIN && errno != EINTR)
-			conn_fail(t, c, errno_kind(errno));
+		conn_fail(t, c, errno_kind((int)-n));
 		return;
 	}
 	/* More echoed than sent is as wrong as a changed byte. */
 	if (c->got + (size_t)n > c->sent ||
-	    memcmp(t->rbuf, pattern + c->off + c->got, (size_t)n) != 0) {
+	    memcmp(data, pattern + c->off + c->got, (size_t)n) != 0) {
 		conn_fail(t, c, E_MISMATCH);
 		return;
 	}
@@ -239,19 +239,18 @@ conn_recv(struct bench_thread *t, struct conn *c)
 			conn_finish(t, c);
 			return;
 		}
-		if (evloop_now(t->el) < t->deadline_ms)
+		if (evloop_now(el) < t->deadline_ms)
 			round_begin(t, c);
 	}
 }
 
+/* Connect phase only (readiness): the connection is up, or failed, or
+ * was closed by the server before timing began. */
 static void
 on_conn(struct evloop *el, int fd, int events, void *arg)
 {
 	struct conn *c = arg;
 	struct bench_thread *t = c->t;
-	const char *pattern = t->b->pattern;
-	size_t length = (size_t)t->b->o->length;
-	ssize_t n;
 	int rc;
 
 	(void)el;
@@ -272,29 +271,10 @@ on_conn(struct evloop *el, int fd, int events, void *arg)
 		evloop_set(t->el, c->fd, 0);
 		return;
 	}
-	if (!t->timing) {
-		/* Closed by the server before timing began: with no
-		 * interest left, a hang-up would otherwise be reported on
-		 * every wait. */
-		if (events & EVLOOP_ERROR)
-			conn_fail(t, c, E_CLOSED);
-		return;
-	}
-	if ((events & EVLOOP_WRITE) && c->sent < length) {
-		n = send(c->fd, pattern + c->off + c->sent, length - c->sent,
-			 MSG_NOSIGNAL);
-		if (n < 0 && errno != EAGAIN && errno != EINTR) {
-			conn_fail(t, c, errno_kind(errno));
-			return;
-		}
-		if (n > 0) {
-			c->sent += (size_t)n;
-			if (c->sent == length)
-				evloop_set(t->el, c->fd, EVLOOP_READ);
-		}
-	}
-	if (events & (EVLOOP_READ | EVLOOP_ERROR))
-		conn_recv(t, c);
+	/* With no interest left, a hang-up would otherwise be reported on
+	 * every wait. */
+	if (events & EVLOOP_ERROR)
+		conn_fail(t, c, E_CLOSED);
 }
 
 /* Connect phase: every connection of t in flight at once, for at most
@@ -361,9 +341,17 @@ bench_run(void *arg)
 	evloop_run_once(t->el, 0); /* refresh the loop's clock */
 	t->start_ns = now_ns();
 	t->deadline_ms = evloop_now(t->el) + (uint64_t)(o->seconds * 1000);
+	/* From readiness (connecting) to completion (the round trips). */
 	for (int i = 0; i < t->nconns; i++) {
-		if (!t->conns[i].done && !t->conns[i].idle)
-			round_begin(t, &t->conns[i]);
+		struct conn *c = &t->conns[i];
+		if (c->done || c->idle)
+			continue;
+		evloop_del(t->el, c->fd);
+		if (evloop_recv(t->el, c->fd, on_data, c) < 0) {
+			conn_fail(t, c, E_OTHER);
+			continue;
+		}
+		round_begin(t, c);
 	}
 	while (t->active > 0 && evloop_now(t->el) < t->deadline_ms) {
 		uint64_t left = t->deadline_ms - evloop_now(t->el);
@@ -413,6 +401,7 @@ static const struct option longopts[] = {
 	{"threads", required_argument, NULL, 'T'},
 	{"rounds", required_argument, NULL, 'n'},
 	{"idle", required_argument, NULL, 'i'},
+	{"backend", required_argument, NULL, 'B'},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
 	{NULL, 0, NULL, 0},
@@ -426,6 +415,7 @@ parse_args(int argc, char **argv, struct bench_opts *o)
 
 	*o = (struct bench_opts){
 		.host = "localhost",
+		.backend = "epoll",
 		.port = 3000,
 		.nconn = 1,
 		.length = 64,
@@ -473,6 +463,14 @@ parse_args(int argc, char **argv, struct bench_opts *o)
 			o->nidle = cli_long_arg(optarg, 0, 1000000,
 						"idle connection count");
 			break;
+		case 'B':
+			if (strcmp(optarg, "poll") != 0 &&
+			    strcmp(optarg, "epoll") != 0 &&
+			    strcmp(optarg, "uring") != 0)
+				cli_bad_value("backend (poll, epoll or uring)",
+					      optarg, -EINVAL);
+			o->backend = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -506,7 +504,7 @@ find_target(const struct bench_opts *o, struct bench *b)
 }
 
 /* The message pattern, and each thread's share of conns with its loop
- * and receive buffer; exits when out of memory. */
+ * and loop; exits when out of memory. */
 static void
 setup_threads(struct bench *b, struct bench_thread *threads, struct conn *conns,
 	      long limit)
@@ -530,9 +528,8 @@ setup_threads(struct bench *b, struct bench_thread *threads, struct conn *conns,
 			i++;
 			t->nconns++;
 		}
-		t->rbuf = malloc(RECV_CHUNK);
-		t->el = evloop_new("epoll", (int)(limit > 0 ? limit : 1024));
-		if (t->rbuf == NULL || t->el == NULL)
+		t->el = evloop_new(o->backend, (int)(limit > 0 ? limit : 1024));
+		if (t->el == NULL)
 			err(1, "thread %lld setup", k);
 	}
 }
@@ -591,7 +588,6 @@ sum_threads(struct bench_thread *threads, long long n, struct bench_totals *tot)
 				tot->stalled++;
 		}
 		evloop_free(t->el);
-		free(t->rbuf);
 	}
 	for (int e = 0; e < E_KINDS; e++)
 		tot->nerr += tot->errors[e];
@@ -637,9 +633,18 @@ run(const struct bench_opts *o)
 	struct bench b = {.o = o};
 	struct bench_thread *threads;
 	struct conn *conns;
+	struct evloop *el;
 	long limit;
 
 	signal(SIGPIPE, SIG_IGN);
+	if ((el = evloop_new(o->backend, 64)) == NULL)
+		errx(1, "--backend %s: %s", o->backend,
+		     errno == EOPNOTSUPP ?
+			     "io_uring here is older than Linux 6.0" :
+		     errno == ENOSYS ? "io_uring is not available here" :
+		     errno == EPERM  ? "io_uring is disabled here" :
+				       strerror(errno));
+	evloop_free(el);
 	limit = sock_raise_nofile(0);
 	if (limit > 0 && o->nconn + o->nidle + 64 > limit)
 		errx(1,

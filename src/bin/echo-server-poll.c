@@ -17,25 +17,23 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "buf.h"
 #include "cli.h"
 #include "evloop.h"
 #include "sock.h"
 
-#define SCRATCH (64 * 1024)
 /* Past this much pending output a client is no longer read: its own
- * memory stays below HIGH_WATER + SCRATCH, whatever it sends. */
-#define HIGH_WATER     (256 * 1024)
-#define READS_PER_WAKE 16   /* fairness: then the next ready client */
-#define FLUSH_MS       2000 /* at shutdown, for pending output */
-#define PAUSE_MS       100  /* accepting paused when out of descriptors */
-#define MAX_WORKERS    64
+ * memory stays below HIGH_WATER + one receive (64 KiB), whatever it
+ * sends. */
+#define HIGH_WATER  (256 * 1024)
+#define FLUSH_MS    2000 /* at shutdown, for pending output */
+#define PAUSE_MS    100	 /* accepting paused when out of descriptors */
+#define MAX_WORKERS 64
 
 /* What the command line asks for; parse_args fills it and nothing changes
  * it after that, so the workers read it without a lock. */
 struct server_opts {
 	const char *host;    /* NULL: every address */
-	const char *backend; /* "poll" or "epoll" */
+	const char *backend; /* "poll", "epoll" or "uring" */
 	long long port;	     /* 0: the kernel chooses */
 	long long nworkers;
 	uint64_t idle_ms; /* 0: never time out */
@@ -47,10 +45,10 @@ struct worker;
 
 struct client {
 	int fd;
-	int eof; /* peer finished sending; close once flushed */
+	int eof;    /* peer finished sending; close once flushed */
+	int paused; /* not read: too much output pending */
 	struct worker *w;
 	struct client *prev, *next;
-	struct buf out;
 	struct evloop_timer idle;
 	uint64_t last; /* ms of the last progress either way */
 	unsigned long long echoed;
@@ -67,7 +65,6 @@ struct worker {
 	struct client *clients;
 	unsigned long long served, echoed, shed;
 	struct evloop_timer pause, flush;
-	char *scratch;
 	pthread_t thread;
 };
 
@@ -78,7 +75,7 @@ static void
 usage(FILE *f)
 {
 	fprintf(f, "usage: echo-server-poll [-p PORT] [-b ADDR] [--backend "
-		   "poll|epoll]\n"
+		   "poll|epoll|uring]\n"
 		   "                        [-t IDLE_SECONDS] [-m MAX_CLIENTS] "
 		   "[-w WORKERS] [-q]\n"
 		   "Echoes every byte back to every client, one thread per "
@@ -88,7 +85,7 @@ usage(FILE *f)
 		   "kernel chooses)\n"
 		   "  -b, --bind ADDR          address to bind (default: every "
 		   "address)\n"
-		   "      --backend NAME       poll (default) or epoll\n"
+		   "      --backend NAME       poll (default), epoll or uring\n"
 		   "  -t, --idle SECONDS       close clients silent this long "
 		   "(default 300;\n"
 		   "                           0: never)\n"
@@ -111,6 +108,7 @@ client_close(struct client *c, const char *why)
 	if (!w->o->quiet)
 		fprintf(stderr, "%s: %s: closed (%s, %llu bytes echoed)\n",
 			progname, c->name ? c->name : "?", why, c->echoed);
+	/* Ends the receive and drops the send queue, before the close. */
 	evloop_del(w->el, c->fd);
 	evloop_timer_stop(w->el, &c->idle);
 	close(c->fd);
@@ -120,7 +118,6 @@ client_close(struct client *c, const char *why)
 		w->clients = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
-	buf_release(&c->out);
 	free(c->name);
 	free(c);
 	atomic_fetch_sub(&nclients, 1);
@@ -128,116 +125,83 @@ client_close(struct client *c, const char *why)
 		evloop_stop(w->el);
 }
 
-/* Interest follows state: read while output is below the high-water mark
- * (and the peer still sends), write only while output is pending. */
-static void
-client_update(struct client *c)
+/* A client that will send no more (EOF, or shutdown) goes once its
+ * output is out. Returns 1 when c was closed. */
+static int
+client_done(struct client *c)
 {
-	size_t pending = buf_len(&c->out);
-	int ev = 0;
+	if (!c->eof && !c->w->stopping)
+		return 0;
+	if (evloop_send_pending(c->w->el, c->fd) > 0)
+		return 0;
+	client_close(c, c->eof ? "EOF" : "shutdown");
+	return 1;
+}
 
-	if (!c->eof && !c->w->stopping && pending < HIGH_WATER)
-		ev |= EVLOOP_READ;
-	if (pending > 0)
-		ev |= EVLOOP_WRITE;
-	if (ev == 0) {
-		/* Nothing to read, nothing to write: done. */
-		client_close(c, c->eof ? "EOF" : "shutdown");
+static void
+client_count(struct client *c, ssize_t n)
+{
+	if (n <= 0)
 		return;
-	}
-	evloop_set(c->w->el, c->fd, ev);
+	c->echoed += (unsigned long long)n;
+	c->w->echoed += (unsigned long long)n;
+	c->last = evloop_now(c->w->el);
 }
 
-/* Sends what is pending. Returns 0, or -errno after which c is unusable. */
-static int
-client_flush(struct client *c)
-{
-	while (buf_len(&c->out) > 0) {
-		ssize_t n = send(c->fd, buf_data(&c->out), buf_len(&c->out),
-				 MSG_NOSIGNAL);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				return 0;
-			return -errno;
-		}
-		buf_consume(&c->out, (size_t)n);
-		c->echoed += (unsigned long long)n;
-		c->w->echoed += (unsigned long long)n;
-		c->last = evloop_now(c->w->el);
-	}
-	/* An idle client holds no buffer. */
-	buf_release(&c->out);
-	return 0;
-}
+static void on_recv(struct evloop *el, int fd, const char *data, ssize_t n,
+		    void *arg);
 
-/* Echoes n bytes just read: straight back when nothing waits before them,
- * else (or for what the socket does not take) into the client's buffer. */
-static int
-client_echo(struct client *c, const char *p, size_t n)
-{
-	if (buf_len(&c->out) == 0) {
-		ssize_t s;
-		do
-			s = send(c->fd, p, n, MSG_NOSIGNAL);
-		while (s < 0 && errno == EINTR);
-		if (s < 0) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				return -errno;
-			s = 0;
-		}
-		c->echoed += (unsigned long long)s;
-		c->w->echoed += (unsigned long long)s;
-		p += s;
-		n -= (size_t)s;
-	}
-	return buf_append(&c->out, p, n);
-}
-
+/* Output went out: below the high-water mark a paused client is read
+ * again. */
 static void
-on_client(struct evloop *el, int fd, int events, void *arg)
+on_sent(struct evloop *el, int fd, ssize_t n, void *arg)
 {
 	struct client *c = arg;
-	struct worker *w = c->w;
 	int rc;
 
-	(void)fd;
-	if (events & (EVLOOP_WRITE | EVLOOP_ERROR)) {
-		if ((rc = client_flush(c)) < 0) {
+	if (n < 0) {
+		client_close(c, strerror((int)-n));
+		return;
+	}
+	client_count(c, n);
+	if (client_done(c))
+		return;
+	if (c->paused && !c->eof && !c->w->stopping &&
+	    evloop_send_pending(el, fd) < HIGH_WATER) {
+		c->paused = 0;
+		if ((rc = evloop_recv(el, fd, on_recv, c)) < 0)
 			client_close(c, strerror(-rc));
-			return;
-		}
 	}
-	if ((events & (EVLOOP_READ | EVLOOP_ERROR)) && !c->eof &&
-	    !w->stopping) {
-		for (int i = 0; i < READS_PER_WAKE; i++) {
-			ssize_t n = recv(c->fd, w->scratch, SCRATCH, 0);
-			if (n < 0) {
-				if (errno == EINTR)
-					continue;
-				if (errno == EAGAIN || errno == EWOULDBLOCK)
-					break;
-				client_close(c, strerror(errno));
-				return;
-			}
-			if (n == 0) {
-				c->eof = 1;
-				break;
-			}
-			c->last = evloop_now(el);
-			if ((rc = client_echo(c, w->scratch, (size_t)n)) < 0) {
-				client_close(c, strerror(-rc));
-				return;
-			}
-			/* TCP hands over everything queued, up to the size
-			 * asked: a short read means the socket is drained,
-			 * and level triggering wakes us for anything new. */
-			if (n < SCRATCH || buf_len(&c->out) >= HIGH_WATER)
-				break;
-		}
+}
+
+/* Echoes what came: the loop sends it, or queues what the socket does not
+ * take; past the high-water mark the client is no longer read, so its
+ * memory stays bounded whatever it sends. */
+static void
+on_recv(struct evloop *el, int fd, const char *data, ssize_t n, void *arg)
+{
+	struct client *c = arg;
+	ssize_t sent;
+
+	if (n < 0) {
+		client_close(c, strerror((int)-n));
+		return;
 	}
-	client_update(c);
+	if (n == 0) {
+		c->eof = 1;
+		client_done(c);
+		return;
+	}
+	c->last = evloop_now(el);
+	if ((sent = evloop_send(el, fd, data, (size_t)n, on_sent, c)) < 0) {
+		client_close(c, strerror((int)-sent));
+		return;
+	}
+	client_count(c, sent);
+	if (evloop_send_pending(el, fd) >= HIGH_WATER) {
+		c->paused = 1;
+		evloop_recv_stop(el, fd);
+	}
 }
 
 static void
@@ -257,6 +221,8 @@ on_idle(struct evloop *el, struct evloop_timer *t, void *arg)
 	evloop_timer_start(el, &c->idle, idle_ms - quiet_for);
 }
 
+static void on_accept(struct evloop *el, int lfd, int fd, void *arg);
+
 static void
 on_resume_accept(struct evloop *el, struct evloop_timer *t, void *arg)
 {
@@ -265,14 +231,15 @@ on_resume_accept(struct evloop *el, struct evloop_timer *t, void *arg)
 	(void)t;
 	if (w->reserve < 0)
 		w->reserve = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	if (!w->stopping)
-		evloop_set(el, w->lfd, EVLOOP_READ);
+	if (!w->stopping && evloop_accept(el, w->lfd, on_accept, w) < 0)
+		evloop_timer_start(el, &w->pause, PAUSE_MS);
 }
 
 /* Out of descriptors: the spare one makes room to accept and close the
  * connection, so it leaves the queue instead of waking us forever.
- * Returns 0 when one was shed, 1 when none was pending (Linux reports
- * EMFILE before it looks at the queue), -1 when accepting is paused. */
+ * Returns 0 when one was shed, else accepting pauses a moment: Linux
+ * reports EMFILE before it looks at the queue, so an empty queue would
+ * report it again at once. */
 static int
 shed_emfile(struct worker *w)
 {
@@ -287,77 +254,86 @@ shed_emfile(struct worker *w)
 			w->shed++;
 		}
 		w->reserve = open("/dev/null", O_RDONLY | O_CLOEXEC);
-		if (w->reserve >= 0 && fd != -EMFILE && fd != -ENFILE)
-			return fd >= 0 ? 0 : 1;
+		if (w->reserve >= 0 && fd >= 0)
+			return 0;
 	}
-	/* No spare (another worker took it): stop listening a moment. */
-	evloop_set(w->el, w->lfd, 0);
 	evloop_timer_start(w->el, &w->pause, PAUSE_MS);
 	return -1;
 }
 
+/* Accepting stopped on an error: go on now, or after a pause. */
 static void
-on_accept(struct evloop *el, int lfd, int events, void *arg)
+accept_error(struct worker *w, int err)
+{
+	if (err == -EMFILE || err == -ENFILE) {
+		if (shed_emfile(w) != 0)
+			return;
+	} else if (err == -ENOBUFS || err == -ENOMEM) {
+		evloop_timer_start(w->el, &w->pause, PAUSE_MS);
+		return;
+	}
+	/* ECONNABORTED and the like: that one is gone. */
+	if (evloop_accept(w->el, w->lfd, on_accept, w) < 0)
+		evloop_timer_start(w->el, &w->pause, PAUSE_MS);
+}
+
+/* A new client: its state, its idle timer, and receiving. Returns 0, or
+ * -errno after which fd is the caller's to close. */
+static int
+client_new(struct worker *w, int fd)
+{
+	const struct server_opts *o = w->o;
+	struct sockaddr_storage peer;
+	socklen_t len = sizeof(peer);
+	struct client *c;
+	char name[64];
+
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return -ENOMEM;
+	c->fd = fd;
+	c->w = w;
+	c->last = evloop_now(w->el);
+	evloop_timer_init(&c->idle, on_idle, c);
+	if (!o->quiet && getpeername(fd, (struct sockaddr *)&peer, &len) == 0)
+		c->name = strdup(sock_addr_str(&peer, name, sizeof(name)));
+	if (evloop_recv(w->el, fd, on_recv, c) < 0 ||
+	    (o->idle_ms > 0 &&
+	     evloop_timer_start(w->el, &c->idle, o->idle_ms) < 0)) {
+		evloop_del(w->el, fd);
+		evloop_timer_stop(w->el, &c->idle);
+		free(c->name);
+		free(c);
+		return -ENOMEM;
+	}
+	sock_set_nodelay(fd, 1);
+	c->next = w->clients;
+	if (c->next)
+		c->next->prev = c;
+	w->clients = c;
+	atomic_fetch_add(&nclients, 1);
+	w->served++;
+	if (!o->quiet)
+		fprintf(stderr, "%s: %s: connected\n", progname,
+			c->name ? c->name : "?");
+	return 0;
+}
+
+static void
+on_accept(struct evloop *el, int lfd, int fd, void *arg)
 {
 	struct worker *w = arg;
 	const struct server_opts *o = w->o;
-	struct sockaddr_storage peer;
-	struct client *c;
-	char name[64];
-	int fd;
 
-	(void)events;
-	for (;;) {
-		fd = sock_accept(lfd, 1, &peer);
-		if (fd == -EAGAIN)
-			return;
-		if (fd == -EMFILE || fd == -ENFILE) {
-			if (shed_emfile(w) != 0)
-				return;
-			continue;
-		}
-		if (fd == -ENOBUFS || fd == -ENOMEM) {
-			evloop_set(el, lfd, 0);
-			evloop_timer_start(el, &w->pause, PAUSE_MS);
-			return;
-		}
-		if (fd < 0) /* ECONNABORTED and the like: that one is gone */
-			continue;
-		if ((o->max_clients > 0 &&
-		     atomic_load(&nclients) >= o->max_clients) ||
-		    (c = calloc(1, sizeof(*c))) == NULL) {
-			close(fd);
-			w->shed++;
-			continue;
-		}
-		c->fd = fd;
-		c->w = w;
-		c->last = evloop_now(el);
-		buf_init(&c->out);
-		evloop_timer_init(&c->idle, on_idle, c);
-		if (!o->quiet)
-			c->name = strdup(
-				sock_addr_str(&peer, name, sizeof(name)));
-		if (evloop_add(el, fd, EVLOOP_READ, on_client, c) < 0 ||
-		    (o->idle_ms > 0 &&
-		     evloop_timer_start(el, &c->idle, o->idle_ms) < 0)) {
-			evloop_del(el, fd);
-			close(fd);
-			free(c->name);
-			free(c);
-			w->shed++;
-			continue;
-		}
-		sock_set_nodelay(fd, 1);
-		c->next = w->clients;
-		if (c->next)
-			c->next->prev = c;
-		w->clients = c;
-		atomic_fetch_add(&nclients, 1);
-		w->served++;
-		if (!o->quiet)
-			fprintf(stderr, "%s: %s: connected\n", progname,
-				c->name ? c->name : "?");
+	(void)el;
+	(void)lfd;
+	if (fd < 0) {
+		accept_error(w, fd);
+		return;
+	}
+	if ((o->max_clients > 0 && atomic_load(&nclients) >= o->max_clients) ||
+	    client_new(w, fd) < 0) {
+		close(fd);
+		w->shed++;
 	}
 }
 
@@ -391,7 +367,8 @@ on_stop(struct evloop *el, int fd, int events, void *arg)
 	w->lfd = -1;
 	for (c = w->clients; c != NULL; c = next) {
 		next = c->next;
-		client_update(c);
+		evloop_recv_stop(el, c->fd);
+		client_done(c);
 	}
 	if (w->clients == NULL)
 		evloop_stop(el);
@@ -425,13 +402,11 @@ worker_setup(struct worker *w, const char *backend, long setsize)
 	w->stopfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (w->stopfd < 0)
 		return -errno;
-	if ((w->scratch = malloc(SCRATCH)) == NULL)
-		return -ENOMEM;
 	if ((w->el = evloop_new(backend, (int)setsize)) == NULL)
 		return -errno;
 	evloop_timer_init(&w->pause, on_resume_accept, w);
 	evloop_timer_init(&w->flush, on_flush_timeout, w);
-	if ((rc = evloop_add(w->el, w->lfd, EVLOOP_READ, on_accept, w)) < 0)
+	if ((rc = evloop_accept(w->el, w->lfd, on_accept, w)) < 0)
 		return rc;
 	if ((rc = evloop_add(w->el, w->stopfd, EVLOOP_READ, on_stop, w)) < 0)
 		return rc;
@@ -442,7 +417,6 @@ static void
 worker_cleanup(struct worker *w)
 {
 	evloop_free(w->el);
-	free(w->scratch);
 	if (w->lfd >= 0)
 		close(w->lfd);
 	if (w->stopfd >= 0)
@@ -494,9 +468,10 @@ parse_args(int argc, char **argv, struct server_opts *o)
 			break;
 		case 'B':
 			if (strcmp(optarg, "poll") != 0 &&
-			    strcmp(optarg, "epoll") != 0)
-				cli_bad_value("backend (poll or epoll)", optarg,
-					      -EINVAL);
+			    strcmp(optarg, "epoll") != 0 &&
+			    strcmp(optarg, "uring") != 0)
+				cli_bad_value("backend (poll, epoll or uring)",
+					      optarg, -EINVAL);
 			o->backend = optarg;
 			break;
 		case 't':
@@ -631,6 +606,25 @@ stop_workers(struct worker *ws, int n)
 	return status;
 }
 
+/* Whether the backend works here: io_uring may be missing, disabled or
+ * filtered. 0, or -1 after a one-line reason. */
+static int
+backend_check(const char *backend)
+{
+	struct evloop *el = evloop_new(backend, 64);
+
+	if (el != NULL) {
+		evloop_free(el);
+		return 0;
+	}
+	warnx("--backend %s: %s", backend,
+	      errno == EOPNOTSUPP ? "io_uring here is older than Linux 6.0" :
+	      errno == ENOSYS	  ? "io_uring is not available here" :
+	      errno == EPERM	  ? "io_uring is disabled here" :
+				    strerror(errno));
+	return -1;
+}
+
 /* Serves until SIGINT or SIGTERM, or until a worker fails; the exit
  * status. */
 static int
@@ -650,6 +644,8 @@ run(const struct server_opts *o)
 	sigaddset(&set, SIGUSR1);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 
+	if (backend_check(o->backend) < 0)
+		return 1;
 	if ((limit = sock_raise_nofile(0)) < 0) {
 		warnx("descriptor limit: %s", strerror((int)-limit));
 		limit = 1024;

@@ -6,7 +6,7 @@
 #include <time.h>
 
 #include "evloop.h"
-#include "evloop_int.h"
+#include "evloop/evloop_int.h"
 
 static uint64_t
 evloop__clock(void)
@@ -39,6 +39,8 @@ evloop_new(const char *backend, int setsize)
 		el->be = &evloop__epoll;
 	} else if (strcmp(backend, "poll") == 0) {
 		el->be = &evloop__poll;
+	} else if (strcmp(backend, "uring") == 0) {
+		el->be = &evloop__uring;
 	} else {
 		rc = -EINVAL;
 		goto fail;
@@ -49,8 +51,10 @@ evloop_new(const char *backend, int setsize)
 		rc = -ENOMEM;
 		goto fail;
 	}
-	for (int i = 0; i < setsize; i++)
+	for (int i = 0; i < setsize; i++) {
 		el->watch[i].events = -1;
+		el->watch[i].io = NULL;
+	}
 	if ((rc = el->be->init(el)) < 0)
 		goto fail;
 	el->now = evloop__clock();
@@ -67,7 +71,12 @@ evloop_free(struct evloop *el)
 {
 	if (el == NULL)
 		return;
+	for (int fd = 0; fd < el->setsize; fd++) {
+		if (el->watch[fd].io != NULL)
+			evloop__io_del(el, el->watch[fd].io);
+	}
 	el->be->done(el);
+	free(el->rbuf);
 	/* Timers still armed belong to the caller; only unlink them. */
 	for (size_t i = 0; i < el->nheap; i++)
 		el->heap[i]->slot = 0;
@@ -132,33 +141,38 @@ evloop_del(struct evloop *el, int fd)
 	struct evloop__watch *w;
 	int rc;
 
-	if (fd < 0 || fd >= el->setsize || el->watch[fd].events < 0)
+	if (fd < 0 || fd >= el->setsize)
 		return -ENOENT;
 	w = &el->watch[fd];
-	rc = el->be->set(el, fd, w->events, -1);
+	if (w->events < 0 && w->io == NULL)
+		return -ENOENT;
+	rc = w->events < 0 ? 0 : el->be->set(el, fd, w->events, -1);
+	if (w->io != NULL)
+		evloop__io_del(el, w->io);
 	w->events = -1;
 	w->cb = NULL;
 	w->arg = NULL;
 	return rc;
 }
 
-void
+int
 evloop__ready(struct evloop *el, int fd, int events)
 {
 	struct evloop__watch *w;
 
 	if (fd < 0 || fd >= el->setsize)
-		return;
+		return 0;
 	w = &el->watch[fd];
 	/* A callback earlier in this batch may have removed or narrowed the
 	 * watch; report only what is still wanted. Errors always go through
 	 * while the fd is watched, since the owner must learn of them. */
 	if (w->events < 0)
-		return;
+		return 0;
 	events &= w->events | EVLOOP_ERROR;
 	if (events == 0 || (w->events == 0 && !(events & EVLOOP_ERROR)))
-		return;
+		return 0;
 	w->cb(el, fd, events, w->arg);
+	return 1;
 }
 
 /* The heap: heap[0] is the earliest deadline; t->slot is index + 1. */

@@ -5,19 +5,23 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /*
  * One loop per thread; nothing here is thread-safe except that separate
  * loops share nothing. Callbacks run on the loop's thread and may add,
  * change or remove any descriptor or timer, including their own.
  *
- * Backends: "poll" (portable, O(n) per wait in the kernel) and "epoll"
- * (O(ready) per wait). Both sit behind the static interface in
- * evloop_int.h, which speaks readiness: "set the interest of fd to these
- * events" and "wait, then report (fd, events) pairs".
+ * Backends: "poll" (portable, O(n) per wait in the kernel), "epoll"
+ * (O(ready) per wait) and "uring" (io_uring: completions, one system call
+ * a loop iteration). They sit behind the static interface in
+ * evloop/evloop_int.h (docs/design/evloop.md).
  *
- * How a completion backend (io_uring) would fit this interface:
- * docs/design/evloop.md.
+ * Two ways to use a descriptor, one at a time for each descriptor:
+ * readiness (evloop_add: "fd is readable, read it yourself") and
+ * completion (evloop_accept, evloop_recv, evloop_send: "here are the
+ * bytes", into buffers the loop owns). Every backend does both: poll and
+ * epoll complete by a read or write on readiness, uring in the kernel.
  */
 
 #define EVLOOP_READ  0x01
@@ -50,16 +54,40 @@ struct evloop_timer {
 };
 
 /*
+ * Completion callbacks. Each runs on the loop's thread, never from inside
+ * the call that started the operation, and may start, stop or delete
+ * anything, its own descriptor included.
+ *
+ * A connection accepted on lfd: fd >= 0 is new, non-blocking and
+ * close-on-exec (the callback owns it), or fd is -errno, after which
+ * accepting on lfd has stopped until evloop_accept() is called again.
+ */
+typedef void evloop_accept_cb(struct evloop *el, int lfd, int fd, void *arg);
+/*
+ * n > 0 bytes received at data, which the loop owns: valid only during
+ * the callback, the buffer going back to the loop as it returns. n == 0
+ * is end of file, n < 0 is -errno; after either, receiving has stopped.
+ */
+typedef void evloop_recv_cb(struct evloop *el, int fd, const char *data,
+			    ssize_t n, void *arg);
+/* n > 0 more bytes of the send queue went out, or n is -errno and the
+ * queue was dropped. */
+typedef void evloop_send_cb(struct evloop *el, int fd, ssize_t n, void *arg);
+
+/*
  * Creates a loop for descriptors 0 .. setsize-1 with the named backend
- * ("poll", "epoll"; NULL means epoll). Returns NULL and sets errno
- * (EINVAL for an unknown backend name).
+ * ("poll", "epoll", "uring"; NULL means epoll). Returns NULL and sets
+ * errno: EINVAL for an unknown backend name; for "uring" on a kernel
+ * without a usable io_uring, ENOSYS (absent, filtered by seccomp, or
+ * NT_EVLOOP_NO_URING set in the environment, which tests use), EPERM
+ * (kernel.io_uring_disabled) or EOPNOTSUPP (older than Linux 6.0).
  */
 struct evloop *evloop_new(const char *backend, int setsize);
 
 /* Frees the loop (not the descriptors in it). NULL does nothing. */
 void evloop_free(struct evloop *el);
 
-/* The backend's name ("poll" or "epoll"). */
+/* The backend's name ("poll", "epoll" or "uring"). */
 const char *evloop_backend(const struct evloop *el);
 
 /*
@@ -77,8 +105,49 @@ int evloop_set(struct evloop *el, int fd, int events);
 /* The interest of fd, or -1 when fd is not watched. */
 int evloop_events(const struct evloop *el, int fd);
 
-/* Stops watching fd (call before closing it). Returns 0 or -errno. */
+/*
+ * Stops watching fd and ends every completion operation on it, with no
+ * callback (call before closing it). Returns 0 or -errno (-ENOENT when
+ * the loop knew nothing of fd).
+ */
 int evloop_del(struct evloop *el, int fd);
+
+/*
+ * Accepts connections on the listening socket lfd, calling cb for each
+ * (uring: multishot accept, one request for them all). Returns 0 or
+ * -errno.
+ */
+int evloop_accept(struct evloop *el, int lfd, evloop_accept_cb *cb, void *arg);
+
+/*
+ * Receives on fd until EOF, an error or evloop_recv_stop(), calling cb
+ * for each piece (uring: multishot receive into a ring of buffers the
+ * loop provides, sized to the data in flight, not to the connections).
+ * Calling it again replaces cb and arg, or resumes after a stop. Returns
+ * 0 or -errno.
+ */
+int evloop_recv(struct evloop *el, int fd, evloop_recv_cb *cb, void *arg);
+
+/*
+ * Stops receiving on fd: cb is not called again until evloop_recv().
+ * What the kernel had already received is kept for then. Returns 0 or
+ * -errno. (Backpressure: stop while too much output is pending.)
+ */
+int evloop_recv_stop(struct evloop *el, int fd);
+
+/*
+ * Sends n bytes from p on fd, after what is queued. The loop copies what
+ * it does not send at once (p may be reused when this returns) and sends
+ * it in order, calling cb (when not NULL; the latest cb given counts) as
+ * the queue drains. uring sends nothing at once: the send goes into the
+ * ring and out with the next wait. Returns the bytes sent at once (the
+ * rest is queued) or -errno (nothing queued).
+ */
+ssize_t evloop_send(struct evloop *el, int fd, const void *p, size_t n,
+		    evloop_send_cb *cb, void *arg);
+
+/* Bytes queued on fd by evloop_send() and not yet sent. */
+size_t evloop_send_pending(const struct evloop *el, int fd);
 
 void evloop_timer_init(struct evloop_timer *t, evloop_timer_cb *cb, void *arg);
 

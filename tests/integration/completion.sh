@@ -104,7 +104,7 @@ is "$(complete download-accelerator --con)" "--connections --continue " \
 	"download-accelerator --con<TAB> offers --connections and --continue"
 is "$(complete download-accelerator --conn)" "--connections " \
 	"download-accelerator --conn<TAB> completes to --connections"
-is "$(complete echo-server-poll --backend "")" "epoll poll " "--backend offers poll and epoll"
+is "$(complete echo-server-poll --backend "")" "epoll poll uring " "--backend offers poll, epoll and uring"
 touch "$empty/list.txt"
 mkdir -p "$empty/dl"
 is "$(complete download -i "")" "dl list.txt " "download -i completes file names"

@@ -77,9 +77,9 @@ check "and says what to run" sh -c 'echo "$1" | grep -q "apt-get install -y gnup
 # make without the libraries: one line naming the packages, no compiler.
 err=$(PKG_CONFIG_PATH= PKG_CONFIG_LIBDIR=/nonexistent \
 	make -s -C "$NT_TOP" O="$T_TMP/build" 2>&1 >/dev/null)
-check "make without libcurl and libcrypto fails" [ $? -ne 0 ]
+check "make without libcurl, libcrypto and liburing fails" [ $? -ne 0 ]
 is "$(echo "$err" | head -n 1)" \
-	"netthreads: missing Debian packages: libcurl4-openssl-dev libssl-dev; scripts/deps (or make deps) installs them" \
+	"netthreads: missing Debian packages: libcurl4-openssl-dev libssl-dev liburing-dev; scripts/deps (or make deps) installs them" \
 	"make names the missing packages and scripts/deps"
 check "before any compile" sh -c '! echo "$1" | grep -q "error:\|fatal"' _ "$err"
 check "and builds nothing" test ! -e "$T_TMP/build/obj"

@@ -100,6 +100,11 @@ pl_wait(struct evloop *el, int timeout_ms)
 	return nready;
 }
 
+/* The completion API is evloop_io.c's, on readiness. */
 const struct evloop__backend evloop__poll = {
-	"poll", pl_init, pl_done, pl_set, pl_wait,
+	.name = "poll",
+	.init = pl_init,
+	.done = pl_done,
+	.set = pl_set,
+	.wait = pl_wait,
 };

@@ -84,6 +84,11 @@ ep_wait(struct evloop *el, int timeout_ms)
 	return n;
 }
 
+/* The completion API is evloop_io.c's, on readiness. */
 const struct evloop__backend evloop__epoll = {
-	"epoll", ep_init, ep_done, ep_set, ep_wait,
+	.name = "epoll",
+	.init = ep_init,
+	.done = ep_done,
+	.set = ep_set,
+	.wait = ep_wait,
 };

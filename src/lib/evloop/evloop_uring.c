@@ -1,0 +1,659 @@
+/* SPDX-License-Identifier: ISC */
+/* evloop_uring.c -- the io_uring backend: multishot accept and receive into
+ * a ring of provided buffers, sends submitted together with the wait. */
+#include <errno.h>
+#include <liburing.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "evloop_int.h"
+
+/*
+ * The ring, and why each setup flag:
+ *
+ * - IORING_SETUP_SINGLE_ISSUER (Linux 6.0): only the loop's thread
+ *   submits, so the kernel need not serialise submitters. It doubles as
+ *   the probe for multishot receive, also new in 6.0 (and not visible in
+ *   the opcode probe): a kernel that refuses the flag is too old for this
+ *   backend, which then fails with EOPNOTSUPP.
+ * - IORING_SETUP_DEFER_TASKRUN (6.1): completion work runs when the loop
+ *   enters the kernel to wait, in one batch, instead of interrupting the
+ *   thread wherever it is. On 6.0 IORING_SETUP_COOP_TASKRUN (5.19) takes
+ *   its place: no inter-processor interrupt, work run at the next entry.
+ * - IORING_SETUP_R_DISABLED: a program may make the loop on one thread and
+ *   run it on another (echo-server-poll makes its workers' loops in main);
+ *   the first wait enables the ring, which makes its thread the issuer.
+ * - IORING_SETUP_CQSIZE: room for many multishot completions a wait.
+ * - io_uring_register_ring_fd (5.18): each enter skips the lookup of the
+ *   ring's own descriptor.
+ *
+ * Not used: registered (fixed) files for the sockets. Accept would then
+ * hand back direct descriptors, which a caller cannot give to setsockopt,
+ * getpeername or close, and this API hands out plain descriptors; the
+ * saving would be a file reference count per operation. Nor SQPOLL: a
+ * kernel thread polling the ring takes a core, of two here. Newer than
+ * Debian 12's liburing 2.3 knows: IORING_SETUP_NO_SQARRAY (6.6), bundled
+ * receives (6.10) and incrementally consumed buffers (IOU_PBUF_RING_INC,
+ * 6.12), which would let small messages share one buffer.
+ *
+ * Receive buffers: one ring of UR_NBUFS buffers of UR_BUFSZ bytes for all
+ * connections, so the pool is sized to the data in flight, not to the
+ * connection count. A buffer goes back to the ring as soon as the receive
+ * callback returns. When the ring runs dry, the kernel ends a multishot
+ * receive with ENOBUFS and leaves the data in the socket; the receive is
+ * re-armed, and by the time it is submitted (with the next wait) every
+ * buffer of the batch is back.
+ */
+#define UR_SQ	   1024
+#define UR_CQ	   8192
+#define UR_NBUFS   128 /* a power of 2 */
+#define UR_BUFSZ   (16 * 1024)
+#define UR_BGID	   1
+#define UR_DEFAULT (IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_R_DISABLED)
+
+/* Operations, in the low bits of user_data (io is 16-byte aligned); 0 is
+ * a cancellation, whose completion says nothing. */
+enum { OP_POLL = 1, OP_ACCEPT, OP_RECV, OP_SEND };
+#define OP_MASK	      7u
+#define OPB(op)	      (1 << (op))
+#define OPB_CANCELLED 0x100 /* a cancel of the receive is on its way */
+#define OPB_ZOMBIE    0x200 /* deleted, on the zombie list */
+#define OPB_DEFERRED  0x400 /* on the deferred list */
+
+struct evloop_uring {
+	struct io_uring ring;
+	int enabled;
+	struct io_uring_buf_ring *br;
+	char *bufs;
+	size_t brsize;
+	/* Deleted with operations in flight, freed as the last completes. */
+	struct evloop__io *zombies;
+	/* Resumed receivers with stashed data, delivered before the wait. */
+	struct evloop__io *deferred;
+	unsigned long long dry; /* receives ended by an empty buffer ring */
+};
+
+static struct io_uring_sqe *
+ur_sqe(struct evloop_uring *d)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&d->ring);
+
+	/* The queue is full: submit it now, ahead of the wait. */
+	if (sqe == NULL && d->enabled && io_uring_submit(&d->ring) >= 0)
+		sqe = io_uring_get_sqe(&d->ring);
+	return sqe;
+}
+
+static unsigned
+ur_pollmask(int events)
+{
+	return (events & EVLOOP_READ ? POLLIN | POLLRDHUP : 0) |
+	       (events & EVLOOP_WRITE ? POLLOUT : 0);
+}
+
+static int
+ur_arm(struct evloop *el, struct evloop__io *io, int op)
+{
+	struct evloop_uring *d = el->bdata;
+	struct io_uring_sqe *sqe = ur_sqe(d);
+
+	if (sqe == NULL)
+		return -EBUSY;
+	switch (op) {
+	case OP_POLL:
+		io_uring_prep_poll_add(sqe, io->fd, ur_pollmask(io->poll));
+		break;
+	case OP_ACCEPT:
+		io_uring_prep_multishot_accept(sqe, io->fd, NULL, NULL,
+					       SOCK_NONBLOCK | SOCK_CLOEXEC);
+		break;
+	case OP_RECV:
+		io_uring_prep_recv_multishot(sqe, io->fd, NULL, 0, 0);
+		sqe->flags |= IOSQE_BUFFER_SELECT;
+		sqe->buf_group = UR_BGID;
+		break;
+	default:
+		io_uring_prep_send(sqe, io->fd, buf_data(&io->inflight),
+				   buf_len(&io->inflight), MSG_NOSIGNAL);
+		break;
+	}
+	io_uring_sqe_set_data64(sqe, (uintptr_t)io | (unsigned)op);
+	io->ops |= OPB(op);
+	io->refs++;
+	return 0;
+}
+
+static void
+ur_cancel(struct evloop *el, struct evloop__io *io, int op)
+{
+	struct io_uring_sqe *sqe = ur_sqe(el->bdata);
+
+	if (sqe == NULL)
+		return;
+	io_uring_prep_cancel64(sqe, (uintptr_t)io | (unsigned)op, 0);
+	io_uring_sqe_set_data64(sqe, 0);
+}
+
+static void
+ur_defer(struct evloop_uring *d, struct evloop__io *io)
+{
+	if (io->ops & OPB_DEFERRED)
+		return;
+	io->ops |= OPB_DEFERRED;
+	io->busy++; /* held until delivered */
+	io->next = d->deferred;
+	d->deferred = io;
+}
+
+/* Hands the send queue to the kernel, one send in flight at a time so the
+ * bytes stay in order. */
+static int
+ur_send_next(struct evloop *el, struct evloop__io *io)
+{
+	if (io->ops & OPB(OP_SEND))
+		return 0;
+	if (buf_len(&io->inflight) == 0) {
+		struct buf t = io->inflight;
+		io->inflight = io->out;
+		io->out = t;
+	}
+	if (buf_len(&io->inflight) == 0) {
+		/* An idle connection holds no buffer. */
+		buf_release(&io->inflight);
+		buf_release(&io->out);
+		return 0;
+	}
+	return ur_arm(el, io, OP_SEND);
+}
+
+static int
+ur_start(struct evloop *el, struct evloop__io *io)
+{
+	struct evloop_uring *d = el->bdata;
+	int rc = 0;
+
+	if ((io->flags & EVLOOP__ACCEPTING) && !(io->ops & OPB(OP_ACCEPT)))
+		rc = ur_arm(el, io, OP_ACCEPT);
+	if (rc == 0 && (io->flags & EVLOOP__RECEIVING)) {
+		if (buf_len(&io->stash) > 0 || io->stash_end != 0)
+			ur_defer(d, io);
+		else if (!(io->ops & OPB(OP_RECV)))
+			rc = ur_arm(el, io, OP_RECV);
+	}
+	if (rc == 0)
+		rc = ur_send_next(el, io);
+	return rc;
+}
+
+static void
+ur_recv_stop(struct evloop *el, struct evloop__io *io)
+{
+	if ((io->ops & OPB(OP_RECV)) && !(io->ops & OPB_CANCELLED)) {
+		ur_cancel(el, io, OP_RECV);
+		io->ops |= OPB_CANCELLED;
+	}
+}
+
+static void
+ur_release(struct evloop *el, struct evloop__io *io)
+{
+	struct evloop_uring *d = el->bdata;
+
+	if (!(io->flags & EVLOOP__DEAD) || io->busy > 0 || io->refs > 0)
+		return;
+	if (io->ops & OPB_ZOMBIE) {
+		/* Singly linked: deletions in flight are few. */
+		struct evloop__io **p = &d->zombies;
+		while (*p != io)
+			p = &(*p)->next;
+		*p = io->next;
+	}
+	evloop__io_release(el, io);
+}
+
+static void
+ur_del(struct evloop *el, struct evloop__io *io)
+{
+	struct evloop_uring *d = el->bdata;
+	struct io_uring_sqe *sqe;
+
+	if (io->refs == 0)
+		return;
+	if (!(io->ops & OPB_DEFERRED)) {
+		io->ops |= OPB_ZOMBIE;
+		io->next = d->zombies;
+		d->zombies = io;
+	}
+	/* Cancelled now, not with the next wait: the caller closes fd next,
+	 * and a cancel by descriptor needs it open. */
+	if ((sqe = ur_sqe(d)) != NULL) {
+		io_uring_prep_cancel_fd(sqe, io->fd, IORING_ASYNC_CANCEL_ALL);
+		io_uring_sqe_set_data64(sqe, 0);
+	}
+	if (d->enabled)
+		io_uring_submit(&d->ring);
+}
+
+static int
+ur_set(struct evloop *el, int fd, int old, int events)
+{
+	struct evloop__io *io;
+
+	(void)old;
+	if (events <= 0) /* a poll in flight reports nothing unwanted */
+		return 0;
+	if ((io = evloop__io_get(el, fd)) == NULL)
+		return -ENOMEM;
+	if (io->ops & OPB(OP_POLL)) {
+		/* Wider than what is polled: cancelled, then re-armed. */
+		if (events & ~io->poll)
+			ur_cancel(el, io, OP_POLL);
+		return 0;
+	}
+	io->poll = events;
+	return ur_arm(el, io, OP_POLL);
+}
+
+static void
+ur_return_buf(struct evloop_uring *d, unsigned bid)
+{
+	io_uring_buf_ring_add(d->br, d->bufs + (size_t)bid * UR_BUFSZ, UR_BUFSZ,
+			      (unsigned short)bid,
+			      io_uring_buf_ring_mask(UR_NBUFS), 0);
+	io_uring_buf_ring_advance(d->br, 1);
+}
+
+/* A receive's completion: data, EOF, an error, or the end of one
+ * multishot receive that is to be re-armed. */
+static void
+ur_on_recv(struct evloop *el, struct evloop__io *io, int res, const char *p)
+{
+	struct evloop_uring *d = el->bdata;
+	int live = !(io->flags & EVLOOP__DEAD);
+	/* Stashed bytes go first: anything newer joins them. */
+	int direct =
+		(io->flags & EVLOOP__RECEIVING) && !(io->ops & OPB_DEFERRED);
+
+	if (res == -ENOBUFS)
+		d->dry++;
+	if (!live || res == -ENOBUFS || res == -ECANCELED)
+		return;
+	if (res > 0 && p != NULL) {
+		if (direct)
+			io->recv_cb(el, io->fd, p, res, io->recv_arg);
+		else if (buf_append(&io->stash, p, (size_t)res) < 0)
+			io->stash_end = -ENOMEM;
+		return;
+	}
+	if (res > 0)
+		res = -EIO; /* data without a buffer: cannot happen */
+	if (direct) {
+		io->flags &= ~EVLOOP__RECEIVING;
+		io->recv_cb(el, io->fd, "", res, io->recv_arg);
+	} else {
+		io->stash_end = res == 0 ? 1 : res;
+	}
+}
+
+static void
+ur_on_send(struct evloop *el, struct evloop__io *io, int res)
+{
+	if (io->flags & EVLOOP__DEAD)
+		return;
+	if (res < 0) {
+		buf_release(&io->inflight);
+		buf_release(&io->out);
+	} else {
+		buf_consume(&io->inflight, (size_t)res);
+	}
+	if (io->send_cb != NULL)
+		io->send_cb(el, io->fd, res, io->send_arg);
+	if (!(io->flags & EVLOOP__DEAD))
+		ur_send_next(el, io);
+}
+
+static void
+ur_on_accept(struct evloop *el, struct evloop__io *io, int res)
+{
+	if (io->flags & EVLOOP__DEAD) {
+		if (res >= 0)
+			close(res);
+		return;
+	}
+	if (res == -ECANCELED)
+		return;
+	/* An error ends a multishot accept; the caller decides when to
+	 * go on (EMFILE: after shedding). An end without one is re-armed. */
+	if (res < 0)
+		io->flags &= ~EVLOOP__ACCEPTING;
+	io->accept_cb(el, io->fd, res, io->recv_arg);
+}
+
+static int
+ur_on_poll(struct evloop *el, struct evloop__io *io, int res)
+{
+	int events;
+
+	if ((io->flags & EVLOOP__DEAD) || res == -ECANCELED)
+		return 0;
+	events = res < 0 ? EVLOOP_ERROR :
+			   (res & (POLLIN | POLLRDHUP) ? EVLOOP_READ : 0) |
+				   (res & POLLOUT ? EVLOOP_WRITE : 0) |
+				   (res & (POLLERR | POLLHUP | POLLNVAL) ?
+					    EVLOOP_ERROR :
+					    0);
+	return evloop__ready(el, io->fd, events);
+}
+
+/* Re-arms what io still wants once an operation of it has ended. */
+static void
+ur_rearm(struct evloop *el, struct evloop__io *io)
+{
+	struct evloop__watch *w = &el->watch[io->fd];
+
+	if (io->flags & EVLOOP__DEAD)
+		return;
+	if (w->io == io && w->events > 0 && !(io->ops & OPB(OP_POLL))) {
+		io->poll = w->events;
+		ur_arm(el, io, OP_POLL);
+	}
+	if ((io->flags & EVLOOP__ACCEPTING) && !(io->ops & OPB(OP_ACCEPT)))
+		ur_arm(el, io, OP_ACCEPT);
+	if ((io->flags & EVLOOP__RECEIVING) && !(io->ops & OPB(OP_RECV)) &&
+	    !(io->ops & OPB_DEFERRED))
+		ur_arm(el, io, OP_RECV);
+}
+
+/* Returns 1 when a callback may have run, 0 when surely none did. */
+static int
+ur_complete(struct evloop *el, const struct io_uring_cqe *cqe)
+{
+	struct evloop_uring *d = el->bdata;
+	uint64_t ud = io_uring_cqe_get_data64(cqe);
+	struct evloop__io *io =
+		(struct evloop__io *)(uintptr_t)(ud & ~(uint64_t)OP_MASK);
+	int op = (int)(ud & OP_MASK), more = cqe->flags & IORING_CQE_F_MORE;
+	const char *p = NULL;
+	unsigned bid = 0;
+	int ran = 1;
+
+	if (io == NULL)
+		return 0;
+	if (!more) {
+		io->ops &= ~OPB(op);
+		if (op == OP_RECV)
+			io->ops &= ~OPB_CANCELLED;
+		io->refs--;
+	}
+	if (cqe->flags & IORING_CQE_F_BUFFER) {
+		bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+		p = d->bufs + (size_t)bid * UR_BUFSZ;
+	}
+	io->busy++;
+	switch (op) {
+	case OP_POLL:
+		ran = ur_on_poll(el, io, cqe->res);
+		break;
+	case OP_ACCEPT:
+		ur_on_accept(el, io, cqe->res);
+		break;
+	case OP_RECV:
+		ur_on_recv(el, io, cqe->res, p);
+		break;
+	default:
+		ur_on_send(el, io, cqe->res);
+		break;
+	}
+	/* The data is consumed: its buffer goes back at once. */
+	if (p != NULL)
+		ur_return_buf(d, bid);
+	io->busy--;
+	if (!more)
+		ur_rearm(el, io);
+	ur_release(el, io);
+	return ran;
+}
+
+/* Stashed data and ends, for receivers resumed since the last wait. */
+static int
+ur_deliver(struct evloop *el)
+{
+	struct evloop_uring *d = el->bdata;
+	struct evloop__io *io;
+	int n = 0;
+
+	while ((io = d->deferred) != NULL) {
+		d->deferred = io->next;
+		io->ops &= ~OPB_DEFERRED;
+		if ((io->flags & (EVLOOP__DEAD | EVLOOP__RECEIVING)) ==
+		    EVLOOP__RECEIVING) {
+			struct buf b = io->stash;
+			int end = io->stash_end;
+			buf_init(&io->stash);
+			io->stash_end = 0;
+			if (buf_len(&b) > 0)
+				io->recv_cb(el, io->fd, buf_data(&b),
+					    (ssize_t)buf_len(&b), io->recv_arg);
+			buf_release(&b);
+			if (end != 0 && !(io->flags & EVLOOP__DEAD)) {
+				io->flags &= ~EVLOOP__RECEIVING;
+				io->recv_cb(el, io->fd, "", end > 0 ? 0 : end,
+					    io->recv_arg);
+			}
+			n++;
+		}
+		io->busy--;
+		ur_rearm(el, io);
+		ur_release(el, io);
+	}
+	return n;
+}
+
+static int
+ur_enable(struct evloop_uring *d)
+{
+	/* (liburing 2.3 declares io_uring_enable_rings but lacks it.) */
+	int rc = io_uring_register((unsigned)d->ring.ring_fd,
+				   IORING_REGISTER_ENABLE_RINGS, NULL, 0);
+
+	if (rc < 0)
+		return rc;
+	d->enabled = 1;
+	/* Per thread: registered here, on the loop's own. */
+	(void)io_uring_register_ring_fd(&d->ring);
+	return 0;
+}
+
+static int
+ur_wait(struct evloop *el, int timeout_ms)
+{
+	struct evloop_uring *d = el->bdata;
+	struct io_uring_cqe *cqe;
+	unsigned head, seen = 0;
+	int rc, n, ran = 0;
+
+	if (!d->enabled && (rc = ur_enable(d)) < 0)
+		return rc;
+	if (d->deferred != NULL)
+		timeout_ms = 0;
+	/* One enter submits everything queued since the last wait (sends,
+	 * re-armed receives) and waits. */
+	if (timeout_ms < 0) {
+		rc = io_uring_submit_and_wait(&d->ring, 1);
+	} else {
+		struct __kernel_timespec ts = {
+			.tv_sec = timeout_ms / 1000,
+			.tv_nsec = (long long)(timeout_ms % 1000) * 1000000,
+		};
+		rc = io_uring_submit_and_wait_timeout(&d->ring, &cqe, 1, &ts,
+						      NULL);
+	}
+	evloop__update_time(el);
+	if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EAGAIN &&
+	    rc != -EBUSY)
+		return rc;
+	n = ur_deliver(el);
+	io_uring_for_each_cqe(&d->ring, head, cqe)
+	{
+		ran += ur_complete(el, cqe);
+		seen++;
+	}
+	io_uring_cq_advance(&d->ring, seen);
+	return n + ran;
+}
+
+static int
+ur_setup(struct evloop_uring *d)
+{
+	struct io_uring_params p;
+	unsigned extra[] = {IORING_SETUP_DEFER_TASKRUN,
+			    IORING_SETUP_COOP_TASKRUN, 0};
+	int rc = -EINVAL;
+
+	/* The best the kernel takes; EINVAL means it does not know a flag. */
+	for (size_t i = 0; i < sizeof(extra) / sizeof(extra[0]); i++) {
+		memset(&p, 0, sizeof(p));
+		p.flags = UR_DEFAULT | IORING_SETUP_CQSIZE | extra[i];
+		p.cq_entries = UR_CQ;
+		rc = io_uring_queue_init_params(UR_SQ, &d->ring, &p);
+		if (rc != -EINVAL)
+			break;
+	}
+	if (rc == -EINVAL)
+		return -EOPNOTSUPP;
+	if (rc < 0)
+		return rc;
+	if (!(p.features & IORING_FEAT_EXT_ARG) ||
+	    !(p.features & IORING_FEAT_NODROP)) {
+		io_uring_queue_exit(&d->ring);
+		return -EOPNOTSUPP;
+	}
+	return 0;
+}
+
+/* The opcodes this backend needs, asked of the running kernel. */
+static int
+ur_probe(struct evloop_uring *d)
+{
+	static const int need[] = {IORING_OP_POLL_ADD, IORING_OP_ACCEPT,
+				   IORING_OP_RECV, IORING_OP_SEND,
+				   IORING_OP_ASYNC_CANCEL};
+	struct io_uring_probe *pr = io_uring_get_probe_ring(&d->ring);
+	int rc = 0;
+
+	if (pr == NULL)
+		return -EOPNOTSUPP;
+	for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++) {
+		if (!io_uring_opcode_supported(pr, need[i]))
+			rc = -EOPNOTSUPP;
+	}
+	io_uring_free_probe(pr);
+	return rc;
+}
+
+/* The provided-buffer ring (5.19). The buffers are mapped, not
+ * allocated: the kernel fills them, and valgrind takes mapped memory as
+ * defined. */
+static int
+ur_buffers(struct evloop_uring *d)
+{
+	struct io_uring_buf_reg reg = {0};
+	long page = sysconf(_SC_PAGESIZE);
+	int rc;
+
+	d->brsize = UR_NBUFS * sizeof(struct io_uring_buf);
+	d->brsize = (d->brsize + (size_t)page - 1) & ~((size_t)page - 1);
+	d->br = mmap(NULL, d->brsize, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	d->bufs =
+		mmap(NULL, (size_t)UR_NBUFS * UR_BUFSZ, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (d->br == MAP_FAILED || d->bufs == MAP_FAILED)
+		return -ENOMEM;
+	reg.ring_addr = (unsigned long)d->br;
+	reg.ring_entries = UR_NBUFS;
+	reg.bgid = UR_BGID;
+	if ((rc = io_uring_register_buf_ring(&d->ring, &reg, 0)) < 0)
+		return rc == -EINVAL ? -EOPNOTSUPP : rc;
+	io_uring_buf_ring_init(d->br);
+	for (unsigned i = 0; i < UR_NBUFS; i++)
+		io_uring_buf_ring_add(d->br, d->bufs + (size_t)i * UR_BUFSZ,
+				      UR_BUFSZ, (unsigned short)i,
+				      io_uring_buf_ring_mask(UR_NBUFS), (int)i);
+	io_uring_buf_ring_advance(d->br, UR_NBUFS);
+	return 0;
+}
+
+static void
+ur_unmap(struct evloop_uring *d)
+{
+	if (d->br != NULL && d->br != MAP_FAILED)
+		munmap(d->br, d->brsize);
+	if (d->bufs != NULL && d->bufs != MAP_FAILED)
+		munmap(d->bufs, (size_t)UR_NBUFS * UR_BUFSZ);
+}
+
+static int
+ur_init(struct evloop *el)
+{
+	struct evloop_uring *d;
+	const char *off = getenv("NT_EVLOOP_NO_URING");
+	int rc;
+
+	/* As a kernel without io_uring, or one filtered by seccomp, says. */
+	if (off != NULL && *off != '\0' && strcmp(off, "0") != 0)
+		return -ENOSYS;
+	if ((d = calloc(1, sizeof(*d))) == NULL)
+		return -ENOMEM;
+	if ((rc = ur_setup(d)) < 0) {
+		free(d);
+		return rc;
+	}
+	if ((rc = ur_probe(d)) < 0 || (rc = ur_buffers(d)) < 0) {
+		io_uring_queue_exit(&d->ring);
+		ur_unmap(d);
+		free(d);
+		return rc;
+	}
+	el->bdata = d;
+	return 0;
+}
+
+static void
+ur_done(struct evloop *el)
+{
+	struct evloop_uring *d = el->bdata;
+	struct evloop__io *io;
+
+	/* Every operation ends with the ring; what they held is freed. */
+	io_uring_queue_exit(&d->ring);
+	ur_unmap(d);
+	while ((io = d->deferred) != NULL) {
+		d->deferred = io->next;
+		io->busy--;
+		io->refs = 0;
+		io->ops = 0;
+		evloop__io_release(el, io);
+	}
+	while ((io = d->zombies) != NULL) {
+		d->zombies = io->next;
+		io->refs = 0;
+		evloop__io_release(el, io);
+	}
+	free(d);
+}
+
+const struct evloop__backend evloop__uring = {
+	.name = "uring",
+	.init = ur_init,
+	.done = ur_done,
+	.set = ur_set,
+	.wait = ur_wait,
+	.start = ur_start,
+	.recv_stop = ur_recv_stop,
+	.del = ur_del,
+};
