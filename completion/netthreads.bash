@@ -37,26 +37,27 @@ _netthreads()
 		-x --proxy --noproxy'
 	case ${1##*/} in
 	download-accelerator)
-		opts="-n --connections -o --output -c --continue -q --quiet
-			--checksum --timeout --min-speed --retries --max-speed
-			-h --help --version $req_opts"
+		opts="-n --connections -o --output -d --dir -c --continue
+			-q --quiet --checksum --timeout --min-speed --retries
+			--max-speed --no-content-disposition -h --help --version
+			$req_opts"
 		file="-o --output $req_file"
-		dir=$req_dir
+		dir="-d --dir $req_dir"
 		value="-n --connections --checksum --timeout --min-speed
 			--retries --max-speed $req_value"
 		operands=1
 		;;
 	download)
 		opts="-i --input -d --dir -q --quiet --retries --retry-wait
-			-h --help --version $req_opts"
+			--no-content-disposition -h --help --version $req_opts"
 		file="-i --input $req_file"
 		dir="-d --dir $req_dir"
 		value="--retries --retry-wait $req_value"
 		;;
 	threaded-download)
 		opts="-i --input -d --dir -j --jobs -t --threads -v --verbose
-			-q --quiet --retries --retry-wait -h --help --version
-			$req_opts"
+			-q --quiet --retries --retry-wait --no-content-disposition
+			-h --help --version $req_opts"
 		file="-i --input $req_file"
 		dir="-d --dir $req_dir"
 		value="-j --jobs -t --threads --retries --retry-wait $req_value"

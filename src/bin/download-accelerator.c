@@ -12,10 +12,11 @@
 #include "accel.h"
 #include "cli.h"
 #include "display.h"
+#include "fsutil.h"
 #include "progress.h"
 #include "urlname.h"
 
-#define OPTSTRING     "n:o:cqh" CLI_REQ_SHORTOPTS
+#define OPTSTRING     "n:o:d:cqh" CLI_REQ_SHORTOPTS
 #define DEFAULT_CONNS 8
 #define MAX_CONNS     64
 
@@ -23,7 +24,8 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-		"usage: download-accelerator [-n N] [-o FILE] [-c] [-q] "
+		"usage: download-accelerator [-n N] [-o FILE] [-d DIR] [-c] "
+		"[-q] "
 		"[--checksum sha256=HEX]\n"
 		"           [--timeout S] [--min-speed RATE] [--retries K] "
 		"[--max-speed RATE]\n"
@@ -32,12 +34,18 @@ usage(FILE *f)
 		"           URL [MIRROR-URL...]\n"
 		"Downloads one file over N parallel ranged connections into "
 		"the current\n"
-		"folder, then prints \"URL N BYTES SECONDS\".\n"
+		"folder (or DIR), then prints \"URL N BYTES SECONDS\".\n"
 		"\n"
 		"  -n, --connections N  parallel connections (default %d, at "
 		"most %d)\n"
-		"  -o, --output FILE    file name (default: the URL's last "
-		"path segment)\n"
+		"  -o, --output FILE    file name (default: the reply's "
+		"Content-Disposition\n"
+		"                       name, else the URL's last path "
+		"segment)\n"
+		"  -d, --dir DIR        folder for the file, created if "
+		"missing (default .)\n"
+		"      --no-content-disposition  name the file after the "
+		"URL only\n"
 		"  -c, --continue       resume from FILE.part and its state "
 		"file\n"
 		"  -q, --quiet          no progress bar, no warnings\n"
@@ -109,6 +117,7 @@ enum {
 	O_RETRIES,
 	O_MAXSPEED,
 	O_MINSPEED,
+	O_NOCD,
 	O_VERSION
 };
 
@@ -117,6 +126,8 @@ struct da_opts {
 	long long conns, retries, speed, min_speed;
 	double timeout;
 	const char *output; /* NULL: named after the first URL */
+	const char *dir;    /* NULL: the current folder */
+	int no_cd;	    /* --no-content-disposition */
 	struct reqopts req;
 	unsigned char md[32]; /* --checksum, if sha256 is set */
 	const unsigned char *sha256;
@@ -140,6 +151,14 @@ set_option(int c, char *arg, char **argv, struct da_opts *o)
 		if (*arg == '\0')
 			cli_bad_value("output file name", arg, -EINVAL);
 		o->output = arg;
+		break;
+	case 'd':
+		if (*arg == '\0')
+			cli_bad_value("folder name", arg, -EINVAL);
+		o->dir = arg;
+		break;
+	case O_NOCD:
+		o->no_cd = 1;
 		break;
 	case 'c':
 		o->resume = 1;
@@ -194,6 +213,8 @@ parse_args(int argc, char **argv, struct da_opts *o)
 	static const struct option opts[] = {
 		{"connections", required_argument, NULL, 'n'},
 		{"output", required_argument, NULL, 'o'},
+		{"dir", required_argument, NULL, 'd'},
+		{"no-content-disposition", no_argument, NULL, O_NOCD},
 		{"continue", no_argument, NULL, 'c'},
 		{"quiet", no_argument, NULL, 'q'},
 		{"checksum", required_argument, NULL, O_CHECKSUM},
@@ -235,10 +256,15 @@ static int
 report(const struct da_opts *o, const char *output, int rc,
        const struct accel_result *res)
 {
-	char url[2048];
+	const char *base = strrchr(output, '/');
+	char url[2048], name[512];
 
 	/* The URL as shown: printable, without its credentials. */
 	display_url(o->urls[0], url, sizeof(url));
+	base = base != NULL ? base + 1 : output;
+	if (rc == 0 && !o->quiet && strcmp(res->name, base) != 0)
+		warnx("%s: saved as %.*s%s", url, (int)(base - output), output,
+		      display_text(res->name, name, sizeof(name)));
 	if (rc == 0) {
 		if (res->resumed_from > 0 && !o->quiet)
 			warnx("%s: resumed with %lld of %lld bytes already "
@@ -276,10 +302,20 @@ run(const struct da_opts *o)
 	const char *output = o->output;
 	int rc, status;
 
-	if (output == NULL) {
-		if ((name = urlname_from_url(o->urls[0])) == NULL)
-			err(1, "urlname");
-		output = name;
+	if (output == NULL &&
+	    (output = name = urlname_from_url(o->urls[0])) == NULL)
+		err(1, "urlname");
+	if (o->dir != NULL && output[0] != '/') {
+		char *joined;
+
+		if ((rc = fsutil_mkdirs(o->dir, 0777)) < 0) {
+			errno = -rc;
+			err(1, "%s: cannot create folder", o->dir);
+		}
+		if (asprintf(&joined, "%s/%s", o->dir, output) < 0)
+			err(1, "asprintf");
+		free(name);
+		output = name = joined;
 	}
 	ui.quiet = o->quiet;
 	cli_catch_stop();
@@ -291,6 +327,7 @@ run(const struct da_opts *o)
 	ao.urls = (const char *const *)o->urls;
 	ao.nurls = o->nurls;
 	ao.path = output;
+	ao.disposition = o->output == NULL && !o->no_cd;
 	ao.resume = o->resume;
 	ao.sha256 = o->sha256;
 	ao.req = &o->req;

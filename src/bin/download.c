@@ -93,6 +93,8 @@ usage(FILE *f)
 		"or 429 (default 3)\n"
 		"      --retry-wait S   first wait before a retry, doubling "
 		"(default 0.5)\n"
+		"      --no-content-disposition  name files after their URLs "
+		"only\n"
 		"  -h, --help           this help\n"
 		"      --version        print the version\n"
 		"\n" CLI_REQ_HELP,
@@ -162,7 +164,8 @@ on_done(struct batch_item *it, void *arg)
 		if (!o->quiet && !o->progress)
 			printf("saved %s -> %s/%s (%lld bytes, %.3f s)\n",
 			       display_url(it->url, u, sizeof(u)), o->dir,
-			       it->name, it->res.bytes, it->res.seconds);
+			       display_text(it->res.name, e, sizeof(e)),
+			       it->res.bytes, it->res.seconds);
 		if (o->progress)
 			draw(o, 0);
 	} else {
@@ -198,6 +201,7 @@ struct dl_opts {
 	double wait; /* before the first retry */
 	int quiet;
 	int verbose;
+	int no_cd; /* --no-content-disposition */
 	struct reqopts req;
 };
 
@@ -205,7 +209,7 @@ struct dl_opts {
 static void
 parse_args(int argc, char **argv, struct dl_opts *o)
 {
-	enum { OPT_VERSION = 256, OPT_RETRIES, OPT_RETRY_WAIT };
+	enum { OPT_VERSION = 256, OPT_RETRIES, OPT_RETRY_WAIT, OPT_NOCD };
 	static const struct option opts[] = {
 		{"input", required_argument, NULL, 'i'},
 		{"dir", required_argument, NULL, 'd'},
@@ -217,6 +221,7 @@ parse_args(int argc, char **argv, struct dl_opts *o)
 		{"quiet", no_argument, NULL, 'q'},
 		{"retries", required_argument, NULL, OPT_RETRIES},
 		{"retry-wait", required_argument, NULL, OPT_RETRY_WAIT},
+		{"no-content-disposition", no_argument, NULL, OPT_NOCD},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, OPT_VERSION},
 		CLI_REQ_LONGOPTS,
@@ -260,6 +265,9 @@ parse_args(int argc, char **argv, struct dl_opts *o)
 			if ((rc = cli_parse_seconds(optarg, 60, &o->wait)) < 0)
 				cli_bad_value("retry wait (0 to 60 s)", optarg,
 					      rc);
+			break;
+		case OPT_NOCD:
+			o->no_cd = 1;
 			break;
 		case 'h':
 			usage(stdout);
@@ -365,6 +373,7 @@ fetch_all(struct batch *b, size_t n, int dirfd, struct out *o,
 	ro.fetch.on_data = o->progress ? on_data : NULL;
 	ro.fetch.arg = o;
 	ro.fetch.req = &opt->req;
+	ro.fetch.disposition = !opt->no_cd;
 	ro.dirfd = dirfd;
 	ro.on_start = on_start;
 	ro.on_done = on_done;

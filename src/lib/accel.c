@@ -715,6 +715,7 @@ accel_run(const struct accel_opts *opts, struct accel_result *res)
 	free(a.part_name);
 	free(a.state_name);
 	free(a.final_name);
+	free(a.cd_name);
 	return rc;
 }
 

@@ -25,6 +25,10 @@ struct accel_opts {
 	const char *const *urls; /* urls[0] the primary, then mirrors */
 	int nurls;
 	const char *path;    /* final name; NAME.part and NAME.part.state */
+	int disposition;     /* name the file as the first reply's
+			      * Content-Disposition says, if it does, in
+			      * path's folder (NAME.part keeps path's
+			      * name); 0: path */
 	int conns;	     /* parallel connections; 0: 8 */
 	int resume;	     /* continue from NAME.part and its state */
 	double timeout;	     /* abandon a connection silent this long,
@@ -51,6 +55,7 @@ struct accel_result {
 	char errmsg[256];     /* on failure: why, e.g. "HTTP 404 Not Found" */
 	int kept;	      /* not done: NAME.part and its state stand,
 			       * for a resume with -c */
+	char name[256];	      /* done: the name in path's folder */
 };
 
 /*
@@ -62,7 +67,10 @@ struct accel_result {
  * final name. A run that stops short keeps NAME.part with a state file
  * that describes it (res->kept) or removes the NAME.part it made; a run
  * that finds another download writing NAME.part changes nothing. Every
- * file is opened relative to the folder, never through a symlink.
+ * file is opened relative to the folder, never through a symlink. A name
+ * from Content-Disposition (opts->disposition) is never given to a file
+ * that exists: NAME.1, NAME.2, ... are tried in turn, each made in one
+ * step that fails when the name exists.
  */
 int accel_run(const struct accel_opts *opts, struct accel_result *res);
 

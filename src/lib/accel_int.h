@@ -86,7 +86,8 @@ struct accel {
 	char *part, *state; /* paths, for messages */
 	int dirfd;	    /* the folder every file is opened in */
 	char *part_name, *state_name, *final_name; /* in dirfd */
-	int fd;					   /* NAME.part, locked */
+	char *cd_name;	  /* the probe reply's Content-Disposition name */
+	int fd;		  /* NAME.part, locked */
 	int part_mine;	  /* this run created or emptied NAME.part */
 	int state_stands; /* a state file for NAME.part is on disk */
 	int64_t probe_at;

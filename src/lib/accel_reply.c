@@ -90,6 +90,21 @@ parse_retry_after(struct accel_conn *c, const char *v)
 	}
 }
 
+/* The probe's Content-Disposition name, when the download wants one:
+ * from the value v of vn bytes. */
+static void
+probe_disposition(struct accel *a, const char *v, size_t vn)
+{
+	char *s;
+
+	if ((s = strndup(v, vn)) == NULL)
+		return; /* no memory: the name asked for will do */
+	s[strcspn(s, "\r\n")] = '\0';
+	free(a->cd_name);
+	a->cd_name = urlname_from_disposition(s);
+	free(s);
+}
+
 size_t
 accel__on_header(char *buf, size_t size, size_t nmemb, void *arg)
 {
@@ -108,6 +123,10 @@ accel__on_header(char *buf, size_t size, size_t nmemb, void *arg)
 		c->clen = -1;
 		c->etag[0] = c->lastmod[0] = '\0';
 		c->retry_after = -1;
+		if (c->probe) {
+			free(c->a->cd_name);
+			c->a->cd_name = NULL;
+		}
 		/* A reason phrase longer than the room is cut: it is only
 		 * ever shown. */
 		vn = trim(buf, n, &v);
@@ -132,6 +151,11 @@ accel__on_header(char *buf, size_t size, size_t nmemb, void *arg)
 	copy_trimmed(name, sizeof(name), buf, (size_t)(colon - buf));
 	v = colon + 1;
 	vn = n - (size_t)(colon - buf) - 1;
+	if (c->probe && c->a->o->disposition &&
+	    strcasecmp(name, "Content-Disposition") == 0) {
+		probe_disposition(c->a, v, vn);
+		return n;
+	}
 	/* Validators are sent back in If-Range exactly as they came: kept
 	 * whole, or refused; a cut one would make every range fail. */
 	if (strcasecmp(name, "ETag") == 0 ||
