@@ -38,7 +38,7 @@ _netthreads()
 	case ${1##*/} in
 	download-accelerator)
 		opts="-n --connections -o --output -d --dir -c --continue
-			-q --quiet --checksum --timeout --min-speed --retries
+			-N --timestamping -q --quiet --checksum --timeout --min-speed --retries
 			--max-speed --no-content-disposition -h --help --version
 			$req_opts"
 		file="-o --output $req_file"
@@ -49,14 +49,15 @@ _netthreads()
 		;;
 	download)
 		opts="-i --input -d --dir -q --quiet --retries --retry-wait
-			--no-content-disposition -h --help --version $req_opts"
+			-N --timestamping --no-content-disposition -h --help --version $req_opts"
 		file="-i --input $req_file"
 		dir="-d --dir $req_dir"
 		value="--retries --retry-wait $req_value"
 		;;
 	threaded-download)
 		opts="-i --input -d --dir -j --jobs -t --threads -v --verbose
-			-q --quiet --retries --retry-wait --no-content-disposition
+			-q --quiet --retries --retry-wait -N --timestamping
+			--no-content-disposition
 			-h --help --version $req_opts"
 		file="-i --input $req_file"
 		dir="-d --dir $req_dir"

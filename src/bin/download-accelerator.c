@@ -16,7 +16,7 @@
 #include "progress.h"
 #include "urlname.h"
 
-#define OPTSTRING     "n:o:d:cqh" CLI_REQ_SHORTOPTS
+#define OPTSTRING     "n:o:d:cqNh" CLI_REQ_SHORTOPTS
 #define DEFAULT_CONNS 8
 #define MAX_CONNS     64
 
@@ -25,8 +25,9 @@ usage(FILE *f)
 {
 	fprintf(f,
 		"usage: download-accelerator [-n N] [-o FILE] [-d DIR] [-c] "
-		"[-q] "
-		"[--checksum sha256=HEX]\n"
+		"[-N] [-q]\n"
+		"           [--checksum sha256=HEX] [--no-content-disposition]"
+		"\n"
 		"           [--timeout S] [--min-speed RATE] [--retries K] "
 		"[--max-speed RATE]\n"
 		"           [-H 'NAME: VALUE'] [-u USER[:PASSWORD]] [-k] "
@@ -46,6 +47,8 @@ usage(FILE *f)
 		"missing (default .)\n"
 		"      --no-content-disposition  name the file after the "
 		"URL only\n"
+		"  -N, --timestamping   fetch only if newer than the file "
+		"already here\n"
 		"  -c, --continue       resume from FILE.part and its state "
 		"file\n"
 		"  -q, --quiet          no progress bar, no warnings\n"
@@ -128,6 +131,7 @@ struct da_opts {
 	const char *output; /* NULL: named after the first URL */
 	const char *dir;    /* NULL: the current folder */
 	int no_cd;	    /* --no-content-disposition */
+	int timestamping;   /* -N */
 	struct reqopts req;
 	unsigned char md[32]; /* --checksum, if sha256 is set */
 	const unsigned char *sha256;
@@ -159,6 +163,9 @@ set_option(int c, char *arg, char **argv, struct da_opts *o)
 		break;
 	case O_NOCD:
 		o->no_cd = 1;
+		break;
+	case 'N':
+		o->timestamping = 1;
 		break;
 	case 'c':
 		o->resume = 1;
@@ -215,6 +222,7 @@ parse_args(int argc, char **argv, struct da_opts *o)
 		{"output", required_argument, NULL, 'o'},
 		{"dir", required_argument, NULL, 'd'},
 		{"no-content-disposition", no_argument, NULL, O_NOCD},
+		{"timestamping", no_argument, NULL, 'N'},
 		{"continue", no_argument, NULL, 'c'},
 		{"quiet", no_argument, NULL, 'q'},
 		{"checksum", required_argument, NULL, O_CHECKSUM},
@@ -262,6 +270,12 @@ report(const struct da_opts *o, const char *output, int rc,
 	/* The URL as shown: printable, without its credentials. */
 	display_url(o->urls[0], url, sizeof(url));
 	base = base != NULL ? base + 1 : output;
+	if (rc == 0 && res->not_modified) {
+		if (!o->quiet)
+			warnx("%s: not modified on the server; %s kept", url,
+			      output);
+		return 0;
+	}
 	if (rc == 0 && !o->quiet && strcmp(res->name, base) != 0)
 		warnx("%s: saved as %.*s%s", url, (int)(base - output), output,
 		      display_text(res->name, name, sizeof(name)));
@@ -327,7 +341,9 @@ run(const struct da_opts *o)
 	ao.urls = (const char *const *)o->urls;
 	ao.nurls = o->nurls;
 	ao.path = output;
-	ao.disposition = o->output == NULL && !o->no_cd;
+	/* -N compares the file at the URL's name (or -o's). */
+	ao.disposition = o->output == NULL && !o->no_cd && !o->timestamping;
+	ao.timestamping = o->timestamping;
 	ao.resume = o->resume;
 	ao.sha256 = o->sha256;
 	ao.req = &o->req;

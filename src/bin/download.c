@@ -31,10 +31,10 @@
 
 #if BATCH_THREADED
 #define PROG	  "threaded-download"
-#define OPTSTRING "i:d:j:t:vqh" CLI_REQ_SHORTOPTS
+#define OPTSTRING "i:d:j:t:vqNh" CLI_REQ_SHORTOPTS
 #else
 #define PROG	  "download"
-#define OPTSTRING "i:d:qh" CLI_REQ_SHORTOPTS
+#define OPTSTRING "i:d:qNh" CLI_REQ_SHORTOPTS
 #endif
 /* Longest URL shown in a line; a longer one ends in "...". */
 #define URL_SHOWN 2048
@@ -93,6 +93,8 @@ usage(FILE *f)
 		"or 429 (default 3)\n"
 		"      --retry-wait S   first wait before a retry, doubling "
 		"(default 0.5)\n"
+		"  -N, --timestamping   fetch only files newer than the ones "
+		"in DIR\n"
 		"      --no-content-disposition  name files after their URLs "
 		"only\n"
 		"  -h, --help           this help\n"
@@ -160,7 +162,12 @@ on_done(struct batch_item *it, void *arg)
 
 	atomic_fetch_add(&o->done, 1);
 	pthread_mutex_lock(&o->mu);
-	if (it->state == BATCH_SAVED) {
+	if (it->state == BATCH_SAVED && it->res.not_modified) {
+		if (!o->quiet && !o->progress)
+			printf("not modified %s -> %s/%s (kept)\n",
+			       display_url(it->url, u, sizeof(u)), o->dir,
+			       display_text(it->res.name, e, sizeof(e)));
+	} else if (it->state == BATCH_SAVED) {
 		if (!o->quiet && !o->progress)
 			printf("saved %s -> %s/%s (%lld bytes, %.3f s)\n",
 			       display_url(it->url, u, sizeof(u)), o->dir,
@@ -201,7 +208,8 @@ struct dl_opts {
 	double wait; /* before the first retry */
 	int quiet;
 	int verbose;
-	int no_cd; /* --no-content-disposition */
+	int no_cd;	  /* --no-content-disposition */
+	int timestamping; /* -N */
 	struct reqopts req;
 };
 
@@ -222,6 +230,7 @@ parse_args(int argc, char **argv, struct dl_opts *o)
 		{"retries", required_argument, NULL, OPT_RETRIES},
 		{"retry-wait", required_argument, NULL, OPT_RETRY_WAIT},
 		{"no-content-disposition", no_argument, NULL, OPT_NOCD},
+		{"timestamping", no_argument, NULL, 'N'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, OPT_VERSION},
 		CLI_REQ_LONGOPTS,
@@ -268,6 +277,9 @@ parse_args(int argc, char **argv, struct dl_opts *o)
 			break;
 		case OPT_NOCD:
 			o->no_cd = 1;
+			break;
+		case 'N':
+			o->timestamping = 1;
 			break;
 		case 'h':
 			usage(stdout);
@@ -373,7 +385,10 @@ fetch_all(struct batch *b, size_t n, int dirfd, struct out *o,
 	ro.fetch.on_data = o->progress ? on_data : NULL;
 	ro.fetch.arg = o;
 	ro.fetch.req = &opt->req;
-	ro.fetch.disposition = !opt->no_cd;
+	/* -N compares the file at the URL's name: a name only the reply
+	 * gives would be a file never compared. */
+	ro.fetch.disposition = !opt->no_cd && !opt->timestamping;
+	ro.fetch.timestamping = opt->timestamping;
 	ro.dirfd = dirfd;
 	ro.on_start = on_start;
 	ro.on_done = on_done;
@@ -396,7 +411,7 @@ fetch_all(struct batch *b, size_t n, int dirfd, struct out *o,
 static int
 summarize(struct batch *b, size_t n, long nbad, const struct out *o)
 {
-	size_t saved = 0, failed = 0, pending = 0;
+	size_t saved = 0, failed = 0, pending = 0, kept = 0;
 	long long bytes = 0;
 
 	for (size_t i = 0; i < n; i++) {
@@ -405,6 +420,7 @@ summarize(struct batch *b, size_t n, long nbad, const struct out *o)
 		switch (it->state) {
 		case BATCH_SAVED:
 			saved++;
+			kept += it->res.not_modified;
 			bytes += it->res.bytes;
 			break;
 		case BATCH_PENDING:
@@ -418,7 +434,10 @@ summarize(struct batch *b, size_t n, long nbad, const struct out *o)
 	if (o->progress)
 		fputs("\r\033[K", stderr);
 	if (!o->quiet) {
-		printf("%zu saved, %zu failed", saved, failed);
+		printf("%zu saved, ", saved - kept);
+		if (kept > 0)
+			printf("%zu not modified, ", kept);
+		printf("%zu failed", failed);
 		if (pending > 0)
 			printf(", %zu not started", pending);
 		if (nbad > 0)

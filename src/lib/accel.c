@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -222,6 +223,10 @@ probe_failed(struct accel *a, struct accel_conn *c, enum accel_fail f)
 static void
 probe_done(struct accel *a, struct accel_conn *c, enum accel_fail f)
 {
+	if (f == ACCEL_F_NONE && c->status == 304 && a->ims) {
+		a->res->not_modified = 1;
+		return;
+	}
 	/* No body came (an error, or an empty file). */
 	if (f == ACCEL_F_NONE && c->status == 200 && c->clen <= 0) {
 		if (accel__check_probe(a, c) == 0)
@@ -523,6 +528,28 @@ setup_conn(struct accel *a, struct accel_conn *c)
 	return 0;
 }
 
+/* -N: the probe asks for the file only if it is newer than the one at
+ * the final name, when there is one. Returns 0 or -ENOMEM. */
+static int
+if_modified_since(struct accel *a)
+{
+	char h[80];
+	struct stat st;
+	struct tm tm;
+	struct curl_slist *l;
+
+	if (fstatat(a->dirfd, a->final_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    !S_ISREG(st.st_mode) || gmtime_r(&st.st_mtime, &tm) == NULL)
+		return 0;
+	strftime(h, sizeof(h), "If-Modified-Since: %a, %d %b %Y %H:%M:%S GMT",
+		 &tm);
+	if ((l = curl_slist_append(a->probe_hdrs, h)) == NULL)
+		return -ENOMEM;
+	a->probe_hdrs = l;
+	a->ims = 1;
+	return 0;
+}
+
 /* Everything the loop needs: the folder, the multi handle, the sources
  * and one easy handle a connection, and for -c the saved state. Returns
  * 0 or the error recorded. */
@@ -569,6 +596,11 @@ setup(struct accel *a)
 	curl_multi_setopt(a->multi, CURLMOPT_MAXCONNECTS, (long)a->nconns);
 	if (o->resume && accel__load_state(a) < 0)
 		return a->fatal;
+	if (o->timestamping && a->saved == NULL &&
+	    (rc = if_modified_since(a)) < 0) {
+		accel__err(a, rc, o->urls[0], "%s", strerror(-rc));
+		return a->fatal;
+	}
 	return 0;
 }
 
@@ -612,7 +644,7 @@ loop(struct accel *a)
 	int rc;
 
 	last_save = a->last_refill = mtime_now();
-	while (!a->fatal) {
+	while (!a->fatal && !a->res->not_modified) {
 		double wake = 0;
 
 		now = mtime_now();
@@ -657,6 +689,8 @@ run(struct accel *a)
 	loop(a);
 	for (int i = 0; i < a->nconns; i++)
 		conn_stop(a, &a->conns[i]);
+	if (a->res->not_modified && !a->fatal)
+		return 0; /* nothing opened, nothing to leave */
 	if (a->mode == ACCEL_M_DONE) {
 		if (a->res->bytes == 0 && a->plan == NULL)
 			a->res->bytes = a->conns[0].pos;

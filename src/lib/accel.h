@@ -31,6 +31,9 @@ struct accel_opts {
 			      * name); 0: path */
 	int conns;	     /* parallel connections; 0: 8 */
 	int resume;	     /* continue from NAME.part and its state */
+	int timestamping;    /* with a regular file at path, ask only for
+			      * a newer one (If-Modified-Since its time);
+			      * 0: always fetch */
 	double timeout;	     /* abandon a connection silent this long,
 			      * seconds; 0: 10 */
 	long long min_speed; /* bytes/s: abandon a connection slower
@@ -56,6 +59,8 @@ struct accel_result {
 	int kept;	      /* not done: NAME.part and its state stand,
 			       * for a resume with -c */
 	char name[256];	      /* done: the name in path's folder */
+	int not_modified;     /* timestamping: the server's file is no
+			       * newer; nothing was fetched or changed */
 };
 
 /*
@@ -70,7 +75,9 @@ struct accel_result {
  * file is opened relative to the folder, never through a symlink. A name
  * from Content-Disposition (opts->disposition) is never given to a file
  * that exists: NAME.1, NAME.2, ... are tried in turn, each made in one
- * step that fails when the name exists.
+ * step that fails when the name exists. The file gets the server's
+ * Last-Modified time when it sent one. With opts->timestamping, a 304
+ * to the first request returns 0 with res->not_modified set.
  */
 int accel_run(const struct accel_opts *opts, struct accel_result *res);
 

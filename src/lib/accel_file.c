@@ -14,6 +14,8 @@
 #include <linux/magic.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
+
 #include "accel_int.h"
 #include "display.h"
 #include "fsutil.h"
@@ -246,6 +248,7 @@ rename_new(struct accel *a, const char *base)
 int
 accel__finish(struct accel *a)
 {
+	struct timespec ts[2] = {{0, 0}, {0, 0}};
 	int rc;
 
 	if (a->o->sha256 != NULL && (rc = check_sha256(a)) < 0) {
@@ -253,6 +256,13 @@ accel__finish(struct accel *a)
 			accel__err(a, rc, a->part, "read: %s", strerror(-rc));
 		remove_part(a);
 		return rc;
+	}
+	/* The server's time, as wget gives it: -N compares it next time. */
+	if (a->meta.lastmod[0] != '\0' &&
+	    (ts[1].tv_sec = curl_getdate(a->meta.lastmod, NULL)) >= 0) {
+		ts[0].tv_nsec = UTIME_OMIT;
+		ts[1].tv_nsec = 0;
+		futimens(a->fd, ts);
 	}
 	if (fdatasync(a->fd) < 0) {
 		rc = -errno;

@@ -87,6 +87,7 @@ struct accel {
 	int dirfd;	    /* the folder every file is opened in */
 	char *part_name, *state_name, *final_name; /* in dirfd */
 	char *cd_name;	  /* the probe reply's Content-Disposition name */
+	int ims;	  /* the probe asks If-Modified-Since */
 	int fd;		  /* NAME.part, locked */
 	int part_mine;	  /* this run created or emptied NAME.part */
 	int state_stands; /* a state file for NAME.part is on disk */

@@ -344,6 +344,7 @@ fetch_new(const struct fetch_opts *o, struct fetch_share *s)
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, f->o.connect_timeout);
+	curl_easy_setopt(c, CURLOPT_FILETIME, 1L);
 	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, f->o.stall_timeout);
 	curl_easy_setopt(c, CURLOPT_BUFFERSIZE, FETCH_BUFSIZE);
@@ -598,6 +599,26 @@ retryable_curl(CURLcode rc)
  * and fetch_multi, which runs many fetches' attempts at once.
  */
 
+/* -N: the request asks for the file only when it is newer than the one
+ * at the name; no file there (or no -N), no condition. */
+static void
+set_condition(struct fetcher *f)
+{
+	struct stat st;
+
+	if (f->o.timestamping &&
+	    fstatat(f->dirfd, f->name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISREG(st.st_mode)) {
+		curl_easy_setopt(f->curl, CURLOPT_TIMECONDITION,
+				 (long)CURL_TIMECOND_IFMODSINCE);
+		curl_easy_setopt(f->curl, CURLOPT_TIMEVALUE_LARGE,
+				 (curl_off_t)st.st_mtime);
+	} else {
+		curl_easy_setopt(f->curl, CURLOPT_TIMECONDITION,
+				 (long)CURL_TIMECOND_NONE);
+	}
+}
+
 /* Checks the name and opens the temporary file. Returns 0 or -errno, with
  * r->error saying why. */
 static int
@@ -625,6 +646,7 @@ fetch_begin(struct fetcher *f, const char *url, int dirfd, const char *name,
 	}
 	f->fd = fd;
 	curl_easy_setopt(f->curl, CURLOPT_URL, url);
+	set_condition(f);
 	return 0;
 }
 
@@ -676,6 +698,15 @@ attempt_end(struct fetcher *f, CURLcode rc, double *delay)
 	if (rc == CURLE_OK && f->wlen > 0 && flush_body(f) < 0)
 		rc = CURLE_WRITE_ERROR;
 	f->wlen = 0;
+	if (rc == CURLE_OK && f->o.timestamping) {
+		long unmet = 0;
+
+		curl_easy_getinfo(f->curl, CURLINFO_CONDITION_UNMET, &unmet);
+		if (code == 304 || unmet) {
+			r->not_modified = 1;
+			return 0;
+		}
+	}
 	if (rc == CURLE_OK && code >= 200 && code < 300)
 		return 0;
 	if (rc == CURLE_ABORTED_BY_CALLBACK || cancelled(f)) {
@@ -709,6 +740,24 @@ attempt_end(struct fetcher *f, CURLcode rc, double *delay)
 	return 1;
 }
 
+/* The file open as fd gets the reply's Last-Modified time, if any (as
+ * wget does): a mirror keeps the server's dates, and -N compares them. */
+static void
+set_mtime(struct fetcher *f, int fd)
+{
+	curl_off_t t = -1;
+	struct timespec ts[2];
+
+	if (curl_easy_getinfo(f->curl, CURLINFO_FILETIME_T, &t) != CURLE_OK ||
+	    t < 0)
+		return;
+	ts[0].tv_sec = 0;
+	ts[0].tv_nsec = UTIME_OMIT;
+	ts[1].tv_sec = (time_t)t;
+	ts[1].tv_nsec = 0;
+	futimens(fd, ts);
+}
+
 /* Ends a fetch whose outcome is ret: the file named when ret is 0,
  * everything temporary removed. Returns the final outcome. */
 static int
@@ -718,8 +767,13 @@ fetch_end(struct fetcher *f, int ret)
 	int fd = f->fd;
 
 	f->fd = -1;
+	if (ret == 0 && r->not_modified) {
+		snprintf(r->name, sizeof(r->name), "%s", f->name);
+		ret = 1; /* nothing to name: the temporary file goes */
+	}
 	if (ret == 0) {
 		r->bytes = f->written;
+		set_mtime(f, fd);
 		snprintf(r->name, sizeof(r->name), "%s", f->name);
 		if (f->cd_name != NULL && strcmp(f->cd_name, f->name) != 0)
 			ret = commit_new(f, fd, f->cd_name);
@@ -744,7 +798,7 @@ fetch_end(struct fetcher *f, int ret)
 	if (ret != 0 && f->tmp[0] != '\0')
 		unlinkat(f->dirfd, f->tmp, 0);
 	r->seconds = mtime_now() - f->start;
-	return ret;
+	return ret == 1 ? 0 : ret;
 }
 
 int

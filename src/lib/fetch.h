@@ -54,15 +54,20 @@ struct fetch_opts {
 	fetch_taken_cb *taken;	   /* with disposition: names to pass over
 				    * (optional) */
 	void *taken_arg;
+	int timestamping; /* ask If-Modified-Since the time of the file
+			   * already at the name, and leave it when the
+			   * server has nothing newer; 0: always fetch */
 };
 
 struct fetch_result {
-	long long bytes; /* bytes in the saved file */
-	double seconds;	 /* wall time, retries and waits included */
-	long status;	 /* last HTTP status seen, 0 if none */
-	int attempts;	 /* 1 + retries made */
-	char error[256]; /* why it failed, when it did */
-	char name[256];	 /* the name it was saved under */
+	long long bytes;  /* bytes in the saved file */
+	double seconds;	  /* wall time, retries and waits included */
+	long status;	  /* last HTTP status seen, 0 if none */
+	int attempts;	  /* 1 + retries made */
+	char error[256];  /* why it failed, when it did */
+	char name[256];	  /* the name it was saved under */
+	int not_modified; /* timestamping: the file there is as new as the
+			   * server's; nothing was fetched or changed */
 };
 
 /*
@@ -107,6 +112,12 @@ void fetch_free(struct fetcher *f);
  * turn, each created in one step that fails if the name exists, so two
  * downloads running at once never get one name. r->name says which name
  * was used.
+ *
+ * A saved file gets the reply's Last-Modified time, when it has one.
+ * With opts.timestamping, a regular file already at name makes the
+ * request conditional (If-Modified-Since its time); a 304, or a reply
+ * no newer than the file, leaves it as it is: the fetch returns 0 with
+ * r->not_modified set.
  *
  * Redirects are followed
  * up to max_redirs (http and https only); a final status other than 2xx
