@@ -59,7 +59,7 @@ conn_start(struct accel *a, struct accel_conn *c, int64_t begin, int64_t end)
 		snprintf(range, sizeof(range), "%" PRId64 "-%" PRId64, begin,
 			 end - 1);
 	curl_easy_setopt(c->easy, CURLOPT_URL, src_url(s));
-	curl_easy_setopt(c->easy, CURLOPT_RANGE, range);
+	curl_easy_setopt(c->easy, CURLOPT_RANGE, a->no_ranges ? NULL : range);
 	curl_easy_setopt(c->easy, CURLOPT_HTTPHEADER,
 			 c->probe ? a->probe_hdrs : a->hdrs);
 	if ((mc = curl_multi_add_handle(a->multi, c->easy)) != CURLM_OK) {
@@ -169,6 +169,7 @@ classify(struct accel *a, struct accel_conn *c, CURLcode res)
 	case CURLE_PEER_FAILED_VERIFICATION:
 	case CURLE_SSL_CACERT_BADFILE:
 	case CURLE_FILESIZE_EXCEEDED:
+	case CURLE_BAD_CONTENT_ENCODING:
 		return ACCEL_F_FATAL;
 	case CURLE_WRITE_ERROR:
 		if (a->fatal)
@@ -507,6 +508,9 @@ setup_conn(struct accel *a, struct accel_conn *c)
 	curl_easy_setopt(c->easy, CURLOPT_HEADERFUNCTION, accel__on_header);
 	curl_easy_setopt(c->easy, CURLOPT_HEADERDATA, c);
 	curl_easy_setopt(c->easy, CURLOPT_FOLLOWLOCATION, 1L);
+	/* Asks for no encoding, and decodes one sent all the same: a whole
+	 * file is never saved compressed under its plain name. */
+	curl_easy_setopt(c->easy, CURLOPT_ACCEPT_ENCODING, "identity");
 	curl_easy_setopt(c->easy, CURLOPT_MAXREDIRS, 10L);
 	curl_easy_setopt(c->easy, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(c->easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");

@@ -345,6 +345,9 @@ fetch_new(const struct fetch_opts *o, struct fetch_share *s)
 	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, f->o.connect_timeout);
 	curl_easy_setopt(c, CURLOPT_FILETIME, 1L);
+	/* Asks for no encoding, and decodes one sent all the same: a file is
+	 * never saved compressed under its plain name. */
+	curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "identity");
 	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, f->o.stall_timeout);
 	curl_easy_setopt(c, CURLOPT_BUFFERSIZE, FETCH_BUFSIZE);
