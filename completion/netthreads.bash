@@ -30,8 +30,10 @@ _netthreads()
 	# The request options the three downloaders share (cli.h).
 	local req_opts='-H --header -A --user-agent -e --referer -b --cookie
 		-u --user --netrc --netrc-file -k --insecure --cacert --capath
-		-E --cert --key -x --proxy --noproxy -4 --ipv4 -6 --ipv6'
-	local req_file='-b --cookie --netrc-file --cacert -E --cert --key'
+		-E --cert --key -x --proxy --noproxy -4 --ipv4 -6 --ipv6
+		--config --no-config'
+	local req_file='-b --cookie --netrc-file --cacert -E --cert --key
+		--config'
 	local req_dir='--capath'
 	local req_value='-H --header -A --user-agent -e --referer -u --user
 		-x --proxy --noproxy'

@@ -66,7 +66,7 @@ usage(FILE *f)
 		"none)\n"
 		"  -h, --help           this help\n"
 		"      --version        print the version\n"
-		"\n" CLI_REQ_HELP,
+		"\n" CLI_REQ_HELP "\n" CLI_CONFIG_HELP,
 		DEFAULT_CONNS, MAX_CONNS);
 }
 
@@ -140,10 +140,12 @@ struct da_opts {
 	int nurls;
 };
 
-/* One option c with its argument arg into o; exits on a bad value. */
+/* One option c with its argument arg into o (a struct da_opts); exits on
+ * a bad value. */
 static void
-set_option(int c, char *arg, char **argv, struct da_opts *o)
+set_option(int c, char *arg, void *ctx)
 {
+	struct da_opts *o = ctx;
 	int rc;
 
 	switch (c) {
@@ -174,12 +176,10 @@ set_option(int c, char *arg, char **argv, struct da_opts *o)
 		o->quiet = 1;
 		break;
 	case O_CHECKSUM:
-		if (parse_checksum(arg, o->md) < 0) {
-			warnx("%s: invalid checksum: want "
-			      "sha256=64 hex digits",
-			      arg);
-			exit(2);
-		}
+		if (parse_checksum(arg, o->md) < 0)
+			cli_bad("%s: invalid checksum: want sha256=64 hex "
+				"digits",
+				arg);
 		o->sha256 = o->md;
 		break;
 	case O_TIMEOUT:
@@ -209,7 +209,7 @@ set_option(int c, char *arg, char **argv, struct da_opts *o)
 		cli_version();
 	default:
 		if (!cli_reqopt(&o->req, c, arg))
-			cli_bad_option(argv, OPTSTRING);
+			cli_bad("option %d not handled", c);
 	}
 }
 
@@ -231,19 +231,16 @@ parse_args(int argc, char **argv, struct da_opts *o)
 		{"max-speed", required_argument, NULL, O_MAXSPEED},
 		{"min-speed", required_argument, NULL, O_MINSPEED},
 		CLI_REQ_LONGOPTS,
+		CLI_CONFIG_LONGOPTS,
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, O_VERSION},
 		{NULL, 0, NULL, 0},
 	};
-	int c;
-
 	memset(o, 0, sizeof(*o));
 	o->conns = DEFAULT_CONNS;
 	o->retries = 5;
 	o->timeout = 10;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, OPTSTRING, opts, NULL)) != -1)
-		set_option(c, optarg, argv, o);
+	cli_parse(argc, argv, OPTSTRING, opts, set_option, o);
 	cli_reqopts_finish(&o->req);
 	if (optind == argc) {
 		warnx("missing URL");

@@ -99,7 +99,7 @@ usage(FILE *f)
 		"only\n"
 		"  -h, --help           this help\n"
 		"      --version        print the version\n"
-		"\n" CLI_REQ_HELP,
+		"\n" CLI_REQ_HELP "\n" CLI_CONFIG_HELP,
 		BATCH_THREADED ? " [-j N] [-t T]" : "",
 		BATCH_THREADED ? " [-v]" : "",
 		BATCH_THREADED ? "several at once" : "one after another"
@@ -213,11 +213,66 @@ struct dl_opts {
 	struct reqopts req;
 };
 
-/* The command line into o; exits on a bad one and after --help. */
+enum { OPT_VERSION = 256, OPT_RETRIES, OPT_RETRY_WAIT, OPT_NOCD };
+
+/* One option c with its argument arg into o (a struct dl_opts); exits on
+ * a bad value and after --help. */
+static void
+set_option(int c, char *arg, void *ctx)
+{
+	struct dl_opts *o = ctx;
+	int rc;
+
+	switch (c) {
+	case 'i':
+		o->input = arg;
+		break;
+	case 'd':
+		o->dir = arg;
+		break;
+	case 'j':
+		o->jobs = cli_long_arg(arg, 1, TPOOL_MAX_THREADS,
+				       "job count (1 to 64)");
+		break;
+	case 't':
+		o->threads = cli_long_arg(arg, 1, TPOOL_MAX_THREADS,
+					  "thread count (1 to 64)");
+		break;
+	case 'v':
+		o->verbose = 1;
+		break;
+	case 'q':
+		o->quiet = 1;
+		break;
+	case 'N':
+		o->timestamping = 1;
+		break;
+	case OPT_NOCD:
+		o->no_cd = 1;
+		break;
+	case OPT_RETRIES:
+		o->retries = cli_long_arg(arg, 0, 20, "retry count (0 to 20)");
+		break;
+	case OPT_RETRY_WAIT:
+		if ((rc = cli_parse_seconds(arg, 60, &o->wait)) < 0)
+			cli_bad_value("retry wait (0 to 60 s)", arg, rc);
+		break;
+	case 'h':
+		usage(stdout);
+		exit(0);
+	case OPT_VERSION:
+		cli_version();
+	default:
+		if (!cli_reqopt(&o->req, c, arg))
+			cli_bad("option %d not handled", c);
+	}
+}
+
+/* The defaults file and the command line into o; exits on a bad one and
+ * after --help. */
 static void
 parse_args(int argc, char **argv, struct dl_opts *o)
 {
-	enum { OPT_VERSION = 256, OPT_RETRIES, OPT_RETRY_WAIT, OPT_NOCD };
 	static const struct option opts[] = {
 		{"input", required_argument, NULL, 'i'},
 		{"dir", required_argument, NULL, 'd'},
@@ -234,63 +289,16 @@ parse_args(int argc, char **argv, struct dl_opts *o)
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, OPT_VERSION},
 		CLI_REQ_LONGOPTS,
+		CLI_CONFIG_LONGOPTS,
 		{NULL, 0, NULL, 0},
 	};
-	int c, rc;
 
 	memset(o, 0, sizeof(*o));
 	o->input = "urls.txt";
 	o->dir = "downloads";
 	o->retries = 3;
 	o->wait = 0.5;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, OPTSTRING, opts, NULL)) != -1) {
-		switch (c) {
-		case 'i':
-			o->input = optarg;
-			break;
-		case 'd':
-			o->dir = optarg;
-			break;
-		case 'j':
-			o->jobs = cli_long_arg(optarg, 1, TPOOL_MAX_THREADS,
-					       "job count (1 to 64)");
-			break;
-		case 't':
-			o->threads = cli_long_arg(optarg, 1, TPOOL_MAX_THREADS,
-						  "thread count (1 to 64)");
-			break;
-		case 'v':
-			o->verbose = 1;
-			break;
-		case 'q':
-			o->quiet = 1;
-			break;
-		case OPT_RETRIES:
-			o->retries = cli_long_arg(optarg, 0, 20,
-						  "retry count (0 to 20)");
-			break;
-		case OPT_RETRY_WAIT:
-			if ((rc = cli_parse_seconds(optarg, 60, &o->wait)) < 0)
-				cli_bad_value("retry wait (0 to 60 s)", optarg,
-					      rc);
-			break;
-		case OPT_NOCD:
-			o->no_cd = 1;
-			break;
-		case 'N':
-			o->timestamping = 1;
-			break;
-		case 'h':
-			usage(stdout);
-			exit(0);
-		case OPT_VERSION:
-			cli_version();
-		default:
-			if (!cli_reqopt(&o->req, c, optarg))
-				cli_bad_option(argv, OPTSTRING);
-		}
-	}
+	cli_parse(argc, argv, OPTSTRING, opts, set_option, o);
 	cli_no_operands(argc, argv, usage);
 	cli_reqopts_finish(&o->req);
 }
