@@ -340,7 +340,8 @@ read_urls(const char *input, long *nbad)
 	return b;
 }
 
-/* Makes the output folder and opens it; exits unless it can be written. */
+/* Makes the output folder and opens it. Returns its descriptor, or -1
+ * after saying why it cannot be written. */
 static int
 open_dir(const char *dir)
 {
@@ -348,13 +349,18 @@ open_dir(const char *dir)
 
 	if ((rc = fsutil_mkdirs(dir, 0777)) < 0) {
 		errno = -rc;
-		err(1, "%s: cannot create folder", dir);
+		warn("%s: cannot create folder", dir);
+		return -1;
 	}
-	if ((dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-		err(1, "%s", dir);
+	if ((dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		warn("%s", dir);
+		return -1;
+	}
 	if ((rc = fetch_probe_dir(dirfd)) < 0) {
 		errno = -rc;
-		err(1, "%s: cannot write", dir);
+		warn("%s: cannot write", dir);
+		close(dirfd);
+		return -1;
 	}
 	return dirfd;
 }
@@ -474,7 +480,10 @@ run(const struct dl_opts *opt)
 		return 2;
 	}
 	b = read_urls(opt->input, &nbad);
-	dirfd = open_dir(opt->dir);
+	if ((dirfd = open_dir(opt->dir)) < 0) {
+		batch_free(b);
+		return 1;
+	}
 	/*
 	 * libcurl frees and allocates its receive buffer again for every
 	 * transfer in a multi handle. glibc would hand such a freed block at
