@@ -110,8 +110,9 @@ void fetch_free(struct fetcher *f);
  * never given to a file that exists (nor to a symlink) and never to one
  * opts.taken claims: when it is taken, NAME.1, NAME.2, ... are tried in
  * turn, each created in one step that fails if the name exists, so two
- * downloads running at once never get one name. r->name says which name
- * was used.
+ * downloads running at once never get one name. A reply naming name
+ * itself is saved as any file under name is. r->name says which name was
+ * used.
  *
  * A saved file gets the reply's Last-Modified time, when it has one.
  * With opts.timestamping, a regular file already at name makes the
