@@ -30,33 +30,37 @@ _netthreads()
 	# The request options the three downloaders share (cli.h).
 	local req_opts='-H --header -A --user-agent -e --referer -b --cookie
 		-u --user --netrc --netrc-file -k --insecure --cacert --capath
-		-E --cert --key -x --proxy --noproxy -4 --ipv4 -6 --ipv6'
-	local req_file='-b --cookie --netrc-file --cacert -E --cert --key'
+		-E --cert --key -x --proxy --noproxy -4 --ipv4 -6 --ipv6
+		--config --no-config'
+	local req_file='-b --cookie --netrc-file --cacert -E --cert --key
+		--config'
 	local req_dir='--capath'
 	local req_value='-H --header -A --user-agent -e --referer -u --user
 		-x --proxy --noproxy'
 	case ${1##*/} in
 	download-accelerator)
-		opts="-n --connections -o --output -c --continue -q --quiet
-			--checksum --timeout --min-speed --retries --max-speed
-			--max-connections -h --help --version $req_opts"
+		opts="-n --connections -o --output -d --dir -c --continue
+			-N --timestamping -q --quiet --checksum --timeout
+			--min-speed --retries --max-speed --max-connections
+			--no-content-disposition -h --help --version $req_opts"
 		file="-o --output $req_file"
-		dir=$req_dir
+		dir="-d --dir $req_dir"
 		value="-n --connections --checksum --timeout --min-speed
 			--retries --max-speed --max-connections $req_value"
 		operands=1
 		;;
 	download)
 		opts="-i --input -d --dir -q --quiet --retries --retry-wait
-			-h --help --version $req_opts"
+			-N --timestamping --no-content-disposition -h --help --version $req_opts"
 		file="-i --input $req_file"
 		dir="-d --dir $req_dir"
 		value="--retries --retry-wait $req_value"
 		;;
 	threaded-download)
 		opts="-i --input -d --dir -j --jobs -t --threads -v --verbose
-			-q --quiet --retries --retry-wait -h --help --version
-			$req_opts"
+			-q --quiet --retries --retry-wait -N --timestamping
+			--no-content-disposition
+			-h --help --version $req_opts"
 		file="-i --input $req_file"
 		dir="-d --dir $req_dir"
 		value="-j --jobs -t --threads --retries --retry-wait $req_value"

@@ -12,10 +12,11 @@
 #include "accel.h"
 #include "cli.h"
 #include "display.h"
+#include "fsutil.h"
 #include "progress.h"
 #include "urlname.h"
 
-#define OPTSTRING	  "n:o:cqh" CLI_REQ_SHORTOPTS
+#define OPTSTRING	  "n:o:d:cqNh" CLI_REQ_SHORTOPTS
 #define DEFAULT_MAX_CONNS 16
 #define MAX_CONNS	  64
 
@@ -23,8 +24,11 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-		"usage: download-accelerator [-n N|auto] [-o FILE] [-c] [-q] "
-		"[--checksum sha256=HEX]\n"
+		"usage: download-accelerator [-n N|auto] [-o FILE] [-d DIR] "
+		"[-c] "
+		"[-N] [-q]\n"
+		"           [--checksum sha256=HEX] [--no-content-disposition]"
+		"\n"
 		"           [--max-connections N]\n"
 		"           [--timeout S] [--min-speed RATE] [--retries K] "
 		"[--max-speed RATE]\n"
@@ -33,7 +37,7 @@ usage(FILE *f)
 		"           URL [MIRROR-URL...]\n"
 		"Downloads one file over N parallel ranged connections into "
 		"the current\n"
-		"folder, then prints \"URL N BYTES SECONDS\".\n"
+		"folder (or DIR), then prints \"URL N BYTES SECONDS\".\n"
 		"\n"
 		"  -n, --connections N  parallel connections, 1 to %d, or "
 		"auto (default):\n"
@@ -41,8 +45,16 @@ usage(FILE *f)
 		"as it goes\n"
 		"      --max-connections N  with auto, never more (default "
 		"%d)\n"
-		"  -o, --output FILE    file name (default: the URL's last "
-		"path segment)\n"
+		"  -o, --output FILE    file name (default: the reply's "
+		"Content-Disposition\n"
+		"                       name, else the URL's last path "
+		"segment)\n"
+		"  -d, --dir DIR        folder for the file, created if "
+		"missing (default .)\n"
+		"      --no-content-disposition  name the file after the "
+		"URL only\n"
+		"  -N, --timestamping   fetch only if newer than the file "
+		"already here\n"
 		"  -c, --continue       resume from FILE.part and its state "
 		"file\n"
 		"  -q, --quiet          no progress bar, no warnings\n"
@@ -60,7 +72,7 @@ usage(FILE *f)
 		"none)\n"
 		"  -h, --help           this help\n"
 		"      --version        print the version\n"
-		"\n" CLI_REQ_HELP,
+		"\n" CLI_REQ_HELP "\n" CLI_CONFIG_HELP,
 		MAX_CONNS, DEFAULT_MAX_CONNS);
 }
 
@@ -115,6 +127,7 @@ enum {
 	O_MAXSPEED,
 	O_MINSPEED,
 	O_MAXCONNS,
+	O_NOCD,
 	O_VERSION
 };
 
@@ -124,6 +137,9 @@ struct da_opts {
 								* auto */
 	double timeout;
 	const char *output; /* NULL: named after the first URL */
+	const char *dir;    /* NULL: the current folder */
+	int no_cd;	    /* --no-content-disposition */
+	int timestamping;   /* -N */
 	struct reqopts req;
 	unsigned char md[32]; /* --checksum, if sha256 is set */
 	const unsigned char *sha256;
@@ -132,10 +148,12 @@ struct da_opts {
 	int nurls;
 };
 
-/* One option c with its argument arg into o; exits on a bad value. */
+/* One option c with its argument arg into o (a struct da_opts); exits on
+ * a bad value. */
 static void
-set_option(int c, char *arg, char **argv, struct da_opts *o)
+set_option(int c, char *arg, void *ctx)
 {
+	struct da_opts *o = ctx;
 	int rc;
 
 	switch (c) {
@@ -156,6 +174,17 @@ set_option(int c, char *arg, char **argv, struct da_opts *o)
 			cli_bad_value("output file name", arg, -EINVAL);
 		o->output = arg;
 		break;
+	case 'd':
+		if (*arg == '\0')
+			cli_bad_value("folder name", arg, -EINVAL);
+		o->dir = arg;
+		break;
+	case O_NOCD:
+		o->no_cd = 1;
+		break;
+	case 'N':
+		o->timestamping = 1;
+		break;
 	case 'c':
 		o->resume = 1;
 		break;
@@ -163,12 +192,10 @@ set_option(int c, char *arg, char **argv, struct da_opts *o)
 		o->quiet = 1;
 		break;
 	case O_CHECKSUM:
-		if (parse_checksum(arg, o->md) < 0) {
-			warnx("%s: invalid checksum: want "
-			      "sha256=64 hex digits",
-			      arg);
-			exit(2);
-		}
+		if (parse_checksum(arg, o->md) < 0)
+			cli_bad("%s: invalid checksum: want sha256=64 hex "
+				"digits",
+				arg);
 		o->sha256 = o->md;
 		break;
 	case O_TIMEOUT:
@@ -198,7 +225,7 @@ set_option(int c, char *arg, char **argv, struct da_opts *o)
 		cli_version();
 	default:
 		if (!cli_reqopt(&o->req, c, arg))
-			cli_bad_option(argv, OPTSTRING);
+			cli_bad("option %d not handled", c);
 	}
 }
 
@@ -209,6 +236,9 @@ parse_args(int argc, char **argv, struct da_opts *o)
 	static const struct option opts[] = {
 		{"connections", required_argument, NULL, 'n'},
 		{"output", required_argument, NULL, 'o'},
+		{"dir", required_argument, NULL, 'd'},
+		{"no-content-disposition", no_argument, NULL, O_NOCD},
+		{"timestamping", no_argument, NULL, 'N'},
 		{"continue", no_argument, NULL, 'c'},
 		{"quiet", no_argument, NULL, 'q'},
 		{"checksum", required_argument, NULL, O_CHECKSUM},
@@ -218,20 +248,17 @@ parse_args(int argc, char **argv, struct da_opts *o)
 		{"min-speed", required_argument, NULL, O_MINSPEED},
 		{"max-connections", required_argument, NULL, O_MAXCONNS},
 		CLI_REQ_LONGOPTS,
+		CLI_CONFIG_LONGOPTS,
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, O_VERSION},
 		{NULL, 0, NULL, 0},
 	};
-	int c;
-
 	memset(o, 0, sizeof(*o));
 	o->conns = 0;
 	o->max_conns = DEFAULT_MAX_CONNS;
 	o->retries = 5;
 	o->timeout = 10;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, OPTSTRING, opts, NULL)) != -1)
-		set_option(c, optarg, argv, o);
+	cli_parse(argc, argv, OPTSTRING, opts, set_option, o);
 	cli_reqopts_finish(&o->req);
 	if (optind == argc) {
 		warnx("missing URL");
@@ -252,10 +279,21 @@ static int
 report(const struct da_opts *o, const char *output, int rc,
        const struct accel_result *res)
 {
-	char url[2048];
+	const char *base = strrchr(output, '/');
+	char url[2048], name[512];
 
 	/* The URL as shown: printable, without its credentials. */
 	display_url(o->urls[0], url, sizeof(url));
+	base = base != NULL ? base + 1 : output;
+	if (rc == 0 && res->not_modified) {
+		if (!o->quiet)
+			warnx("%s: not modified on the server; %s kept", url,
+			      output);
+		return 0;
+	}
+	if (rc == 0 && !o->quiet && strcmp(res->name, base) != 0)
+		warnx("%s: saved as %.*s%s", url, (int)(base - output), output,
+		      display_text(res->name, name, sizeof(name)));
 	if (rc == 0) {
 		if (res->resumed_from > 0 && !o->quiet)
 			warnx("%s: resumed with %lld of %lld bytes already "
@@ -295,10 +333,20 @@ run(const struct da_opts *o)
 	const char *output = o->output;
 	int rc, status;
 
-	if (output == NULL) {
-		if ((name = urlname_from_url(o->urls[0])) == NULL)
-			err(1, "urlname");
-		output = name;
+	if (output == NULL &&
+	    (output = name = urlname_from_url(o->urls[0])) == NULL)
+		err(1, "urlname");
+	if (o->dir != NULL && output[0] != '/') {
+		char *joined;
+
+		if ((rc = fsutil_mkdirs(o->dir, 0777)) < 0) {
+			errno = -rc;
+			err(1, "%s: cannot create folder", o->dir);
+		}
+		if (asprintf(&joined, "%s/%s", o->dir, output) < 0)
+			err(1, "asprintf");
+		free(name);
+		output = name = joined;
 	}
 	ui.quiet = o->quiet;
 	cli_catch_stop();
@@ -310,6 +358,9 @@ run(const struct da_opts *o)
 	ao.urls = (const char *const *)o->urls;
 	ao.nurls = o->nurls;
 	ao.path = output;
+	/* -N compares the file at the URL's name (or -o's). */
+	ao.disposition = o->output == NULL && !o->no_cd && !o->timestamping;
+	ao.timestamping = o->timestamping;
 	ao.resume = o->resume;
 	ao.sha256 = o->sha256;
 	ao.req = &o->req;

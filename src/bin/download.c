@@ -31,10 +31,10 @@
 
 #if BATCH_THREADED
 #define PROG	  "threaded-download"
-#define OPTSTRING "i:d:j:t:vqh" CLI_REQ_SHORTOPTS
+#define OPTSTRING "i:d:j:t:vqNh" CLI_REQ_SHORTOPTS
 #else
 #define PROG	  "download"
-#define OPTSTRING "i:d:qh" CLI_REQ_SHORTOPTS
+#define OPTSTRING "i:d:qNh" CLI_REQ_SHORTOPTS
 #endif
 /* Longest URL shown in a line; a longer one ends in "...". */
 #define URL_SHOWN 2048
@@ -93,9 +93,13 @@ usage(FILE *f)
 		"or 429 (default 3)\n"
 		"      --retry-wait S   first wait before a retry, doubling "
 		"(default 0.5)\n"
+		"  -N, --timestamping   fetch only files newer than the ones "
+		"in DIR\n"
+		"      --no-content-disposition  name files after their URLs "
+		"only\n"
 		"  -h, --help           this help\n"
 		"      --version        print the version\n"
-		"\n" CLI_REQ_HELP,
+		"\n" CLI_REQ_HELP "\n" CLI_CONFIG_HELP,
 		BATCH_THREADED ? " [-j N] [-t T]" : "",
 		BATCH_THREADED ? " [-v]" : "",
 		BATCH_THREADED ? "several at once" : "one after another"
@@ -158,11 +162,17 @@ on_done(struct batch_item *it, void *arg)
 
 	atomic_fetch_add(&o->done, 1);
 	pthread_mutex_lock(&o->mu);
-	if (it->state == BATCH_SAVED) {
+	if (it->state == BATCH_SAVED && it->res.not_modified) {
+		if (!o->quiet && !o->progress)
+			printf("not modified %s -> %s/%s (kept)\n",
+			       display_url(it->url, u, sizeof(u)), o->dir,
+			       display_text(it->res.name, e, sizeof(e)));
+	} else if (it->state == BATCH_SAVED) {
 		if (!o->quiet && !o->progress)
 			printf("saved %s -> %s/%s (%lld bytes, %.3f s)\n",
 			       display_url(it->url, u, sizeof(u)), o->dir,
-			       it->name, it->res.bytes, it->res.seconds);
+			       display_text(it->res.name, e, sizeof(e)),
+			       it->res.bytes, it->res.seconds);
 		if (o->progress)
 			draw(o, 0);
 	} else {
@@ -198,14 +208,71 @@ struct dl_opts {
 	double wait; /* before the first retry */
 	int quiet;
 	int verbose;
+	int no_cd;	  /* --no-content-disposition */
+	int timestamping; /* -N */
 	struct reqopts req;
 };
 
-/* The command line into o; exits on a bad one and after --help. */
+enum { OPT_VERSION = 256, OPT_RETRIES, OPT_RETRY_WAIT, OPT_NOCD };
+
+/* One option c with its argument arg into o (a struct dl_opts); exits on
+ * a bad value and after --help. */
+static void
+set_option(int c, char *arg, void *ctx)
+{
+	struct dl_opts *o = ctx;
+	int rc;
+
+	switch (c) {
+	case 'i':
+		o->input = arg;
+		break;
+	case 'd':
+		o->dir = arg;
+		break;
+	case 'j':
+		o->jobs = cli_long_arg(arg, 1, TPOOL_MAX_THREADS,
+				       "job count (1 to 64)");
+		break;
+	case 't':
+		o->threads = cli_long_arg(arg, 1, TPOOL_MAX_THREADS,
+					  "thread count (1 to 64)");
+		break;
+	case 'v':
+		o->verbose = 1;
+		break;
+	case 'q':
+		o->quiet = 1;
+		break;
+	case 'N':
+		o->timestamping = 1;
+		break;
+	case OPT_NOCD:
+		o->no_cd = 1;
+		break;
+	case OPT_RETRIES:
+		o->retries = cli_long_arg(arg, 0, 20, "retry count (0 to 20)");
+		break;
+	case OPT_RETRY_WAIT:
+		if ((rc = cli_parse_seconds(arg, 60, &o->wait)) < 0)
+			cli_bad_value("retry wait (0 to 60 s)", arg, rc);
+		break;
+	case 'h':
+		usage(stdout);
+		exit(0);
+	case OPT_VERSION:
+		cli_version();
+	default:
+		if (!cli_reqopt(&o->req, c, arg))
+			cli_bad("option %d not handled", c);
+	}
+}
+
+/* The defaults file and the command line into o; exits on a bad one and
+ * after --help. */
 static void
 parse_args(int argc, char **argv, struct dl_opts *o)
 {
-	enum { OPT_VERSION = 256, OPT_RETRIES, OPT_RETRY_WAIT };
 	static const struct option opts[] = {
 		{"input", required_argument, NULL, 'i'},
 		{"dir", required_argument, NULL, 'd'},
@@ -217,60 +284,21 @@ parse_args(int argc, char **argv, struct dl_opts *o)
 		{"quiet", no_argument, NULL, 'q'},
 		{"retries", required_argument, NULL, OPT_RETRIES},
 		{"retry-wait", required_argument, NULL, OPT_RETRY_WAIT},
+		{"no-content-disposition", no_argument, NULL, OPT_NOCD},
+		{"timestamping", no_argument, NULL, 'N'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, OPT_VERSION},
 		CLI_REQ_LONGOPTS,
+		CLI_CONFIG_LONGOPTS,
 		{NULL, 0, NULL, 0},
 	};
-	int c, rc;
 
 	memset(o, 0, sizeof(*o));
 	o->input = "urls.txt";
 	o->dir = "downloads";
 	o->retries = 3;
 	o->wait = 0.5;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, OPTSTRING, opts, NULL)) != -1) {
-		switch (c) {
-		case 'i':
-			o->input = optarg;
-			break;
-		case 'd':
-			o->dir = optarg;
-			break;
-		case 'j':
-			o->jobs = cli_long_arg(optarg, 1, TPOOL_MAX_THREADS,
-					       "job count (1 to 64)");
-			break;
-		case 't':
-			o->threads = cli_long_arg(optarg, 1, TPOOL_MAX_THREADS,
-						  "thread count (1 to 64)");
-			break;
-		case 'v':
-			o->verbose = 1;
-			break;
-		case 'q':
-			o->quiet = 1;
-			break;
-		case OPT_RETRIES:
-			o->retries = cli_long_arg(optarg, 0, 20,
-						  "retry count (0 to 20)");
-			break;
-		case OPT_RETRY_WAIT:
-			if ((rc = cli_parse_seconds(optarg, 60, &o->wait)) < 0)
-				cli_bad_value("retry wait (0 to 60 s)", optarg,
-					      rc);
-			break;
-		case 'h':
-			usage(stdout);
-			exit(0);
-		case OPT_VERSION:
-			cli_version();
-		default:
-			if (!cli_reqopt(&o->req, c, optarg))
-				cli_bad_option(argv, OPTSTRING);
-		}
-	}
+	cli_parse(argc, argv, OPTSTRING, opts, set_option, o);
 	cli_no_operands(argc, argv, usage);
 	cli_reqopts_finish(&o->req);
 }
@@ -312,7 +340,8 @@ read_urls(const char *input, long *nbad)
 	return b;
 }
 
-/* Makes the output folder and opens it; exits unless it can be written. */
+/* Makes the output folder and opens it. Returns its descriptor, or -1
+ * after saying why it cannot be written. */
 static int
 open_dir(const char *dir)
 {
@@ -320,13 +349,18 @@ open_dir(const char *dir)
 
 	if ((rc = fsutil_mkdirs(dir, 0777)) < 0) {
 		errno = -rc;
-		err(1, "%s: cannot create folder", dir);
+		warn("%s: cannot create folder", dir);
+		return -1;
 	}
-	if ((dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-		err(1, "%s", dir);
+	if ((dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		warn("%s", dir);
+		return -1;
+	}
 	if ((rc = fetch_probe_dir(dirfd)) < 0) {
 		errno = -rc;
-		err(1, "%s: cannot write", dir);
+		warn("%s: cannot write", dir);
+		close(dirfd);
+		return -1;
 	}
 	return dirfd;
 }
@@ -365,6 +399,10 @@ fetch_all(struct batch *b, size_t n, int dirfd, struct out *o,
 	ro.fetch.on_data = o->progress ? on_data : NULL;
 	ro.fetch.arg = o;
 	ro.fetch.req = &opt->req;
+	/* -N compares the file at the URL's name: a name only the reply
+	 * gives would be a file never compared. */
+	ro.fetch.disposition = !opt->no_cd && !opt->timestamping;
+	ro.fetch.timestamping = opt->timestamping;
 	ro.dirfd = dirfd;
 	ro.on_start = on_start;
 	ro.on_done = on_done;
@@ -387,7 +425,7 @@ fetch_all(struct batch *b, size_t n, int dirfd, struct out *o,
 static int
 summarize(struct batch *b, size_t n, long nbad, const struct out *o)
 {
-	size_t saved = 0, failed = 0, pending = 0;
+	size_t saved = 0, failed = 0, pending = 0, kept = 0;
 	long long bytes = 0;
 
 	for (size_t i = 0; i < n; i++) {
@@ -396,6 +434,7 @@ summarize(struct batch *b, size_t n, long nbad, const struct out *o)
 		switch (it->state) {
 		case BATCH_SAVED:
 			saved++;
+			kept += it->res.not_modified;
 			bytes += it->res.bytes;
 			break;
 		case BATCH_PENDING:
@@ -409,7 +448,10 @@ summarize(struct batch *b, size_t n, long nbad, const struct out *o)
 	if (o->progress)
 		fputs("\r\033[K", stderr);
 	if (!o->quiet) {
-		printf("%zu saved, %zu failed", saved, failed);
+		printf("%zu saved, ", saved - kept);
+		if (kept > 0)
+			printf("%zu not modified, ", kept);
+		printf("%zu failed", failed);
 		if (pending > 0)
 			printf(", %zu not started", pending);
 		if (nbad > 0)
@@ -438,7 +480,10 @@ run(const struct dl_opts *opt)
 		return 2;
 	}
 	b = read_urls(opt->input, &nbad);
-	dirfd = open_dir(opt->dir);
+	if ((dirfd = open_dir(opt->dir)) < 0) {
+		batch_free(b);
+		return 1;
+	}
 	/*
 	 * libcurl frees and allocates its receive buffer again for every
 	 * transfer in a multi handle. glibc would hand such a freed block at

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -58,7 +59,7 @@ conn_start(struct accel *a, struct accel_conn *c, int64_t begin, int64_t end)
 		snprintf(range, sizeof(range), "%" PRId64 "-%" PRId64, begin,
 			 end - 1);
 	curl_easy_setopt(c->easy, CURLOPT_URL, src_url(s));
-	curl_easy_setopt(c->easy, CURLOPT_RANGE, range);
+	curl_easy_setopt(c->easy, CURLOPT_RANGE, a->no_ranges ? NULL : range);
 	curl_easy_setopt(c->easy, CURLOPT_HTTPHEADER,
 			 c->probe ? a->probe_hdrs : a->hdrs);
 	if ((mc = curl_multi_add_handle(a->multi, c->easy)) != CURLM_OK) {
@@ -182,6 +183,7 @@ classify(struct accel *a, struct accel_conn *c, CURLcode res)
 	case CURLE_PEER_FAILED_VERIFICATION:
 	case CURLE_SSL_CACERT_BADFILE:
 	case CURLE_FILESIZE_EXCEEDED:
+	case CURLE_BAD_CONTENT_ENCODING:
 		return ACCEL_F_FATAL;
 	case CURLE_WRITE_ERROR:
 		if (a->fatal)
@@ -236,6 +238,10 @@ probe_failed(struct accel *a, struct accel_conn *c, enum accel_fail f)
 static void
 probe_done(struct accel *a, struct accel_conn *c, enum accel_fail f)
 {
+	if (f == ACCEL_F_NONE && c->status == 304 && a->ims) {
+		a->res->not_modified = 1;
+		return;
+	}
 	/* No body came (an error, or an empty file). */
 	if (f == ACCEL_F_NONE && c->status == 200 && c->clen <= 0) {
 		if (accel__check_probe(a, c) == 0)
@@ -579,6 +585,9 @@ setup_conn(struct accel *a, struct accel_conn *c)
 	curl_easy_setopt(c->easy, CURLOPT_HEADERFUNCTION, accel__on_header);
 	curl_easy_setopt(c->easy, CURLOPT_HEADERDATA, c);
 	curl_easy_setopt(c->easy, CURLOPT_FOLLOWLOCATION, 1L);
+	/* Asks for no encoding, and decodes one sent all the same: a whole
+	 * file is never saved compressed under its plain name. */
+	curl_easy_setopt(c->easy, CURLOPT_ACCEPT_ENCODING, "identity");
 	curl_easy_setopt(c->easy, CURLOPT_MAXREDIRS, 10L);
 	curl_easy_setopt(c->easy, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(c->easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
@@ -597,6 +606,28 @@ setup_conn(struct accel *a, struct accel_conn *c)
 	 * fallback a copy of it), so each carries the request options. */
 	if (reqopts_apply(a->o->req, c->easy) < 0)
 		return -EINVAL;
+	return 0;
+}
+
+/* -N: the probe asks for the file only if it is newer than the one at
+ * the final name, when there is one. Returns 0 or -ENOMEM. */
+static int
+if_modified_since(struct accel *a)
+{
+	char h[80];
+	struct stat st;
+	struct tm tm;
+	struct curl_slist *l;
+
+	if (fstatat(a->dirfd, a->final_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    !S_ISREG(st.st_mode) || gmtime_r(&st.st_mtime, &tm) == NULL)
+		return 0;
+	strftime(h, sizeof(h), "If-Modified-Since: %a, %d %b %Y %H:%M:%S GMT",
+		 &tm);
+	if ((l = curl_slist_append(a->probe_hdrs, h)) == NULL)
+		return -ENOMEM;
+	a->probe_hdrs = l;
+	a->ims = 1;
 	return 0;
 }
 
@@ -649,6 +680,11 @@ setup(struct accel *a)
 	curl_multi_setopt(a->multi, CURLMOPT_MAXCONNECTS, (long)a->nconns);
 	if (o->resume && accel__load_state(a) < 0)
 		return a->fatal;
+	if (o->timestamping && a->saved == NULL &&
+	    (rc = if_modified_since(a)) < 0) {
+		accel__err(a, rc, o->urls[0], "%s", strerror(-rc));
+		return a->fatal;
+	}
 	return 0;
 }
 
@@ -692,7 +728,7 @@ loop(struct accel *a)
 	int rc;
 
 	last_save = a->last_refill = mtime_now();
-	while (!a->fatal) {
+	while (!a->fatal && !a->res->not_modified) {
 		double wake = 0;
 
 		now = mtime_now();
@@ -738,6 +774,8 @@ run(struct accel *a)
 	loop(a);
 	for (int i = 0; i < a->nconns; i++)
 		conn_stop(a, &a->conns[i]);
+	if (a->res->not_modified && !a->fatal)
+		return 0; /* nothing opened, nothing to leave */
 	if (a->mode == ACCEL_M_DONE) {
 		if (a->res->bytes == 0 && a->plan == NULL)
 			a->res->bytes = a->conns[0].pos;
@@ -800,6 +838,7 @@ accel_run(const struct accel_opts *opts, struct accel_result *res)
 	free(a.part_name);
 	free(a.state_name);
 	free(a.final_name);
+	free(a.cd_name);
 	return rc;
 }
 

@@ -24,17 +24,25 @@ typedef void accel_warn_cb(const char *msg, void *arg);
 struct accel_opts {
 	const char *const *urls; /* urls[0] the primary, then mirrors */
 	int nurls;
-	const char *path; /* final name; NAME.part and NAME.part.state */
-	int conns;     /* parallel connections; 0: as many as pay (connctl.h) */
-	int max_conns; /* with conns 0, never more; 0: 16 */
-	int resume;    /* continue from NAME.part and its state */
-	double timeout;		     /* abandon a connection silent this long,
-				      * seconds; 0: 10 */
-	long long min_speed;	     /* bytes/s: abandon a connection slower
-				      * than this for timeout seconds; 0: no */
-	int retries;		     /* failed tries of one range before giving
-				      * up; 0: 5 */
-	long long max_speed;	     /* total bytes per second, 0 for no cap */
+	const char *path;    /* final name; NAME.part and NAME.part.state */
+	int disposition;     /* name the file as the first reply's
+			      * Content-Disposition says, if it does, in
+			      * path's folder (NAME.part keeps path's
+			      * name); 0: path */
+	int conns;	     /* parallel connections; 0: as many as pay
+			      * (connctl.h) */
+	int max_conns;	     /* with conns 0, never more; 0: 16 */
+	int resume;	     /* continue from NAME.part and its state */
+	int timestamping;    /* with a regular file at path, ask only for
+			      * a newer one (If-Modified-Since its time);
+			      * 0: always fetch */
+	double timeout;	     /* abandon a connection silent this long,
+			      * seconds; 0: 10 */
+	long long min_speed; /* bytes/s: abandon a connection slower
+			      * than this for timeout seconds; 0: no */
+	int retries;	     /* failed tries of one range before giving
+			      * up; 0: 5 */
+	long long max_speed; /* total bytes per second, 0 for no cap */
 	const unsigned char *sha256; /* 32 bytes to verify, or NULL */
 	const struct reqopts *req;   /* what every request carries (headers,
 				      * credentials, TLS, proxy); NULL: none */
@@ -53,6 +61,9 @@ struct accel_result {
 	int kept;	      /* not done: NAME.part and its state stand,
 			       * for a resume with -c */
 	int conns_max;	      /* most connections receiving at once */
+	char name[256];	      /* done: the name in path's folder */
+	int not_modified;     /* timestamping: the server's file is no
+			       * newer; nothing was fetched or changed */
 };
 
 /*
@@ -64,7 +75,12 @@ struct accel_result {
  * final name. A run that stops short keeps NAME.part with a state file
  * that describes it (res->kept) or removes the NAME.part it made; a run
  * that finds another download writing NAME.part changes nothing. Every
- * file is opened relative to the folder, never through a symlink.
+ * file is opened relative to the folder, never through a symlink. A name
+ * from Content-Disposition (opts->disposition) is never given to a file
+ * that exists: NAME.1, NAME.2, ... are tried in turn, each made in one
+ * step that fails when the name exists. The file gets the server's
+ * Last-Modified time when it sent one. With opts->timestamping, a 304
+ * to the first request returns 0 with res->not_modified set.
  */
 int accel_run(const struct accel_opts *opts, struct accel_result *res);
 

@@ -14,6 +14,8 @@
 #include <linux/magic.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
+
 #include "accel_int.h"
 #include "display.h"
 #include "fsutil.h"
@@ -210,10 +212,43 @@ remove_part(struct accel *a)
 	a->state_stands = 0;
 }
 
+/*
+ * NAME.part becomes base, or the first of base.1, base.2, ... that does
+ * not exist: never replacing anything, not even a symlink. The name goes
+ * into res->name. Returns 0 or -errno.
+ */
+static int
+rename_new(struct accel *a, const char *base)
+{
+	char *cand = a->res->name;
+	size_t size = sizeof(a->res->name);
+	int rc = -EEXIST;
+
+	for (unsigned long k = 0; k < 1000 && rc == -EEXIST; k++) {
+		if (k == 0)
+			snprintf(cand, size, "%s", base);
+		else
+			snprintf(cand, size, "%s.%lu", base, k);
+		rc = renameat2(a->dirfd, a->part_name, a->dirfd, cand,
+			       RENAME_NOREPLACE) < 0 ?
+			     -errno :
+			     0;
+		/* A file system without it: a link fails when the name
+		 * exists, too. */
+		if (rc == -EINVAL && (rc = linkat(a->dirfd, a->part_name,
+						  a->dirfd, cand, 0) < 0 ?
+						   -errno :
+						   0) == 0)
+			unlinkat(a->dirfd, a->part_name, 0);
+	}
+	return rc;
+}
+
 /* The download is whole: check, make durable, give it its name. */
 int
 accel__finish(struct accel *a)
 {
+	struct timespec ts[2] = {{0, 0}, {0, 0}};
 	int rc;
 
 	if (a->o->sha256 != NULL && (rc = check_sha256(a)) < 0) {
@@ -222,11 +257,31 @@ accel__finish(struct accel *a)
 		remove_part(a);
 		return rc;
 	}
-	if (fdatasync(a->fd) < 0 ||
-	    renameat(a->dirfd, a->part_name, a->dirfd, a->final_name) < 0) {
+	/* The server's time, as wget gives it: -N compares it next time. */
+	if (a->meta.lastmod[0] != '\0' &&
+	    (ts[1].tv_sec = curl_getdate(a->meta.lastmod, NULL)) >= 0) {
+		ts[0].tv_nsec = UTIME_OMIT;
+		ts[1].tv_nsec = 0;
+		futimens(a->fd, ts);
+	}
+	if (fdatasync(a->fd) < 0) {
+		rc = -errno;
+		accel__err(a, rc, a->part, "%s", strerror(errno));
+		return rc;
+	}
+	if (a->cd_name != NULL && strcmp(a->cd_name, a->final_name) != 0) {
+		if ((rc = rename_new(a, a->cd_name)) < 0) {
+			accel__err(a, rc, a->cd_name, "%s", strerror(-rc));
+			return rc;
+		}
+	} else if (renameat(a->dirfd, a->part_name, a->dirfd, a->final_name) <
+		   0) {
 		rc = -errno;
 		accel__err(a, rc, a->o->path, "%s", strerror(errno));
 		return rc;
+	} else {
+		snprintf(a->res->name, sizeof(a->res->name), "%s",
+			 a->final_name);
 	}
 	unlinkat(a->dirfd, a->state_name, 0);
 	return 0;

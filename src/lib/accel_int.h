@@ -62,6 +62,7 @@ struct accel_conn {
 	int has_cr;
 	int64_t cr_begin, cr_end, cr_total; /* total -1 for "*" */
 	int64_t clen;
+	char encoding[32]; /* Content-Encoding other than identity, or "" */
 	char etag[ACCEL_VALIDATOR_MAX + 1];
 	char lastmod[ACCEL_VALIDATOR_MAX + 1];
 	double retry_after; /* seconds, -1 when absent */
@@ -88,7 +89,10 @@ struct accel {
 	char *part, *state; /* paths, for messages */
 	int dirfd;	    /* the folder every file is opened in */
 	char *part_name, *state_name, *final_name; /* in dirfd */
-	int fd;					   /* NAME.part, locked */
+	char *cd_name;	  /* the probe reply's Content-Disposition name */
+	int ims;	  /* the probe asks If-Modified-Since */
+	int no_ranges;	  /* a range came compressed: ask for the whole file */
+	int fd;		  /* NAME.part, locked */
 	int part_mine;	  /* this run created or emptied NAME.part */
 	int state_stands; /* a state file for NAME.part is on disk */
 	int64_t probe_at;

@@ -90,6 +90,55 @@ parse_retry_after(struct accel_conn *c, const char *v)
 	}
 }
 
+/* The probe's Content-Disposition name, when the download wants one:
+ * from the value v of vn bytes. */
+static void
+probe_disposition(struct accel *a, const char *v, size_t vn)
+{
+	char *s;
+
+	if ((s = strndup(v, vn)) == NULL)
+		return; /* no memory: the name asked for will do */
+	s[strcspn(s, "\r\n")] = '\0';
+	free(a->cd_name);
+	a->cd_name = urlname_from_disposition(s);
+	free(s);
+}
+
+/*
+ * Content-Encoding val: a whole file is decoded by libcurl, but a range
+ * of a compressed representation is no range of the file, and ranges of
+ * it cannot be stitched. Such a range is refused before any byte, and a
+ * probe's refusal makes the download ask for the whole file in one
+ * reply, as from a server without ranges. Returns 0, or -EPROTO when the
+ * reply is refused (c->fail says why).
+ */
+static int
+on_encoding(struct accel_conn *c, const char *val)
+{
+	if (val[0] == '\0' || strcasecmp(val, "identity") == 0)
+		return 0;
+	snprintf(c->encoding, sizeof(c->encoding), "%.*s",
+		 (int)sizeof(c->encoding) - 1, val);
+	for (char *p = c->encoding; *p != '\0'; p++)
+		if (!isgraph((unsigned char)*p))
+			*p = '?';
+	if (c->status != 206)
+		return 0;
+	accel__why(c, ACCEL_F_RETRY,
+		   "a range came compressed (Content-Encoding: %s); ranges "
+		   "of it cannot be stitched",
+		   c->encoding);
+	if (c->probe) {
+		c->a->no_ranges = 1;
+		accel__warn(c->a,
+			    "%s; fetching the whole file over one "
+			    "connection",
+			    c->why);
+	}
+	return -EPROTO;
+}
+
 size_t
 accel__on_header(char *buf, size_t size, size_t nmemb, void *arg)
 {
@@ -107,7 +156,12 @@ accel__on_header(char *buf, size_t size, size_t nmemb, void *arg)
 		c->has_cr = 0;
 		c->clen = -1;
 		c->etag[0] = c->lastmod[0] = '\0';
+		c->encoding[0] = '\0';
 		c->retry_after = -1;
+		if (c->probe) {
+			free(c->a->cd_name);
+			c->a->cd_name = NULL;
+		}
 		/* A reason phrase longer than the room is cut: it is only
 		 * ever shown. */
 		vn = trim(buf, n, &v);
@@ -132,6 +186,11 @@ accel__on_header(char *buf, size_t size, size_t nmemb, void *arg)
 	copy_trimmed(name, sizeof(name), buf, (size_t)(colon - buf));
 	v = colon + 1;
 	vn = n - (size_t)(colon - buf) - 1;
+	if (c->probe && c->a->o->disposition &&
+	    strcasecmp(name, "Content-Disposition") == 0) {
+		probe_disposition(c->a, v, vn);
+		return n;
+	}
 	/* Validators are sent back in If-Range exactly as they came: kept
 	 * whole, or refused; a cut one would make every range fail. */
 	if (strcasecmp(name, "ETag") == 0 ||
@@ -158,6 +217,8 @@ accel__on_header(char *buf, size_t size, size_t nmemb, void *arg)
 	 * ignored rather than read cut. */
 	if (copy_trimmed(val, sizeof(val), v, vn) < 0)
 		return n;
+	if (strcasecmp(name, "Content-Encoding") == 0)
+		return on_encoding(c, val) < 0 ? 0 : n;
 	if (strcasecmp(name, "Content-Range") == 0)
 		parse_content_range(c, val);
 	else if (strcasecmp(name, "Retry-After") == 0)
@@ -226,7 +287,8 @@ probe_size(struct accel *a, struct accel_conn *c, int64_t *size)
 		return 0;
 	}
 	if (c->status == 200 && a->saved == NULL) {
-		*size = c->clen;
+		/* A compressed length is not the file's: libcurl decodes. */
+		*size = c->encoding[0] != '\0' ? -1 : c->clen;
 		return 0;
 	}
 	if (c->status == 200) {

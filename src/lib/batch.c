@@ -13,9 +13,21 @@
 #include "tpool.h"
 #include "urlname.h"
 
+/* Names given so far, with for each the next suffix worth trying, so
+ * that thousands of URLs sharing one name stay linear. */
+struct batch_nameset {
+	struct slot {
+		const char *name;
+		unsigned long next;
+	} * slots;
+	size_t mask;
+};
+
 struct batch {
 	struct batch_item *items;
 	size_t n, cap;
+	struct batch_nameset ns; /* the names batch_reserve() gave; read
+				  * only while the batch runs */
 };
 
 struct batch *
@@ -33,6 +45,7 @@ batch_free(struct batch *b)
 		free(b->items[i].url);
 		free(b->items[i].name);
 	}
+	free(b->ns.slots);
 	free(b->items);
 	free(b);
 }
@@ -119,16 +132,6 @@ batch_read(struct batch *b, FILE *in, batch_bad_cb *bad, void *arg)
 	return rc < 0 ? rc : nbad;
 }
 
-/* Names given so far, with for each the next suffix worth trying, so
- * that thousands of URLs sharing one name stay linear. */
-struct batch_nameset {
-	struct slot {
-		const char *name;
-		unsigned long next;
-	} * slots;
-	size_t mask;
-};
-
 static uint64_t
 hash(const char *s)
 {
@@ -159,6 +162,8 @@ batch_reserve(struct batch *b)
 
 	while (size < 2 * b->n + 16)
 		size *= 2;
+	free(b->ns.slots);
+	b->ns.slots = NULL;
 	if ((ns.slots = calloc(size, sizeof(*ns.slots))) == NULL)
 		return -ENOMEM;
 	ns.mask = size - 1;
@@ -202,14 +207,28 @@ batch_reserve(struct batch *b)
 		free(name);
 	}
 out:
-	/* The names are owned by the items; the set only borrowed them. */
-	free(ns.slots);
+	/* The names are owned by the items; the set only borrows them, and
+	 * is kept for batch_taken(). */
+	if (rc < 0)
+		free(ns.slots);
+	else
+		b->ns = ns;
 	return rc;
+}
+
+/* fetch_taken_cb: whether batch_reserve() gave name to an item. */
+static int
+batch_taken(const char *name, void *arg)
+{
+	struct batch *b = arg;
+
+	return b->ns.slots != NULL && lookup(&b->ns, name)->name != NULL;
 }
 
 struct batch_runner {
 	struct batch *b;
 	const struct batch_run_opts *o;
+	struct fetch_opts fetch; /* o->fetch with the batch's taken */
 	struct fetch_share *share;
 	unsigned threads, concurrency;
 	atomic_size_t next; /* the next item a worker claims */
@@ -276,7 +295,7 @@ worker_init(unsigned index, void *arg)
 	unsigned slots = r->concurrency / r->threads +
 			 (index < r->concurrency % r->threads);
 
-	return fetch_multi_new(&r->o->fetch, r->share, slots);
+	return fetch_multi_new(&r->fetch, r->share, slots);
 }
 
 static void
@@ -336,15 +355,17 @@ online_cpus(void)
 int
 batch_run(struct batch *b, const struct batch_run_opts *o)
 {
-	struct batch_runner r = {b, o, NULL, 0, 0, 0};
+	struct batch_runner r = {b, o, o->fetch, NULL, 0, 0, 0};
 	struct fetcher *f = NULL;
 	struct tpool *pool = NULL;
 	struct batch_item *it;
 	size_t pending = 0;
 	int rc = 0;
 
+	r.fetch.taken = batch_taken;
+	r.fetch.taken_arg = b;
 	if (o->jobs == 0) {
-		if ((f = fetch_new(&o->fetch, NULL)) == NULL) {
+		if ((f = fetch_new(&r.fetch, NULL)) == NULL) {
 			while ((it = claim(&r)) != NULL)
 				item_unrunnable(&r, it);
 			goto out;

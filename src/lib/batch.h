@@ -50,7 +50,11 @@ int batch_add(struct batch *b, const char *url, unsigned long line);
  * Gives every item its file name: urlname_from_url(), and for the second
  * and later items wanting a name already given, "NAME.1", "NAME.2", ... in
  * input order, so the names never depend on which download ends first.
- * Returns 0 or -ENOMEM.
+ * With fetch.disposition, a name only the reply reveals (Content-
+ * Disposition) is given when the file is complete, and passes over every
+ * name reserved here and every file that exists (fetch.h): it is unique
+ * and overwrites nothing, but its number may depend on the order the
+ * downloads end. Returns 0 or -ENOMEM.
  */
 int batch_reserve(struct batch *b);
 
@@ -68,7 +72,8 @@ struct batch_run_opts {
 				  * process may run on; never more than
 				  * jobs or TPOOL_MAX_THREADS */
 	int dirfd;		 /* folder the files go to */
-	struct fetch_opts fetch; /* fetch.cancel also stops starting items */
+	struct fetch_opts fetch; /* fetch.cancel also stops starting items;
+				  * fetch.taken is the batch's own */
 	batch_item_cb *on_start; /* optional */
 	batch_item_cb *on_done;	 /* optional */
 	void *arg;

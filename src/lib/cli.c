@@ -7,6 +7,7 @@
 #include <getopt.h>
 #include <math.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_int.h"
 #include "display.h"
 
 #ifndef NT_VERSION
@@ -110,10 +112,24 @@ cli_parse_seconds(const char *s, double max, double *out)
 void
 cli_bad_value(const char *what, const char *value, int code)
 {
-	fprintf(stderr, "%s: %s: invalid %s: %s\n",
-		program_invocation_short_name, value, what,
+	fprintf(stderr, "%s: %s%s: invalid %s: %s\n",
+		program_invocation_short_name, cli__where, value, what,
 		code == -ERANGE ? "out of range" : "not a number");
 	fprintf(stderr, "Try '%s --help' for more information.\n",
+		program_invocation_short_name);
+	exit(2);
+}
+
+void
+cli_bad(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: %s", program_invocation_short_name, cli__where);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry '%s --help' for more information.\n",
 		program_invocation_short_name);
 	exit(2);
 }
@@ -222,8 +238,9 @@ bad_request_value(const char *opt, const char *value, const char *why)
 {
 	char shown[256];
 
-	fprintf(stderr, "%s: %s %s: %s\n", program_invocation_short_name, opt,
-		display_text(value, shown, sizeof(shown)), why);
+	fprintf(stderr, "%s: %s%s %s: %s\n", program_invocation_short_name,
+		cli__where, opt, display_text(value, shown, sizeof(shown)),
+		why);
 	fprintf(stderr, "Try '%s --help' for more information.\n",
 		program_invocation_short_name);
 	exit(2);

@@ -3,6 +3,7 @@
 #ifndef NT_CLI_H
 #define NT_CLI_H
 
+#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 
@@ -151,6 +152,55 @@ int cli_reqopt(struct reqopts *ro, int c, char *arg);
  * (/dev/tty, without echo); with no terminal, says so and exits 2.
  */
 void cli_reqopts_finish(struct reqopts *ro);
+
+/*
+ * The defaults file: every downloader reads its long options from it
+ * before the command line. Append CLI_CONFIG_LONGOPTS to the option table
+ * and CLI_CONFIG_HELP to --help, and parse with cli_parse().
+ */
+enum { CLI_CONFIG = 0x1100, CLI_NO_CONFIG };
+
+#define CLI_CONFIG_LONGOPTS                                                    \
+	{"config", required_argument, NULL, CLI_CONFIG},                       \
+	{                                                                      \
+		"no-config", no_argument, NULL, CLI_NO_CONFIG                  \
+	}
+
+#define CLI_CONFIG_HELP                                                        \
+	"Defaults: long options, one a line as 'name = value' or 'name', "     \
+	"are read from\n"                                                      \
+	"$XDG_CONFIG_HOME/netthreads/config (else "                            \
+	"~/.config/netthreads/config)\n"                                       \
+	"before the command line, which wins.\n"                               \
+	"      --config FILE    read the defaults from FILE instead\n"         \
+	"      --no-config      read no defaults file\n"
+
+/* An option c (getopt_long()'s return) and its value (NULL for none). */
+typedef void cli_option_cb(int c, char *value, void *arg);
+
+/*
+ * Reads the defaults file, then the command line, handing each option to
+ * set(c, value, arg) as getopt_long() gives it. The file is --config FILE,
+ * else $XDG_CONFIG_HOME/netthreads/config, else $HOME/.config/netthreads/
+ * config (missing: no defaults), or none with --no-config. Its lines
+ * (conf.h) name long options of longopts without "--"; help, version,
+ * config and no-config are not allowed there. A bad line is reported as
+ * "PROG: FILE:LINE: why", and a bad value in it by the usual message with
+ * "FILE:LINE: " before the value; both exit 2, as does a bad option on the
+ * command line (cli_bad_option()). Values stay valid for the whole run.
+ * On return optind is the index of the first operand. For use by
+ * programs only.
+ */
+void cli_parse(int argc, char **argv, const char *optstring,
+	       const struct option *longopts, cli_option_cb *set, void *arg);
+
+/*
+ * Prints "PROG: [FILE:LINE: ]message" (the place while a defaults file is
+ * read) and a pointer to --help, and exits 2. For a bad value a program
+ * checks itself.
+ */
+void cli_bad(const char *fmt, ...) __attribute__((noreturn))
+__attribute__((format(printf, 1, 2)));
 
 /* Prints "PROG VERSION" to stdout and exits 0. */
 void cli_version(void) __attribute__((noreturn));

@@ -20,6 +20,7 @@
 #include "fetch_int.h"
 #include "fsutil.h"
 #include "mtime.h"
+#include "urlname.h"
 
 /*
  * Bigger receive buffers mean fewer callbacks and write(2) calls per MiB.
@@ -68,6 +69,7 @@ struct fetcher {
 	long long written;
 	double retry_after; /* seconds from Retry-After, < 0 if none */
 	char reason[96];    /* reason phrase of the last status line */
+	char *cd_name;	    /* the final reply's Content-Disposition name */
 };
 
 /* The options with every zero made its default (fetch.h). */
@@ -271,6 +273,28 @@ fetch__parse_header(const char *data, size_t len, double *retry_after,
 	}
 }
 
+/* Content-Disposition's name, from the header line of len bytes. */
+static void
+parse_disposition(struct fetcher *f, const char *data, size_t len)
+{
+	static const char cd[] = "Content-Disposition:";
+	char *v;
+
+	if (len >= 5 && strncmp(data, "HTTP/", 5) == 0) {
+		free(f->cd_name);
+		f->cd_name = NULL;
+		return;
+	}
+	if (len < sizeof(cd) - 1 || strncasecmp(data, cd, sizeof(cd) - 1) != 0)
+		return;
+	if ((v = strndup(data + sizeof(cd) - 1, len - sizeof(cd) + 1)) == NULL)
+		return; /* no memory: the name asked for will do */
+	v[strcspn(v, "\r\n")] = '\0';
+	free(f->cd_name);
+	f->cd_name = urlname_from_disposition(v);
+	free(v);
+}
+
 static size_t
 on_header(char *data, size_t size, size_t n, void *arg)
 {
@@ -278,6 +302,8 @@ on_header(char *data, size_t size, size_t n, void *arg)
 
 	fetch__parse_header(data, size * n, &f->retry_after, f->reason,
 			    sizeof(f->reason));
+	if (f->o.disposition)
+		parse_disposition(f, data, size * n);
 	return size * n;
 }
 
@@ -318,6 +344,10 @@ fetch_new(const struct fetch_opts *o, struct fetch_share *s)
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, f->o.connect_timeout);
+	curl_easy_setopt(c, CURLOPT_FILETIME, 1L);
+	/* Asks for no encoding, and decodes one sent all the same: a file is
+	 * never saved compressed under its plain name. */
+	curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "identity");
 	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, f->o.stall_timeout);
 	curl_easy_setopt(c, CURLOPT_BUFFERSIZE, FETCH_BUFSIZE);
@@ -351,6 +381,7 @@ fetch_free(struct fetcher *f)
 	curl_easy_cleanup(f->curl);
 	curl_slist_free_all(f->hdrs);
 	free(f->wbuf);
+	free(f->cd_name);
 	free(f);
 }
 
@@ -495,6 +526,43 @@ temp_commit(int dirfd, int fd, const char *name, char *tmp, size_t tmpsize)
 	return rc;
 }
 
+/*
+ * Gives the complete file open as fd the name base, or the first of
+ * base.1, base.2, ... that no file has and f->o.taken does not claim,
+ * into f->r->name. Nothing is replaced: each name is made by a link that
+ * fails when the name exists. Returns 0 or -errno.
+ */
+static int
+commit_new(struct fetcher *f, int fd, const char *base)
+{
+	char proc[64], *cand = f->r->name;
+	size_t size = sizeof(f->r->name);
+	int rc = -EEXIST;
+
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	for (unsigned long k = 0; k < 1000 && rc == -EEXIST; k++) {
+		if (k == 0)
+			snprintf(cand, size, "%s", base);
+		else
+			snprintf(cand, size, "%s.%lu", base, k);
+		if (f->o.taken != NULL && f->o.taken(cand, f->o.taken_arg))
+			continue;
+		if (f->tmp[0] != '\0')
+			rc = linkat(f->dirfd, f->tmp, f->dirfd, cand, 0);
+		else
+			rc = linkat(AT_FDCWD, proc, f->dirfd, cand,
+				    AT_SYMLINK_FOLLOW);
+		rc = rc < 0 ? -errno : 0;
+	}
+	if (rc == 0 && f->tmp[0] != '\0') {
+		unlinkat(f->dirfd, f->tmp, 0);
+		f->tmp[0] = '\0';
+	}
+	if (rc < 0)
+		cand[0] = '\0';
+	return rc;
+}
+
 int
 fetch_probe_dir(int dirfd)
 {
@@ -534,6 +602,26 @@ retryable_curl(CURLcode rc)
  * and fetch_multi, which runs many fetches' attempts at once.
  */
 
+/* -N: the request asks for the file only when it is newer than the one
+ * at the name; no file there (or no -N), no condition. */
+static void
+set_condition(struct fetcher *f)
+{
+	struct stat st;
+
+	if (f->o.timestamping &&
+	    fstatat(f->dirfd, f->name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISREG(st.st_mode)) {
+		curl_easy_setopt(f->curl, CURLOPT_TIMECONDITION,
+				 (long)CURL_TIMECOND_IFMODSINCE);
+		curl_easy_setopt(f->curl, CURLOPT_TIMEVALUE_LARGE,
+				 (curl_off_t)st.st_mtime);
+	} else {
+		curl_easy_setopt(f->curl, CURLOPT_TIMECONDITION,
+				 (long)CURL_TIMECOND_NONE);
+	}
+}
+
 /* Checks the name and opens the temporary file. Returns 0 or -errno, with
  * r->error saying why. */
 static int
@@ -561,6 +649,7 @@ fetch_begin(struct fetcher *f, const char *url, int dirfd, const char *name,
 	}
 	f->fd = fd;
 	curl_easy_setopt(f->curl, CURLOPT_URL, url);
+	set_condition(f);
 	return 0;
 }
 
@@ -579,6 +668,8 @@ attempt_begin(struct fetcher *f)
 	f->retry_after = -1;
 	f->reason[0] = '\0';
 	f->errbuf[0] = '\0';
+	free(f->cd_name);
+	f->cd_name = NULL;
 	if (r->attempts > 1 &&
 	    (ftruncate(f->fd, 0) < 0 || lseek(f->fd, 0, SEEK_SET) < 0)) {
 		int e = errno;
@@ -610,6 +701,15 @@ attempt_end(struct fetcher *f, CURLcode rc, double *delay)
 	if (rc == CURLE_OK && f->wlen > 0 && flush_body(f) < 0)
 		rc = CURLE_WRITE_ERROR;
 	f->wlen = 0;
+	if (rc == CURLE_OK && f->o.timestamping) {
+		long unmet = 0;
+
+		curl_easy_getinfo(f->curl, CURLINFO_CONDITION_UNMET, &unmet);
+		if (code == 304 || unmet) {
+			r->not_modified = 1;
+			return 0;
+		}
+	}
 	if (rc == CURLE_OK && code >= 200 && code < 300)
 		return 0;
 	if (rc == CURLE_ABORTED_BY_CALLBACK || cancelled(f)) {
@@ -643,6 +743,24 @@ attempt_end(struct fetcher *f, CURLcode rc, double *delay)
 	return 1;
 }
 
+/* The file open as fd gets the reply's Last-Modified time, if any (as
+ * wget does): a mirror keeps the server's dates, and -N compares them. */
+static void
+set_mtime(struct fetcher *f, int fd)
+{
+	curl_off_t t = -1;
+	struct timespec ts[2];
+
+	if (curl_easy_getinfo(f->curl, CURLINFO_FILETIME_T, &t) != CURLE_OK ||
+	    t < 0)
+		return;
+	ts[0].tv_sec = 0;
+	ts[0].tv_nsec = UTIME_OMIT;
+	ts[1].tv_sec = (time_t)t;
+	ts[1].tv_nsec = 0;
+	futimens(fd, ts);
+}
+
 /* Ends a fetch whose outcome is ret: the file named when ret is 0,
  * everything temporary removed. Returns the final outcome. */
 static int
@@ -652,10 +770,20 @@ fetch_end(struct fetcher *f, int ret)
 	int fd = f->fd;
 
 	f->fd = -1;
+	if (ret == 0 && r->not_modified) {
+		snprintf(r->name, sizeof(r->name), "%s", f->name);
+		ret = 1; /* nothing to name: the temporary file goes */
+	}
 	if (ret == 0) {
 		r->bytes = f->written;
-		if ((ret = temp_commit(f->dirfd, fd, f->name, f->tmp,
-				       sizeof(f->tmp))) < 0) {
+		set_mtime(f, fd);
+		snprintf(r->name, sizeof(r->name), "%s", f->name);
+		if (f->cd_name != NULL && strcmp(f->cd_name, f->name) != 0)
+			ret = commit_new(f, fd, f->cd_name);
+		else
+			ret = temp_commit(f->dirfd, fd, f->name, f->tmp,
+					  sizeof(f->tmp));
+		if (ret < 0) {
 			snprintf(r->error, sizeof(r->error), "naming %s: %s",
 				 f->name, strerror(-ret));
 		} else if (close(fd) < 0) {
@@ -663,7 +791,7 @@ fetch_end(struct fetcher *f, int ret)
 			ret = -errno;
 			snprintf(r->error, sizeof(r->error), "writing %s: %s",
 				 f->name, strerror(errno));
-			unlinkat(f->dirfd, f->name, 0);
+			unlinkat(f->dirfd, r->name, 0);
 			f->tmp[0] = '\0';
 		}
 		fd = -1;
@@ -673,7 +801,7 @@ fetch_end(struct fetcher *f, int ret)
 	if (ret != 0 && f->tmp[0] != '\0')
 		unlinkat(f->dirfd, f->tmp, 0);
 	r->seconds = mtime_now() - f->start;
-	return ret;
+	return ret == 1 ? 0 : ret;
 }
 
 int

@@ -24,6 +24,9 @@ struct fetch_share;
 /* All zero means the defaults; a negative count means none. */
 /* Called as body data arrives. */
 typedef void fetch_data_cb(void *arg);
+/* Whether name is spoken for by another download of the same run: 1 or
+ * 0. Called from the thread running the fetch. */
+typedef int fetch_taken_cb(const char *name, void *arg);
 
 struct fetch_opts {
 	long max_redirs;      /* redirects followed; 0: 10 */
@@ -45,14 +48,26 @@ struct fetch_opts {
 	const struct reqopts *req; /* what every request carries (headers,
 				    * credentials, TLS, proxy); NULL: none;
 				    * must outlive the fetcher */
+	int disposition;	   /* save under the name the reply's
+				    * Content-Disposition gives, if any;
+				    * 0: always under the name asked for */
+	fetch_taken_cb *taken;	   /* with disposition: names to pass over
+				    * (optional) */
+	void *taken_arg;
+	int timestamping; /* ask If-Modified-Since the time of the file
+			   * already at the name, and leave it when the
+			   * server has nothing newer; 0: always fetch */
 };
 
 struct fetch_result {
-	long long bytes; /* bytes in the saved file */
-	double seconds;	 /* wall time, retries and waits included */
-	long status;	 /* last HTTP status seen, 0 if none */
-	int attempts;	 /* 1 + retries made */
-	char error[256]; /* why it failed, when it did */
+	long long bytes;  /* bytes in the saved file */
+	double seconds;	  /* wall time, retries and waits included */
+	long status;	  /* last HTTP status seen, 0 if none */
+	int attempts;	  /* 1 + retries made */
+	char error[256];  /* why it failed, when it did */
+	char name[256];	  /* the name it was saved under */
+	int not_modified; /* timestamping: the file there is as new as the
+			   * server's; nothing was fetched or changed */
 };
 
 /*
@@ -88,7 +103,24 @@ void fetch_free(struct fetcher *f);
  * O_EXCL|O_NOFOLLOW relative to dirfd and renamed when complete. Either
  * way nothing planted in the folder is followed or reused, and whatever
  * was at name before (a file, or a symlink, never followed) is replaced in
- * one step. name must be a single path component. Redirects are followed
+ * one step. name must be a single path component.
+ *
+ * With opts.disposition, a reply whose Content-Disposition names the file
+ * (urlname_from_disposition()) is saved under that name instead, which is
+ * never given to a file that exists (nor to a symlink) and never to one
+ * opts.taken claims: when it is taken, NAME.1, NAME.2, ... are tried in
+ * turn, each created in one step that fails if the name exists, so two
+ * downloads running at once never get one name. A reply naming name
+ * itself is saved as any file under name is. r->name says which name was
+ * used.
+ *
+ * A saved file gets the reply's Last-Modified time, when it has one.
+ * With opts.timestamping, a regular file already at name makes the
+ * request conditional (If-Modified-Since its time); a 304, or a reply
+ * no newer than the file, leaves it as it is: the fetch returns 0 with
+ * r->not_modified set.
+ *
+ * Redirects are followed
  * up to max_redirs (http and https only); a final status other than 2xx
  * is a failure. Connection errors, 5xx and 429 are retried with backoff,
  * honouring Retry-After. On any failure nothing is left in the folder.

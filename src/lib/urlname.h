@@ -21,6 +21,20 @@
 char *urlname_from_url(const char *url);
 
 /*
+ * The file name a Content-Disposition value (what follows the colon)
+ * offers: its filename* parameter (RFC 6266, RFC 8187: UTF-8 or
+ * ISO-8859-1, percent-encoded; made UTF-8) when that one is usable, else
+ * its filename parameter (a token or a quoted string). Only the part
+ * after the last '/' or '\\' counts, and it is made safe by the rules of
+ * urlname_from_url(): no '/', '\\' or control character, no leading dot,
+ * at most URLNAME_MAX bytes, never outside the folder. A parameter with an
+ * unterminated quote ends the parse; one with a bad percent escape or an
+ * unknown charset is ignored. Returns a non-empty string the caller
+ * frees, or NULL with errno ENOENT (no usable name) or ENOMEM.
+ */
+char *urlname_from_disposition(const char *value);
+
+/*
  * Whether s is an absolute http:// or https:// URL with a non-empty host
  * and no whitespace or control characters. Returns 1 or 0.
  */

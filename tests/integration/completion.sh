@@ -53,8 +53,8 @@ complete() {
 }
 
 # options NAME: "LONG HAS_ARG" lines from src/bin/NAME.c's option table,
-# then "-X HAS_ARG" lines from its getopt_long option string (a literal,
-# or the variable initialised with one). Adjacent string literals are
+# then "-X HAS_ARG" lines from its getopt_long (or cli_parse) option
+# string (a literal, or the variable initialised with one). Adjacent string literals are
 # joined first, as the compiler joins them, so that an option string built
 # from macros ("i:d:qh" CLI_REQ_SHORTOPTS) is read whole.
 options() {
@@ -64,9 +64,10 @@ options() {
 			mine' | tr '\n' ' ' | sed 's/" *"//g' >"$T_TMP/$1.i"
 	grep -oE '\{ *"[a-z0-9][a-z0-9-]*" *, *[0-2] *,' "$T_TMP/$1.i" |
 		sed 's/{ *"\([^"]*\)" *, *\([0-2]\).*/--\1 \2/'
-	# The option string, given to getopt_long as is or through a variable.
+	# The option string, given to getopt_long (or to cli_parse, which
+	# reads the defaults file first) as is or through a variable.
 	local arg
-	arg=$(grep -oE 'getopt_long *\([^,]*,[^,]*, *[^,]*,' "$T_TMP/$1.i" |
+	arg=$(grep -oE '(getopt_long|cli_parse) *\([^,]*,[^,]*, *[^,]*,' "$T_TMP/$1.i" |
 		head -n 1 | sed 's/.*, *\([^,]*\),$/\1/')
 	case $arg in
 	\"*) echo "$arg" ;;
@@ -100,8 +101,9 @@ for src in "$NT_TOP"/src/bin/*.c; do
 	is "$bad" "" "$name: no option offered where an option's value goes"
 done
 
-is "$(complete download-accelerator --con)" "--connections --continue " \
-	"download-accelerator --con<TAB> offers --connections and --continue"
+is "$(complete download-accelerator --con)" \
+	"--config --connections --continue " \
+	"download-accelerator --con<TAB> offers --config, --connections, --continue"
 is "$(complete download-accelerator --conn)" "--connections " \
 	"download-accelerator --conn<TAB> completes to --connections"
 is "$(complete echo-server-poll --backend "")" "epoll poll uring " "--backend offers poll, epoll and uring"

@@ -17,6 +17,8 @@ T_N=0
 T_FAIL=0
 T_TMP=$(mktemp -d "${TMPDIR:-/tmp}/nt-test.XXXXXX")
 T_ATEXIT=""
+# The programs read no defaults file of whoever runs the tests.
+export XDG_CONFIG_HOME=$T_TMP/config
 
 t_cleanup() {
 	eval "$T_ATEXIT"
