@@ -95,14 +95,9 @@ parse_retry_after(struct accel_conn *c, const char *v)
 static void
 probe_disposition(struct accel *a, const char *v, size_t vn)
 {
-	char *s;
-
-	if ((s = strndup(v, vn)) == NULL)
-		return; /* no memory: the name asked for will do */
-	s[strcspn(s, "\r\n")] = '\0';
+	/* NULL (no name, no memory): the name asked for will do. */
 	free(a->cd_name);
-	a->cd_name = urlname_from_disposition(s);
-	free(s);
+	a->cd_name = urlname_from_header(v, vn);
 }
 
 /*

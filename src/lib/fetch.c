@@ -278,7 +278,6 @@ static void
 parse_disposition(struct fetcher *f, const char *data, size_t len)
 {
 	static const char cd[] = "Content-Disposition:";
-	char *v;
 
 	if (len >= 5 && strncmp(data, "HTTP/", 5) == 0) {
 		free(f->cd_name);
@@ -287,12 +286,10 @@ parse_disposition(struct fetcher *f, const char *data, size_t len)
 	}
 	if (len < sizeof(cd) - 1 || strncasecmp(data, cd, sizeof(cd) - 1) != 0)
 		return;
-	if ((v = strndup(data + sizeof(cd) - 1, len - sizeof(cd) + 1)) == NULL)
-		return; /* no memory: the name asked for will do */
-	v[strcspn(v, "\r\n")] = '\0';
+	/* NULL (no name, no memory): the name asked for will do. */
 	free(f->cd_name);
-	f->cd_name = urlname_from_disposition(v);
-	free(v);
+	f->cd_name = urlname_from_header(data + sizeof(cd) - 1,
+					 len - sizeof(cd) + 1);
 }
 
 static size_t

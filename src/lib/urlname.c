@@ -346,3 +346,16 @@ nomem:
 	errno = ENOMEM;
 	return NULL;
 }
+
+char *
+urlname_from_header(const char *v, size_t n)
+{
+	char *s = strndup(v, n), *name;
+
+	if (s == NULL)
+		return NULL;
+	s[strcspn(s, "\r\n")] = '\0';
+	name = urlname_from_disposition(s);
+	free(s);
+	return name;
+}

@@ -35,6 +35,13 @@ char *urlname_from_url(const char *url);
 char *urlname_from_disposition(const char *value);
 
 /*
+ * urlname_from_disposition() of a header value as libcurl hands it over:
+ * n bytes, not NUL-terminated, perhaps ending in CR LF. Returns a string
+ * the caller frees, or NULL (no usable name, or no memory).
+ */
+char *urlname_from_header(const char *v, size_t n);
+
+/*
  * Whether s is an absolute http:// or https:// URL with a non-empty host
  * and no whitespace or control characters. Returns 1 or 0.
  */

@@ -12,20 +12,6 @@ mkdir -p "$W" "$T_TMP/dl"
 head -c $((8 << 20)) /dev/urandom >"$W/f8"
 cd "$T_TMP/dl" || exit 1
 
-# fh_start NAME [ARGS...]: starts fault-httpd, sets PORT.
-fh_start() {
-	local name=$1 i=0
-	shift
-	"$FH" -d "$W" --portfile "$T_TMP/$name.port" --log "$T_TMP/$name.log" \
-		"$@" 2>"$T_TMP/$name.err" &
-	at_exit "kill $! 2>/dev/null"
-	while [ ! -s "$T_TMP/$name.port" ] && [ $i -lt 300 ]; do
-		sleep 0.05
-		i=$((i + 1))
-	done
-	PORT=$(cat "$T_TMP/$name.port" 2>/dev/null)
-	[ -n "$PORT" ]
-}
 # get URL [ARGS...]: downloads f8; sets rc (99 for exit 0 with other
 # bytes), n (the result line's N), secs.
 get() {

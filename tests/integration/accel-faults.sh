@@ -12,20 +12,6 @@ mkdir -p "$W" "$T_TMP/dl"
 SIZE=$((2 << 20))
 head -c $SIZE /dev/urandom >"$W/f2"
 
-# fh_start NAME [ARGS...]: starts fault-httpd, sets PORT; stopped at exit.
-fh_start() {
-	local name=$1 i=0
-	shift
-	"$FH" -d "$W" --portfile "$T_TMP/$name.port" --log "$T_TMP/$name.log" \
-		"$@" 2>"$T_TMP/$name.err" &
-	at_exit "kill $! 2>/dev/null"
-	while [ ! -s "$T_TMP/$name.port" ] && [ $i -lt 300 ]; do
-		sleep 0.05
-		i=$((i + 1))
-	done
-	PORT=$(cat "$T_TMP/$name.port" 2>/dev/null)
-	[ -n "$PORT" ]
-}
 fh_start main || { notok "fault-httpd starts"; done_testing; exit 1; }
 U=http://127.0.0.1:$PORT
 cd "$T_TMP/dl" || exit 1

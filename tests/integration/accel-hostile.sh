@@ -14,25 +14,6 @@ SIZE=$((2 << 20))
 head -c $SIZE /dev/urandom >"$W/f2"
 head -c 200000 /dev/urandom >"$W/small"
 
-# wait_file F: waits (at most 15 s) until F exists and is not empty.
-wait_file() {
-	local i=0
-	while [ ! -s "$1" ] && [ $i -lt 300 ]; do
-		sleep 0.05
-		i=$((i + 1))
-	done
-	[ -s "$1" ]
-}
-
-# fh_start NAME [ARGS...]: starts fault-httpd, sets PORT; stopped at exit.
-fh_start() {
-	local name=$1
-	shift
-	"$FH" -d "$W" --portfile "$T_TMP/$name.port" --log "$T_TMP/$name.log" \
-		"$@" 2>"$T_TMP/$name.err" &
-	at_exit "kill $! 2>/dev/null"
-	wait_file "$T_TMP/$name.port" && PORT=$(cat "$T_TMP/$name.port")
-}
 # rh_start NAME REPLY...: starts raw-httpd, sets RPORT; stopped at exit.
 rh_start() {
 	local name=$1

@@ -68,3 +68,24 @@ nginx_start() {
 	}
 	at_exit "'$NT_TOP/scripts/nginx-local' stop '$state'"
 }
+
+# wait_file F: waits (at most 15 s) until F exists and is not empty.
+wait_file() {
+	local i=0
+	while [ ! -s "$1" ] && [ $i -lt 300 ]; do
+		sleep 0.05
+		i=$((i + 1))
+	done
+	[ -s "$1" ]
+}
+
+# fh_start NAME [ARGS...]: starts fault-httpd ($NT_HELPERS) serving $W,
+# logging to $T_TMP/NAME.log; sets PORT. Stopped when the script ends.
+fh_start() {
+	local name=$1
+	shift
+	"$NT_HELPERS/fault-httpd" -d "$W" --portfile "$T_TMP/$name.port" \
+		--log "$T_TMP/$name.log" "$@" 2>"$T_TMP/$name.err" &
+	at_exit "kill $! 2>/dev/null"
+	wait_file "$T_TMP/$name.port" && PORT=$(cat "$T_TMP/$name.port")
+}
