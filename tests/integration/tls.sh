@@ -57,6 +57,13 @@ NGX
 echo "alice:$(openssl passwd -apr1 "$PW")" >htpasswd
 echo "location /p/ { auth_basic a; auth_basic_user_file $T_TMP/htpasswd; }" \
 	>auth
+# A name the server gives (Content-Disposition), for the mixed list.
+cat >>auth <<NGX
+location /cd/ {
+	alias $W/f/;
+	add_header Content-Disposition 'attachment; filename="named by server.bin"';
+}
+NGX
 nginx_start "$W" tls || { notok "TLS nginx starts"; done_testing; exit 1; }
 S=https://127.0.0.1:$NGINX_PORT
 nginx_start "$W" mtls || { notok "mTLS nginx starts"; done_testing; exit 1; }
@@ -108,13 +115,14 @@ done
 
 # One run, a host that wants a client certificate and one behind Basic
 # auth.
-printf '%s\n' "$M/f/s1" "$M/f/s2" "$A/p/a2" >list
+printf '%s\n' "$M/f/s1" "$M/f/s2" "$A/p/a2" "$A/cd/s2" >list
 timeout 120 $NT_VALGRIND "$TD" -i list -d mixed --cacert pki/ca.pem \
 	-E pki/client.pem --key pki/client.key -u "alice:$PW" \
 	>out/mixed.out 2>out/mixed.err
-is "$?" 0 "threaded-download: client certificate and Basic auth, one run"
-check "and each file is whole" sh -c 'cmp -s mixed/s1 "$1/f/s1" &&
-	cmp -s mixed/s2 "$1/f/s2" && cmp -s mixed/a2 "$1/p/a2"' _ "$W"
+is "$?" 0 "threaded-download: client certificate, Basic auth and a name from Content-Disposition, one run"
+check "and each file is whole under its name" sh -c 'cmp -s mixed/s1 "$1/f/s1" &&
+	cmp -s mixed/s2 "$1/f/s2" && cmp -s mixed/a2 "$1/p/a2" &&
+	cmp -s "mixed/named by server.bin" "$1/f/s2"' _ "$W"
 leaks=$(grep -rlF -- "$PW" "$T_TMP" 2>/dev/null)
 is "$leaks" "" "the password is in no output and no file"
 done_testing
