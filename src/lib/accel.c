@@ -78,6 +78,33 @@ conn_stop(struct accel *a, struct accel_conn *c)
 		curl_multi_remove_handle(a->multi, c->easy);
 		c->busy = 0;
 	}
+	if (c->slot) {
+		budget_put(a->budget, a->src[c->src].host);
+		c->slot = 0;
+	}
+}
+
+/* A connection of the budget for c's source (another live source when
+ * that one's host is full). Returns 0, or -EAGAIN: none free now. */
+static int
+conn_slot(struct accel *a, struct accel_conn *c)
+{
+	if (c->slot)
+		return 0;
+	for (int k = 0; k < a->nsrc; k++) {
+		int i = (c->src + k) % a->nsrc;
+
+		if (!a->src[i].alive && k > 0)
+			continue;
+		if (budget_take(a->budget, a->src[i].host) == 0) {
+			a->src[c->src].users--;
+			a->src[i].users++;
+			c->src = i;
+			c->slot = 1;
+			return 0;
+		}
+	}
+	return -EAGAIN;
 }
 
 static int
@@ -312,6 +339,24 @@ range_retry(struct accel *a, struct accel_conn *c, int range)
 				   backoff(fails ? fails : 1, c->retry_after));
 }
 
+/*
+ * A try refused (429, 503, connect refused) while other connections to
+ * its host stood: one connection too many for that server, not a fault
+ * of the file. The host's count (over every download sharing the budget)
+ * and the controller's stay below it from now on. Returns whether so.
+ */
+static int
+one_too_many(struct accel *a, struct accel_conn *c)
+{
+	int host = budget_refused(a->budget, a->src[c->src].host);
+
+	if (a->ctl != NULL && busy_conns(a) > 0) {
+		connctl_refused(a->ctl, mtime_now(), busy_conns(a));
+		return 1;
+	}
+	return host > 0;
+}
+
 /* A range's try ended: done, retried, its mirror dropped, or fatal. */
 static void
 range_done(struct accel *a, struct accel_conn *c, enum accel_fail f, int range)
@@ -345,10 +390,8 @@ range_done(struct accel *a, struct accel_conn *c, enum accel_fail f, int range)
 		accel__err(a, -EIO, src_url(s), "%s", c->why);
 		return;
 	}
-	if (range >= 0 && c->refused && a->ctl != NULL && busy_conns(a) > 0) {
-		/* One connection too many for this server: the count stays
-		 * below it from now on, and the range waits for another. */
-		connctl_refused(a->ctl, mtime_now(), busy_conns(a));
+	if (range >= 0 && c->refused && one_too_many(a, c)) {
+		/* The range waits for another connection. */
 		accel_plan_release(a->plan, range,
 				   mtime_now() + backoff(1, c->retry_after));
 		return;
@@ -390,6 +433,32 @@ target(const struct accel *a)
 }
 
 /*
+ * Tells the budget how many more connections this download wants than it
+ * holds: no more than its unfinished bytes could give work to, and none
+ * once the file is whole. The batch starts another file only when a
+ * connection is free that no running one wants.
+ */
+static void
+tell_demand(struct accel *a, int want)
+{
+	if (a->mode == ACCEL_M_RANGES) {
+		int64_t left = a->meta.size - accel_plan_done_bytes(a->plan);
+		int64_t pieces = left / MIN_PIECE - busy_conns(a);
+
+		if (want > pieces)
+			want = (int)(pieces > 0 ? pieces : 0);
+	} else if (a->mode != ACCEL_M_PROBE) {
+		want = 0;
+	}
+	if (want < 0)
+		want = 0;
+	if (want != a->demand) {
+		budget_want(a->budget, want - a->demand);
+		a->demand = want;
+	}
+}
+
+/*
  * Without a fixed count, the controller sees the bytes received and says
  * how many connections to hold; connections over its count stop, their
  * ranges (and the bytes they got) kept for the others.
@@ -401,8 +470,16 @@ control(struct accel *a, double now)
 
 	if (busy > a->res->conns_max)
 		a->res->conns_max = busy;
-	if (a->o->conns > 0 || a->mode != ACCEL_M_RANGES)
+	if (a->mode == ACCEL_M_PROBE) {
+		/* Before the size is known: what the ranges will likely
+		 * take (the controller's usual start). */
+		tell_demand(a, (a->o->conns > 0 ? a->o->conns : 2) - 1);
 		return;
+	}
+	if (a->o->conns > 0 || a->mode != ACCEL_M_RANGES) {
+		tell_demand(a, a->nconns - busy);
+		return;
+	}
 	if (a->ctl == NULL) {
 		struct connctl_opts co = {.max = a->nconns};
 		int ranges = accel_plan_count(a->plan);
@@ -420,6 +497,7 @@ control(struct accel *a, double now)
 		}
 	}
 	want = connctl_update(a->ctl, now, a->received);
+	tell_demand(a, want - busy);
 	for (int i = a->nconns - 1; i >= 0 && busy > want; i--) {
 		struct accel_conn *c = &a->conns[i];
 
@@ -447,6 +525,10 @@ schedule(struct accel *a, double now, double *wake)
 			*wake = a->probe_not_before;
 			return;
 		}
+		if (conn_slot(a, c) < 0) {
+			*wake = now + SLOT_WAIT;
+			return;
+		}
 		c->probe = 1;
 		conn_start(a, c, a->probe_at, -1);
 		return;
@@ -462,15 +544,19 @@ schedule(struct accel *a, double now, double *wake)
 			continue;
 		if (busy >= target(a))
 			return;
-		busy++;
 		pick_source(a, c);
-		r = accel_plan_take(a->plan, now, &until);
-		if (r == -EAGAIN) {
-			*wake = until;
+		if (conn_slot(a, c) < 0) {
+			*wake = now + SLOT_WAIT;
 			return;
 		}
-		if (r < 0)
+		busy++;
+		r = accel_plan_take(a->plan, now, &until);
+		if (r == -EAGAIN || r < 0) {
+			conn_stop(a, c);
+			if (r == -EAGAIN)
+				*wake = until;
 			return;
+		}
 		c->range = r;
 		{
 			const struct accel_range *rr =
@@ -515,23 +601,16 @@ check_stalls(struct accel *a, double now)
 	}
 }
 
-/* --max-speed: tops the bucket up and resumes paused connections. */
+/* --max-speed: once the budget's bucket holds tokens again, resumes the
+ * paused connections. */
 static void
 refill(struct accel *a, double now, double *wake)
 {
-	double rate = (double)a->o->max_speed, burst = rate / 20;
+	double t = 0;
 
-	if (rate <= 0)
+	if (!budget_rate_capped(a->budget))
 		return;
-	if (burst < 16384)
-		burst = 16384;
-	a->tokens += rate * (now - a->last_refill);
-	if (a->tokens > burst)
-		a->tokens = burst;
-	a->last_refill = now;
-	if (a->tokens <= 0) {
-		double t = now - a->tokens / rate;
-
+	if (!budget_may_receive(a->budget, now, &t)) {
 		if (*wake <= now || t < *wake)
 			*wake = t;
 		return;
@@ -664,6 +743,21 @@ setup(struct accel *a)
 	for (int i = 0; i < a->nsrc; i++) {
 		a->src[i].url = o->urls[i];
 		a->src[i].alive = 1;
+		if (budget_host(o->urls[i], a->src[i].host,
+				sizeof(a->src[i].host)) < 0) {
+			accel__err(a, -EINVAL, o->urls[i], "no host in URL");
+			return a->fatal;
+		}
+	}
+	if ((a->budget = o->budget) == NULL) {
+		struct budget_opts bo = {.per_host = o->max_per_host,
+					 .max_speed = o->max_speed};
+
+		if ((a->budget = a->own_budget = budget_new(&bo)) == NULL) {
+			accel__err(a, -ENOMEM, o->urls[0], "%s",
+				   strerror(ENOMEM));
+			return a->fatal;
+		}
 	}
 	for (int i = 0; i < a->nconns; i++) {
 		if ((rc = setup_conn(a, &a->conns[i])) < 0) {
@@ -727,7 +821,7 @@ loop(struct accel *a)
 	double last_save, last_report = 0, now;
 	int rc;
 
-	last_save = a->last_refill = mtime_now();
+	last_save = mtime_now();
 	while (!a->fatal && !a->res->not_modified) {
 		double wake = 0;
 
@@ -833,6 +927,9 @@ accel_run(const struct accel_opts *opts, struct accel_result *res)
 	if (a.dirfd >= 0)
 		close(a.dirfd);
 	connctl_free(a.ctl);
+	if (a.demand != 0)
+		budget_want(a.budget, -a.demand);
+	budget_free(a.own_budget);
 	free(a.part);
 	free(a.state);
 	free(a.part_name);

@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdint.h>
 
+#include "budget.h"
 #include "reqopts.h"
 
 struct accel_stats {
@@ -24,25 +25,32 @@ typedef void accel_warn_cb(const char *msg, void *arg);
 struct accel_opts {
 	const char *const *urls; /* urls[0] the primary, then mirrors */
 	int nurls;
-	const char *path;    /* final name; NAME.part and NAME.part.state */
-	int disposition;     /* name the file as the first reply's
-			      * Content-Disposition says, if it does, in
-			      * path's folder (NAME.part keeps path's
-			      * name); 0: path */
-	int conns;	     /* parallel connections; 0: as many as pay
-			      * (connctl.h) */
-	int max_conns;	     /* with conns 0, never more; 0: 16 */
-	int resume;	     /* continue from NAME.part and its state */
-	int timestamping;    /* with a regular file at path, ask only for
-			      * a newer one (If-Modified-Since its time);
-			      * 0: always fetch */
-	double timeout;	     /* abandon a connection silent this long,
-			      * seconds; 0: 10 */
-	long long min_speed; /* bytes/s: abandon a connection slower
-			      * than this for timeout seconds; 0: no */
-	int retries;	     /* failed tries of one range before giving
-			      * up; 0: 5 */
-	long long max_speed; /* total bytes per second, 0 for no cap */
+	const char *path;      /* final name; NAME.part and NAME.part.state */
+	int disposition;       /* name the file as the first reply's
+				* Content-Disposition says, if it does, in
+				* path's folder (NAME.part keeps path's
+				* name); 0: path */
+	int conns;	       /* parallel connections; 0: as many as pay
+				* (connctl.h) */
+	int max_conns;	       /* with conns 0, never more; 0: 16 */
+	int resume;	       /* continue from NAME.part and its state */
+	int timestamping;      /* with a regular file at path, ask only for
+				* a newer one (If-Modified-Since its time);
+				* 0: always fetch */
+	double timeout;	       /* abandon a connection silent this long,
+				* seconds; 0: 10 */
+	long long min_speed;   /* bytes/s: abandon a connection slower
+				* than this for timeout seconds; 0: no */
+	int retries;	       /* failed tries of one range before giving
+				* up; 0: 5 */
+	long long max_speed;   /* total bytes per second, 0 for no cap;
+				* ignored with a budget */
+	int max_per_host;      /* connections to one host at once, 0 for
+				* no cap; ignored with a budget */
+	struct budget *budget; /* shared with the other downloads of a
+				* run: connections in all and per host,
+				* and the rate; NULL: this download's own,
+				* from max_per_host and max_speed */
 	const unsigned char *sha256; /* 32 bytes to verify, or NULL */
 	const struct reqopts *req;   /* what every request carries (headers,
 				      * credentials, TLS, proxy); NULL: none */

@@ -19,7 +19,8 @@
 #define RECV_BUDGET	(4 << 20)
 #define RECV_MIN	(64 * 1024)
 #define RECV_MAX	(512 * 1024)
-#define SAVE_EVERY	1.0 /* seconds between state saves */
+#define SAVE_EVERY	1.0  /* seconds between state saves */
+#define SLOT_WAIT	0.02 /* seconds before asking the budget again */
 #define PROGRESS_EVERY	0.2
 #define BACKOFF_FIRST	0.25 /* doubles each failed try */
 #define BACKOFF_MAX	8.0
@@ -34,8 +35,9 @@ struct accel_source {
 	const char *url; /* as given */
 	char *eff;	 /* after redirects, once known */
 	int alive;
-	int fails; /* failed tries in a row */
-	int users; /* connections assigned to it */
+	int fails;		    /* failed tries in a row */
+	int users;		    /* connections assigned to it */
+	char host[BUDGET_HOST_MAX]; /* its budget key (the URL as given) */
 };
 
 struct accel_conn {
@@ -44,6 +46,7 @@ struct accel_conn {
 	int src;
 	int range;		    /* plan index, -1 for none */
 	int busy;		    /* in the multi handle */
+	int slot;		    /* holds a connection of the budget */
 	int probe;		    /* this try is the probe */
 	int64_t req_begin, req_end; /* asked [begin, end); end -1 open */
 	int64_t pos;		    /* next offset to write */
@@ -99,10 +102,12 @@ struct accel {
 	double probe_not_before;
 	int probe_fails;
 	int stream_done;
-	int fatal;     /* -errno once the download has failed */
-	int kick;      /* something changed: loop again at once */
-	double tokens; /* --max-speed: bytes that may arrive now */
-	double last_refill;
+	int fatal;	       /* -errno once the download has failed */
+	int kick;	       /* something changed: loop again at once */
+	struct budget *budget; /* o->budget, or own_budget */
+	struct budget *own_budget;
+	int demand; /* connections wanted more than held, as told to the
+		     * budget */
 	double t0;
 	struct connctl *ctl; /* conns 0: decides how many connections */
 	int64_t received;    /* body bytes written, for the controller */

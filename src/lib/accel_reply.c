@@ -473,15 +473,16 @@ accel__on_data(char *ptr, size_t size, size_t nmemb, void *arg)
 	if (c->stopped || a->fatal)
 		return 0;
 	c->last_data = mtime_now();
-	if (a->o->max_speed > 0) {
-		/* A token bucket over all connections: over budget, the
-		 * connection pauses and libcurl hands the same bytes back
-		 * when the loop resumes it. */
-		if (a->tokens <= 0) {
+	if (budget_rate_capped(a->budget)) {
+		/* A token bucket over all connections (of every download
+		 * sharing the budget): over it, the connection pauses and
+		 * libcurl hands the same bytes back when the loop resumes
+		 * it. */
+		if (!budget_may_receive(a->budget, c->last_data, NULL)) {
 			c->paused = 1;
 			return CURL_WRITEFUNC_PAUSE;
 		}
-		a->tokens -= (double)n;
+		budget_spend(a->budget, (long long)n);
 	}
 	if (a->mode == ACCEL_M_RANGES) {
 		const struct accel_range *r =
