@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /* download.c -- fetches a list of URLs into a folder, one after another.
  * threaded-download.c builds the same program with BATCH_THREADED set, so
- * the two differ only in how many downloads run at once. */
+ * the two differ only in how many downloads run at once. Every file goes
+ * through the accelerator's engine (batch.h). */
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -20,10 +21,10 @@
 #include "batch.h"
 #include "cli.h"
 #include "display.h"
-#include "fetch.h"
 #include "fsutil.h"
-#include "tpool.h"
+#include "jsonout.h"
 #include "mtime.h"
+#include "tpool.h"
 
 #ifndef BATCH_THREADED
 #define BATCH_THREADED 0
@@ -31,22 +32,35 @@
 
 #if BATCH_THREADED
 #define PROG	  "threaded-download"
-#define OPTSTRING "i:d:j:t:vqNh" CLI_REQ_SHORTOPTS
+#define OPTSTRING "i:d:j:t:s:cvqNh" CLI_REQ_SHORTOPTS
 #else
 #define PROG	  "download"
-#define OPTSTRING "i:d:qNh" CLI_REQ_SHORTOPTS
+#define OPTSTRING "i:d:s:cqNh" CLI_REQ_SHORTOPTS
 #endif
 /* Longest URL shown in a line; a longer one ends in "...". */
-#define URL_SHOWN 2048
+#define URL_SHOWN	  2048
+#define MAX_JOBS	  256
+#define DEFAULT_JOBS	  16
+#define MAX_SPLIT	  64
+#define DEFAULT_PER_HOST  8
+#define DEFAULT_MAX_CONNS 16
 
-/* The signal that stopped the run (SIGINT or SIGTERM), 0 if none; read by
- * every worker through fetch_opts.cancel. */
-static atomic_int interrupted;
+/* What the program keeps of each item while it runs. */
+struct shown {
+	int started;	  /* the start event went out */
+	double t0;	  /* when it started */
+	double last_json; /* the last progress event */
+	long long last_done;
+	long long counted; /* bytes added to out.received */
+};
 
 struct out {
 	char *dir; /* DIR as shown in messages; owned */
 	int quiet;
 	int progress; /* one redrawn status line on stderr */
+	struct jsonout *json;
+	struct batch *b;
+	struct shown *shown; /* one per item */
 	size_t total;
 	atomic_size_t done;
 	atomic_llong received;
@@ -58,39 +72,53 @@ struct out {
 };
 
 static void
-on_signal(int sig)
-{
-	atomic_store(&interrupted, sig);
-}
-
-static void
 usage(FILE *f)
 {
 	fprintf(f,
-		"usage: " PROG
-		" [-i FILE] [-d DIR]%s [-q]%s [-H 'NAME: VALUE']\n"
-		"       [-u USER[:PASSWORD]] [-k] [-x PROXY] ...\n"
-		"Downloads every http(s) URL listed in FILE (one a line; "
-		"blank\n"
-		"lines and lines starting with '#' skipped) into DIR, %s.\n"
+		"usage: " PROG " [-i FILE] [-d DIR]%s [-s N|auto] [-c] "
+		"[--no-clobber] [-q]%s\n"
+		"       [--json] [--max-speed RATE] [-H 'NAME: VALUE'] "
+		"[-u USER[:PASSWORD]] ...\n"
+		"Downloads every file of the list FILE into DIR, %s, each "
+		"over up to N\n"
+		"ranged connections. A line holds a URL, or several "
+		"TAB-separated URLs of\n"
+		"one file (mirrors); indented lines after it set out=NAME, "
+		"dir=SUBDIR,\n"
+		"checksum=sha-256=HEX, header=NAME: VALUE, split=N for that "
+		"file.\n"
 		"\n"
-		"  -i, --input FILE     URL list, '-' for standard input "
+		"  -i, --input FILE     the list, '-' for standard input "
 		"(default urls.txt)\n"
 		"  -d, --dir DIR        output folder, created if missing "
 		"(default downloads)\n"
 #if BATCH_THREADED
-		"  -j, --jobs N         at most N downloads at once, 1 to %d\n"
-		"                       (default one per URL, at most %d)\n"
-		"  -t, --threads T      worker threads sharing them, 1 to %d, "
-		"never\n"
-		"                       more than N (default one per "
-		"processor;\n"
-		"                       -t N: a thread per download)\n"
+		"  -j, --jobs N         connections open at once over all "
+		"files, 1 to %d\n"
+		"                       (default %d)\n"
+		"  -t, --threads T      at most T files at once, 1 to %d "
+		"(default: as the\n"
+		"                       connections allow)\n"
 		"  -v, --verbose        a line per URL even on a terminal\n"
 #endif
+		"  -s, --split N        connections per file, 1 to %d, or "
+		"auto (default):\n"
+		"                       as many as raise the rate\n"
+		"      --max-connections N  with auto, never more (default "
+		"%d)\n"
+		"      --max-per-host N at most N connections to one host "
+		"(default %d)\n"
+		"  -c, --continue       resume each FILE.part of an earlier "
+		"run; keep files\n"
+		"                       already complete\n"
+		"      --no-clobber     skip a file that already exists\n"
+		"      --max-speed RATE total rate cap, e.g. 500k, 2M "
+		"(default none)\n"
+		"      --json           events as JSON lines on stdout "
+		"(see the manual)\n"
 		"  -q, --quiet          print only failures\n"
-		"      --retries N      retries after a connection error, 5xx "
-		"or 429 (default 3)\n"
+		"      --retries N      retries of a failed range (default "
+		"3)\n"
 		"      --retry-wait S   first wait before a retry, doubling "
 		"(default 0.5)\n"
 		"  -N, --timestamping   fetch only files newer than the ones "
@@ -102,12 +130,11 @@ usage(FILE *f)
 		"\n" CLI_REQ_HELP "\n" CLI_CONFIG_HELP,
 		BATCH_THREADED ? " [-j N] [-t T]" : "",
 		BATCH_THREADED ? " [-v]" : "",
-		BATCH_THREADED ? "several at once" : "one after another"
+		BATCH_THREADED ? "several at once" : "one after another",
 #if BATCH_THREADED
-		,
-		TPOOL_MAX_THREADS, TPOOL_MAX_THREADS, TPOOL_MAX_THREADS
+		MAX_JOBS, DEFAULT_JOBS, TPOOL_MAX_THREADS,
 #endif
-	);
+		MAX_SPLIT, DEFAULT_MAX_CONNS, DEFAULT_PER_HOST);
 }
 
 static void
@@ -129,16 +156,35 @@ draw(struct out *o, int force)
 	fflush(stderr);
 }
 
-static void
-on_data(void *arg)
+static struct shown *
+shown_of(struct out *o, struct batch_item *it)
 {
-	struct out *o = arg;
+	return &o->shown[it - batch_item(o->b, 0)];
+}
 
-	/* Never make a download wait for the screen. */
-	if (o->progress && pthread_mutex_trylock(&o->mu) == 0) {
-		draw(o, 0);
-		pthread_mutex_unlock(&o->mu);
-	}
+/* The path as shown: "DIR/PATH". */
+static const char *
+shown_path(const struct out *o, const struct batch_item *it, const char *name,
+	   char *buf, size_t size)
+{
+	char raw[4096], *slash;
+
+	snprintf(raw, sizeof(raw), "%s/%s", o->dir, it->path);
+	if (name != NULL && name[0] != '\0' &&
+	    (slash = strrchr(raw, '/')) != NULL)
+		snprintf(slash + 1, sizeof(raw) - (size_t)(slash + 1 - raw),
+			 "%s", name);
+	return display_text(raw, buf, size);
+}
+
+static void
+json_start(struct out *o, struct batch_item *it, struct shown *sh)
+{
+	if (sh->started)
+		return;
+	sh->started = 1;
+	jsonout_event(o->json, "start", "s:url", it->url, "s:name", it->path,
+		      "I:size", it->size, "i:connections", it->conns, NULL);
 }
 
 static void
@@ -147,7 +193,8 @@ on_start(struct batch_item *it, void *arg)
 	struct out *o = arg;
 	char u[URL_SHOWN];
 
-	if (o->quiet || o->progress)
+	shown_of(o, it)->t0 = shown_of(o, it)->last_json = mtime_now();
+	if (o->json != NULL || o->quiet || o->progress)
 		return;
 	pthread_mutex_lock(&o->mu);
 	printf("Downloading %s\n", display_url(it->url, u, sizeof(u)));
@@ -155,65 +202,183 @@ on_start(struct batch_item *it, void *arg)
 }
 
 static void
-on_done(struct batch_item *it, void *arg)
+on_progress(struct batch_item *it, void *arg)
 {
 	struct out *o = arg;
-	char u[URL_SHOWN], e[256];
+	struct shown *sh = shown_of(o, it);
+	double now = mtime_now();
 
-	atomic_fetch_add(&o->done, 1);
-	pthread_mutex_lock(&o->mu);
-	if (it->state == BATCH_SAVED && it->res.not_modified) {
+	if (it->done > sh->counted) {
+		atomic_fetch_add(&o->received, it->done - sh->counted);
+		sh->counted = it->done;
+	}
+	if (o->json != NULL && it->size >= 0)
+		json_start(o, it, sh);
+	if (o->json != NULL && now - sh->last_json >= 1.0) {
+		jsonout_event(o->json, "progress", "s:name", it->path,
+			      "I:bytes", it->done, "I:size", it->size, "f:rate",
+			      (double)(it->done - sh->last_done) /
+				      (now - sh->last_json),
+			      "i:connections", it->conns, NULL);
+		sh->last_json = now;
+		sh->last_done = it->done;
+	}
+	/* Never make a download wait for the screen. */
+	if (o->progress && pthread_mutex_trylock(&o->mu) == 0) {
+		draw(o, 0);
+		pthread_mutex_unlock(&o->mu);
+	}
+}
+
+static void
+json_done(struct out *o, struct batch_item *it)
+{
+	const struct accel_result *r = &it->res;
+	char path[4096];
+
+	if (it->state == BATCH_SKIPPED) {
+		jsonout_event(o->json, "skipped", "s:url", it->url, "s:name",
+			      it->path, "s:reason", it->why, NULL);
+		return;
+	}
+	if (it->state != BATCH_SAVED) {
+		jsonout_event(o->json, "failed", "s:url", it->url, "s:name",
+			      it->path, "s:reason",
+			      it->state == BATCH_INTERRUPTED ? "interrupted" :
+							       r->errmsg,
+			      "b:kept", r->kept, NULL);
+		return;
+	}
+	json_start(o, it, shown_of(o, it));
+	snprintf(path, sizeof(path), "%s", it->path);
+	if (strrchr(path, '/') != NULL)
+		snprintf(strrchr(path, '/') + 1,
+			 sizeof(path) - (size_t)(strrchr(path, '/') + 1 - path),
+			 "%s", r->name);
+	else
+		snprintf(path, sizeof(path), "%s", r->name);
+	jsonout_event(o->json, "done", "s:url", it->url, "s:name", path,
+		      "I:bytes", (long long)r->bytes, "I:resumed_from",
+		      (long long)r->resumed_from, "f:seconds", r->seconds,
+		      "i:connections", r->conns_max, "b:not_modified",
+		      r->not_modified, "h:sha256",
+		      it->has_sha256 ? it->sha256 : NULL, NULL);
+}
+
+/* The line for an item that ended, on stdout or stderr. */
+static void
+say_done(struct out *o, struct batch_item *it)
+{
+	const struct accel_result *r = &it->res;
+	char u[URL_SHOWN], e[512], p[4096];
+
+	if (it->state == BATCH_SAVED && r->not_modified) {
 		if (!o->quiet && !o->progress)
-			printf("not modified %s -> %s/%s (kept)\n",
-			       display_url(it->url, u, sizeof(u)), o->dir,
-			       display_text(it->res.name, e, sizeof(e)));
+			printf("not modified %s -> %s (kept)\n",
+			       display_url(it->url, u, sizeof(u)),
+			       shown_path(o, it, NULL, p, sizeof(p)));
 	} else if (it->state == BATCH_SAVED) {
 		if (!o->quiet && !o->progress)
-			printf("saved %s -> %s/%s (%lld bytes, %.3f s)\n",
-			       display_url(it->url, u, sizeof(u)), o->dir,
-			       display_text(it->res.name, e, sizeof(e)),
-			       it->res.bytes, it->res.seconds);
-		if (o->progress)
-			draw(o, 0);
+			printf("saved %s -> %s (%lld bytes, %.3f s)\n",
+			       display_url(it->url, u, sizeof(u)),
+			       shown_path(o, it, r->name, p, sizeof(p)),
+			       (long long)r->bytes, r->seconds);
+	} else if (it->state == BATCH_SKIPPED) {
+		if (!o->quiet && !o->progress)
+			printf("skipped %s -> %s: %s\n",
+			       display_url(it->url, u, sizeof(u)),
+			       shown_path(o, it, NULL, p, sizeof(p)), it->why);
 	} else {
 		if (o->progress)
 			fputs("\r\033[K", stderr);
 		fflush(stdout);
-		fprintf(stderr, PROG ": failed %s: %s\n",
+		fprintf(stderr, PROG ": %s %s: %s%s%s%s\n",
+			it->state == BATCH_INTERRUPTED ? "interrupted" :
+							 "failed",
 			display_url(it->url, u, sizeof(u)),
-			display_text(it->res.error, e, sizeof(e)));
-		if (o->progress)
-			draw(o, 1);
+			it->state == BATCH_INTERRUPTED ?
+				"stopped" :
+				display_text(r->errmsg, e, sizeof(e)),
+			r->kept ? " (" : "",
+			r->kept ? shown_path(o, it, NULL, p, sizeof(p)) : "",
+			r->kept ? ".part kept: resume with -c)" : "");
 	}
+}
+
+static void
+on_done(struct batch_item *it, void *arg)
+{
+	struct out *o = arg;
+	struct shown *sh = shown_of(o, it);
+
+	atomic_fetch_add(&o->done, 1);
+	if (it->state == BATCH_SAVED && it->res.bytes > sh->counted) {
+		atomic_fetch_add(&o->received, it->res.bytes - sh->counted);
+		sh->counted = it->res.bytes;
+	}
+	if (o->json != NULL) {
+		json_done(o, it);
+		return;
+	}
+	pthread_mutex_lock(&o->mu);
+	say_done(o, it);
+	if (o->progress)
+		draw(o, it->state != BATCH_SAVED);
 	pthread_mutex_unlock(&o->mu);
 }
 
 static void
-on_bad(unsigned long line, const char *text, void *arg)
+on_warn(const char *msg, void *arg)
+{
+	struct out *o = arg;
+
+	if (o->quiet)
+		return;
+	pthread_mutex_lock(&o->mu);
+	if (o->progress)
+		fputs("\r\033[K", stderr);
+	warnx("%s", msg);
+	pthread_mutex_unlock(&o->mu);
+}
+
+static void
+on_bad(unsigned long line, const char *why, void *arg)
 {
 	const char *file = arg;
-	char buf[160];
 
-	warnx("%s:%lu: not a URL: %s", file, line,
-	      display_text(text, buf, sizeof(buf)));
+	warnx("%s:%lu: %s", file, line, why);
 }
 
 /* What the command line asks for. */
 struct dl_opts {
 	const char *input; /* the URL list, "-" for standard input */
 	const char *dir;   /* where the files go */
-	long long jobs;	   /* 0: as many as there are URLs, at most 64 */
-	long long threads; /* 0: one per processor */
+	long long jobs;	   /* connections at once, over all files */
+	long long threads; /* files at once; 0: as jobs allow */
+	long long split;   /* per file; 0: auto */
+	long long max_conns, per_host, speed;
 	long long retries;
 	double wait; /* before the first retry */
 	int quiet;
 	int verbose;
+	int json;
+	int resume, no_clobber;
 	int no_cd;	  /* --no-content-disposition */
 	int timestamping; /* -N */
 	struct reqopts req;
 };
 
-enum { OPT_VERSION = 256, OPT_RETRIES, OPT_RETRY_WAIT, OPT_NOCD };
+enum {
+	OPT_VERSION = 256,
+	OPT_RETRIES,
+	OPT_RETRY_WAIT,
+	OPT_NOCD,
+	OPT_MAXCONNS,
+	OPT_PERHOST,
+	OPT_NOCLOBBER,
+	OPT_MAXSPEED,
+	OPT_JSON
+};
 
 /* One option c with its argument arg into o (a struct dl_opts); exits on
  * a bad value and after --help. */
@@ -231,12 +396,39 @@ set_option(int c, char *arg, void *ctx)
 		o->dir = arg;
 		break;
 	case 'j':
-		o->jobs = cli_long_arg(arg, 1, TPOOL_MAX_THREADS,
-				       "job count (1 to 64)");
+		o->jobs = cli_long_arg(arg, 1, MAX_JOBS,
+				       "connection count (1 to 256)");
 		break;
 	case 't':
 		o->threads = cli_long_arg(arg, 1, TPOOL_MAX_THREADS,
-					  "thread count (1 to 64)");
+					  "file count (1 to 64)");
+		break;
+	case 's':
+		if (strcmp(arg, "auto") == 0)
+			o->split = 0;
+		else if ((rc = cli_parse_long(arg, 1, MAX_SPLIT, &o->split)) <
+			 0)
+			cli_bad_value("split (1 to 64, or auto)", arg, rc);
+		break;
+	case OPT_MAXCONNS:
+		o->max_conns = cli_long_arg(arg, 1, MAX_SPLIT,
+					    "connection count (1 to 64)");
+		break;
+	case OPT_PERHOST:
+		o->per_host = cli_long_arg(arg, 1, MAX_JOBS,
+					   "connections per host (1 to 256)");
+		break;
+	case OPT_MAXSPEED:
+		o->speed = cli_size_arg(arg, 1, 1LL << 40, "rate");
+		break;
+	case 'c':
+		o->resume = 1;
+		break;
+	case OPT_NOCLOBBER:
+		o->no_clobber = 1;
+		break;
+	case OPT_JSON:
+		o->json = 1;
 		break;
 	case 'v':
 		o->verbose = 1;
@@ -281,6 +473,13 @@ parse_args(int argc, char **argv, struct dl_opts *o)
 		{"threads", required_argument, NULL, 't'},
 		{"verbose", no_argument, NULL, 'v'},
 #endif
+		{"split", required_argument, NULL, 's'},
+		{"max-connections", required_argument, NULL, OPT_MAXCONNS},
+		{"max-per-host", required_argument, NULL, OPT_PERHOST},
+		{"continue", no_argument, NULL, 'c'},
+		{"no-clobber", no_argument, NULL, OPT_NOCLOBBER},
+		{"max-speed", required_argument, NULL, OPT_MAXSPEED},
+		{"json", no_argument, NULL, OPT_JSON},
 		{"quiet", no_argument, NULL, 'q'},
 		{"retries", required_argument, NULL, OPT_RETRIES},
 		{"retry-wait", required_argument, NULL, OPT_RETRY_WAIT},
@@ -296,6 +495,9 @@ parse_args(int argc, char **argv, struct dl_opts *o)
 	memset(o, 0, sizeof(*o));
 	o->input = "urls.txt";
 	o->dir = "downloads";
+	o->jobs = DEFAULT_JOBS;
+	o->max_conns = DEFAULT_MAX_CONNS;
+	o->per_host = DEFAULT_PER_HOST;
 	o->retries = 3;
 	o->wait = 0.5;
 	cli_parse(argc, argv, OPTSTRING, opts, set_option, o);
@@ -356,7 +558,7 @@ open_dir(const char *dir)
 		warn("%s", dir);
 		return -1;
 	}
-	if ((rc = fetch_probe_dir(dirfd)) < 0) {
+	if ((rc = fsutil_probe_dir(dirfd)) < 0) {
 		errno = -rc;
 		warn("%s: cannot write", dir);
 		close(dirfd);
@@ -365,9 +567,9 @@ open_dir(const char *dir)
 	return dirfd;
 }
 
-/* Sets up what the workers print through, for n downloads into dir. */
+/* Sets up what the workers print through, for the n items of b. */
 static void
-out_init(struct out *o, const struct dl_opts *opt, size_t n)
+out_init(struct out *o, const struct dl_opts *opt, struct batch *b, size_t n)
 {
 	memset(o, 0, sizeof(*o));
 	o->quiet = opt->quiet;
@@ -376,9 +578,15 @@ out_init(struct out *o, const struct dl_opts *opt, size_t n)
 		err(1, "strdup");
 	for (size_t l = strlen(o->dir); l > 1 && o->dir[l - 1] == '/'; l--)
 		o->dir[l - 1] = '\0';
+	o->b = b;
 	o->total = n;
+	if ((o->shown = calloc(n + 1, sizeof(*o->shown))) == NULL)
+		err(1, "calloc");
 	o->start = mtime_now();
-	o->progress = BATCH_THREADED && !opt->verbose && !o->quiet && isatty(2);
+	if (opt->json && (o->json = jsonout_new(stdout)) == NULL)
+		err(1, "json");
+	o->progress = BATCH_THREADED && !opt->verbose && !o->quiet &&
+		      !opt->json && isatty(2);
 	pthread_mutex_init(&o->mu, NULL);
 }
 
@@ -388,33 +596,33 @@ fetch_all(struct batch *b, size_t n, int dirfd, struct out *o,
 	  const struct dl_opts *opt)
 {
 	struct batch_run_opts ro;
-	long long jobs = opt->jobs;
 	int rc;
 
 	memset(&ro, 0, sizeof(ro));
-	ro.fetch.retries = opt->retries > 0 ? (int)opt->retries : -1;
-	ro.fetch.backoff = opt->wait > 0 ? opt->wait : -1;
-	ro.fetch.cancel = &interrupted;
-	ro.fetch.received = &o->received;
-	ro.fetch.on_data = o->progress ? on_data : NULL;
-	ro.fetch.arg = o;
-	ro.fetch.req = &opt->req;
+	ro.jobs = BATCH_THREADED ? (unsigned)opt->jobs : 0;
+	ro.threads = (unsigned)opt->threads;
+	ro.dir = opt->dir;
+	ro.dirfd = dirfd;
+	ro.split = (int)opt->split;
+	ro.max_conns = (int)opt->max_conns;
+	ro.max_per_host = (int)opt->per_host;
+	ro.max_speed = opt->speed;
+	ro.resume = opt->resume;
+	ro.no_clobber = opt->no_clobber;
+	ro.timestamping = opt->timestamping;
 	/* -N compares the file at the URL's name: a name only the reply
 	 * gives would be a file never compared. */
-	ro.fetch.disposition = !opt->no_cd && !opt->timestamping;
-	ro.fetch.timestamping = opt->timestamping;
-	ro.dirfd = dirfd;
+	ro.disposition = !opt->no_cd && !opt->timestamping;
+	/* --retries counts the retries; the engine counts the tries. */
+	ro.retries = (int)opt->retries + 1;
+	ro.backoff = opt->wait > 0 ? opt->wait : 0.001;
+	ro.req = &opt->req;
+	ro.stop = &cli_stop_signal;
 	ro.on_start = on_start;
+	ro.on_progress = on_progress;
 	ro.on_done = on_done;
+	ro.warn = on_warn;
 	ro.arg = o;
-#if BATCH_THREADED
-	if (jobs == 0)
-		jobs = n < TPOOL_MAX_THREADS ? (long long)n : TPOOL_MAX_THREADS;
-	if (jobs == 0)
-		jobs = 1;
-#endif
-	ro.jobs = (unsigned)jobs;
-	ro.threads = (unsigned)opt->threads;
 	if (n > 0 && (rc = batch_run(b, &ro)) < 0) {
 		errno = -rc;
 		warn("cannot start downloads");
@@ -425,8 +633,9 @@ fetch_all(struct batch *b, size_t n, int dirfd, struct out *o,
 static int
 summarize(struct batch *b, size_t n, long nbad, const struct out *o)
 {
-	size_t saved = 0, failed = 0, pending = 0, kept = 0;
+	size_t saved = 0, failed = 0, pending = 0, kept = 0, skipped = 0;
 	long long bytes = 0;
+	double secs = mtime_now() - o->start;
 
 	for (size_t i = 0; i < n; i++) {
 		struct batch_item *it = batch_item(b, i);
@@ -436,6 +645,9 @@ summarize(struct batch *b, size_t n, long nbad, const struct out *o)
 			saved++;
 			kept += it->res.not_modified;
 			bytes += it->res.bytes;
+			break;
+		case BATCH_SKIPPED:
+			skipped++;
 			break;
 		case BATCH_PENDING:
 			pending++;
@@ -447,22 +659,31 @@ summarize(struct batch *b, size_t n, long nbad, const struct out *o)
 	}
 	if (o->progress)
 		fputs("\r\033[K", stderr);
-	if (!o->quiet) {
+	if (o->json != NULL) {
+		jsonout_event(o->json, "summary", "I:files", (long long)n,
+			      "I:done", (long long)saved, "I:skipped",
+			      (long long)skipped, "I:failed", (long long)failed,
+			      "I:not_started", (long long)pending,
+			      "I:bad_lines", (long long)nbad, "I:bytes", bytes,
+			      "f:seconds", secs, "b:interrupted",
+			      cli_stop_signal != 0, NULL);
+	} else if (!o->quiet) {
 		printf("%zu saved, ", saved - kept);
 		if (kept > 0)
 			printf("%zu not modified, ", kept);
+		if (skipped > 0)
+			printf("%zu skipped, ", skipped);
 		printf("%zu failed", failed);
 		if (pending > 0)
 			printf(", %zu not started", pending);
 		if (nbad > 0)
 			printf(", %ld bad lines", nbad);
-		printf(" of %zu URLs; %lld bytes in %.3f s%s\n", n, bytes,
-		       mtime_now() - o->start,
-		       atomic_load(&interrupted) ? " (interrupted)" : "");
+		printf(" of %zu URLs; %lld bytes in %.3f s%s\n", n, bytes, secs,
+		       cli_stop_signal ? " (interrupted)" : "");
 	}
-	if (atomic_load(&interrupted))
-		return 128 + atomic_load(&interrupted);
-	return saved == n && nbad == 0 ? 0 : 1;
+	if (cli_stop_signal)
+		return 128 + cli_stop_signal;
+	return saved + skipped == n && nbad == 0 ? 0 : 1;
 }
 
 /* Checks the input and the folder, downloads, reports; the exit status. */
@@ -486,27 +707,29 @@ run(const struct dl_opts *opt)
 	}
 	/*
 	 * libcurl frees and allocates its receive buffer again for every
-	 * transfer in a multi handle. glibc would hand such a freed block at
-	 * the top of the heap back to the system (and a fresh one would be
-	 * faulted in, page by page, for the next file): keep up to 8 MiB
-	 * free for reuse instead, and map only blocks of 1 MiB or more.
+	 * transfer. glibc would hand such a freed block at the top of the
+	 * heap back to the system (and a fresh one would be faulted in, page
+	 * by page, for the next file): keep up to 8 MiB free for reuse
+	 * instead, and map only blocks of 1 MiB or more.
 	 */
 	mallopt(M_TRIM_THRESHOLD, 8 << 20);
 	mallopt(M_MMAP_THRESHOLD, 1 << 20);
-	if (fetch_global_init() < 0)
+	if (accel_global_init() < 0)
 		errx(1, "libcurl initialisation failed");
 
 	n = batch_count(b);
-	out_init(&o, opt, n);
-	cli_on_stop(on_signal);
+	out_init(&o, opt, b, n);
+	cli_catch_stop();
 	/* A server closing on us must be an error, not a silent death. */
 	signal(SIGPIPE, SIG_IGN);
 	fetch_all(b, n, dirfd, &o, opt);
 	status = summarize(b, n, nbad, &o);
 	close(dirfd);
 	free(o.dir);
+	free(o.shown);
+	jsonout_free(o.json);
 	batch_free(b);
-	fetch_global_cleanup();
+	accel_global_cleanup();
 	pthread_mutex_destroy(&o.mu);
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		warn("stdout");

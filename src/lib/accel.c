@@ -149,9 +149,9 @@ pick_source(struct accel *a, struct accel_conn *c)
 }
 
 static double
-backoff(int fails, double retry_after)
+backoff(const struct accel *a, int fails, double retry_after)
 {
-	double d = BACKOFF_FIRST;
+	double d = a->o->backoff > 0 ? a->o->backoff : BACKOFF_FIRST;
 
 	if (retry_after >= 0)
 		return retry_after < RETRY_AFTER_MAX ? retry_after :
@@ -253,8 +253,8 @@ probe_failed(struct accel *a, struct accel_conn *c, enum accel_fail f)
 {
 	a->probe_fails++;
 	if (f == ACCEL_F_RETRY && a->probe_fails < a->o->retries) {
-		a->probe_not_before =
-			mtime_now() + backoff(a->probe_fails, c->retry_after);
+		a->probe_not_before = mtime_now() + backoff(a, a->probe_fails,
+							    c->retry_after);
 		return;
 	}
 	accel__err(a, -EIO, a->o->urls[0], "%s%s", c->why,
@@ -334,9 +334,9 @@ range_retry(struct accel *a, struct accel_conn *c, int range)
 			return;
 		}
 	}
-	accel_plan_release(a->plan, range,
-			   mtime_now() +
-				   backoff(fails ? fails : 1, c->retry_after));
+	accel_plan_release(
+		a->plan, range,
+		mtime_now() + backoff(a, fails ? fails : 1, c->retry_after));
 }
 
 /*
@@ -393,7 +393,7 @@ range_done(struct accel *a, struct accel_conn *c, enum accel_fail f, int range)
 	if (range >= 0 && c->refused && one_too_many(a, c)) {
 		/* The range waits for another connection. */
 		accel_plan_release(a->plan, range,
-				   mtime_now() + backoff(1, c->retry_after));
+				   mtime_now() + backoff(a, 1, c->retry_after));
 		return;
 	}
 	if (range >= 0)
@@ -729,7 +729,8 @@ setup(struct accel *a)
 			   "URL longer than %d bytes", ACCEL_URL_MAX);
 		return a->fatal;
 	}
-	if ((a->multi = curl_multi_init()) == NULL ||
+	a->multi = o->session != NULL ? o->session->multi : curl_multi_init();
+	if (a->multi == NULL ||
 	    (a->conns = calloc((size_t)nconns, sizeof(*a->conns))) == NULL ||
 	    (a->src = calloc((size_t)o->nurls, sizeof(*a->src))) == NULL ||
 	    (a->probe_hdrs = curl_slist_append(
@@ -913,7 +914,8 @@ accel_run(const struct accel_opts *opts, struct accel_result *res)
 		res->conns_max = 1;
 	for (int i = 0; i < a.nconns; i++)
 		curl_easy_cleanup(a.conns[i].easy);
-	curl_multi_cleanup(a.multi);
+	if (o.session == NULL)
+		curl_multi_cleanup(a.multi);
 	for (int i = 0; i < a.nsrc; i++)
 		free(a.src[i].eff);
 	free(a.src);
@@ -937,6 +939,28 @@ accel_run(const struct accel_opts *opts, struct accel_result *res)
 	free(a.final_name);
 	free(a.cd_name);
 	return rc;
+}
+
+struct accel_session *
+accel_session_new(void)
+{
+	struct accel_session *s = calloc(1, sizeof(*s));
+
+	if (s != NULL && (s->multi = curl_multi_init()) == NULL) {
+		free(s);
+		errno = ENOMEM;
+		return NULL;
+	}
+	return s;
+}
+
+void
+accel_session_free(struct accel_session *s)
+{
+	if (s == NULL)
+		return;
+	curl_multi_cleanup(s->multi);
+	free(s);
 }
 
 int

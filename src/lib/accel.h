@@ -10,6 +10,8 @@
 #include "budget.h"
 #include "reqopts.h"
 
+struct accel_session;
+
 struct accel_stats {
 	int64_t done;	/* bytes on disk */
 	int64_t total;	/* file size, -1 while unknown */
@@ -25,37 +27,42 @@ typedef void accel_warn_cb(const char *msg, void *arg);
 struct accel_opts {
 	const char *const *urls; /* urls[0] the primary, then mirrors */
 	int nurls;
-	const char *path;      /* final name; NAME.part and NAME.part.state */
-	int disposition;       /* name the file as the first reply's
-				* Content-Disposition says, if it does, in
-				* path's folder (NAME.part keeps path's
-				* name); 0: path */
-	int conns;	       /* parallel connections; 0: as many as pay
-				* (connctl.h) */
-	int max_conns;	       /* with conns 0, never more; 0: 16 */
-	int resume;	       /* continue from NAME.part and its state */
-	int timestamping;      /* with a regular file at path, ask only for
-				* a newer one (If-Modified-Since its time);
-				* 0: always fetch */
-	double timeout;	       /* abandon a connection silent this long,
-				* seconds; 0: 10 */
-	long long min_speed;   /* bytes/s: abandon a connection slower
-				* than this for timeout seconds; 0: no */
-	int retries;	       /* failed tries of one range before giving
-				* up; 0: 5 */
-	long long max_speed;   /* total bytes per second, 0 for no cap;
-				* ignored with a budget */
-	int max_per_host;      /* connections to one host at once, 0 for
-				* no cap; ignored with a budget */
-	struct budget *budget; /* shared with the other downloads of a
-				* run: connections in all and per host,
-				* and the rate; NULL: this download's own,
-				* from max_per_host and max_speed */
-	const unsigned char *sha256; /* 32 bytes to verify, or NULL */
-	const struct reqopts *req;   /* what every request carries (headers,
-				      * credentials, TLS, proxy); NULL: none */
-	volatile sig_atomic_t *stop; /* set by a signal handler: stop */
-	accel_progress_cb *progress; /* called a few times a second */
+	const char *path;    /* final name; NAME.part and NAME.part.state */
+	int disposition;     /* name the file as the first reply's
+			      * Content-Disposition says, if it does, in
+			      * path's folder (NAME.part keeps path's
+			      * name); 0: path */
+	int conns;	     /* parallel connections; 0: as many as pay
+			      * (connctl.h) */
+	int max_conns;	     /* with conns 0, never more; 0: 16 */
+	int resume;	     /* continue from NAME.part and its state */
+	int timestamping;    /* with a regular file at path, ask only for
+			      * a newer one (If-Modified-Since its time);
+			      * 0: always fetch */
+	double timeout;	     /* abandon a connection silent this long,
+			      * seconds; 0: 10 */
+	long long min_speed; /* bytes/s: abandon a connection slower
+			      * than this for timeout seconds; 0: no */
+	int retries;	     /* failed tries of one range before giving
+			      * up; 0: 5 */
+	double backoff;	     /* seconds before the first retry, doubling
+			      * for each (a Retry-After wins); 0: 0.25 */
+	long long max_speed; /* total bytes per second, 0 for no cap;
+			      * ignored with a budget */
+	int max_per_host;    /* connections to one host at once, 0 for
+			      * no cap; ignored with a budget */
+	struct accel_session *session; /* connections kept from the
+					* thread's downloads before; NULL:
+					* none kept */
+	struct budget *budget;	       /* shared with the other downloads of a
+					* run: connections in all and per host,
+					* and the rate; NULL: this download's own,
+					* from max_per_host and max_speed */
+	const unsigned char *sha256;   /* 32 bytes to verify, or NULL */
+	const struct reqopts *req;     /* what every request carries (headers,
+					* credentials, TLS, proxy); NULL: none */
+	volatile sig_atomic_t *stop;   /* set by a signal handler: stop */
+	accel_progress_cb *progress;   /* called a few times a second */
 	accel_warn_cb *warn;
 	void *arg; /* for progress and warn */
 };
@@ -91,6 +98,15 @@ struct accel_result {
  * to the first request returns 0 with res->not_modified set.
  */
 int accel_run(const struct accel_opts *opts, struct accel_result *res);
+
+/*
+ * What the downloads one thread runs one after another keep between them:
+ * their open connections, so that the next file from the same server
+ * needs no new one. One thread at a time may use a session. Returns it,
+ * or NULL with errno set. accel_session_free(NULL) does nothing.
+ */
+struct accel_session *accel_session_new(void);
+void accel_session_free(struct accel_session *s);
 
 /* Call once before any thread starts (libcurl's global init). */
 int accel_global_init(void);

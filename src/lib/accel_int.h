@@ -31,6 +31,10 @@ enum accel_mode { ACCEL_M_PROBE, ACCEL_M_RANGES, ACCEL_M_STREAM, ACCEL_M_DONE };
 /* What a failed try means for the download. */
 enum accel_fail { ACCEL_F_NONE, ACCEL_F_RETRY, ACCEL_F_CHANGED, ACCEL_F_FATAL };
 
+struct accel_session {
+	CURLM *multi; /* its connection cache outlives each download */
+};
+
 struct accel_source {
 	const char *url; /* as given */
 	char *eff;	 /* after redirects, once known */

@@ -1,15 +1,19 @@
 /* SPDX-License-Identifier: ISC */
-/* batch.c -- reads URL lists, reserves unique names, runs the downloads. */
+/* batch.c -- reads download lists, reserves unique names, runs the
+ * downloads through accel under one budget. */
 #include <errno.h>
-#include <sched.h>
-#include <stdio.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "batch.h"
+#include "mtime.h"
 #include "tpool.h"
 #include "urlname.h"
 
@@ -26,8 +30,6 @@ struct batch_nameset {
 struct batch {
 	struct batch_item *items;
 	size_t n, cap;
-	struct batch_nameset ns; /* the names batch_reserve() gave; read
-				  * only while the batch runs */
 };
 
 struct batch *
@@ -36,16 +38,32 @@ batch_new(void)
 	return calloc(1, sizeof(struct batch));
 }
 
+static void
+free_strings(char **v, int n)
+{
+	for (int i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+static void
+item_free(struct batch_item *it)
+{
+	free_strings(it->urls, it->nurls);
+	free_strings(it->headers, it->nheaders);
+	free(it->out);
+	free(it->dir);
+	free(it->name);
+	free(it->path);
+}
+
 void
 batch_free(struct batch *b)
 {
 	if (b == NULL)
 		return;
-	for (size_t i = 0; i < b->n; i++) {
-		free(b->items[i].url);
-		free(b->items[i].name);
-	}
-	free(b->ns.slots);
+	for (size_t i = 0; i < b->n; i++)
+		item_free(&b->items[i]);
 	free(b->items);
 	free(b);
 }
@@ -62,8 +80,9 @@ batch_item(struct batch *b, size_t i)
 	return &b->items[i];
 }
 
-int
-batch_add(struct batch *b, const char *url, unsigned long line)
+/* A new zeroed item at the end, or NULL without memory. */
+static struct batch_item *
+new_item(struct batch *b, unsigned long line)
 {
 	struct batch_item *it;
 
@@ -72,64 +91,85 @@ batch_add(struct batch *b, const char *url, unsigned long line)
 		struct batch_item *items;
 
 		if ((items = realloc(b->items, cap * sizeof(*items))) == NULL)
-			return -ENOMEM;
+			return NULL;
 		b->items = items;
 		b->cap = cap;
 	}
 	it = &b->items[b->n];
 	memset(it, 0, sizeof(*it));
-	if ((it->url = strdup(url)) == NULL)
-		return -ENOMEM;
 	it->line = line;
 	it->state = BATCH_PENDING;
-	b->n++;
-	return 0;
+	it->size = -1;
+	return it;
 }
 
-static int
-blank(int c)
+/* A copy of n strings, or NULL without memory (n 0: an empty array). */
+static char **
+copy_strings(char *const *v, int n)
 {
-	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' ||
-	       c == '\f';
+	char **c = calloc((size_t)n + 1, sizeof(*c));
+
+	for (int i = 0; c != NULL && i < n; i++)
+		if ((c[i] = strdup(v[i])) == NULL) {
+			free_strings(c, i);
+			return NULL;
+		}
+	return c;
+}
+
+int
+batch_add(struct batch *b, const char *url, unsigned long line)
+{
+	struct urllist_entry e = {
+		.urls = (char **)&url, .nurls = 1, .line = line};
+
+	return batch_add_entry(b, &e);
+}
+
+int
+batch_add_entry(struct batch *b, const struct urllist_entry *e)
+{
+	struct batch_item *it = new_item(b, e->line);
+
+	if (it == NULL)
+		return -ENOMEM;
+	b->n++;
+	it->nurls = e->nurls;
+	it->nheaders = e->nheaders;
+	it->has_sha256 = e->has_sha256;
+	memcpy(it->sha256, e->sha256, sizeof(it->sha256));
+	it->split = e->split;
+	if ((it->urls = copy_strings(e->urls, e->nurls)) == NULL ||
+	    (it->headers = copy_strings(e->headers, e->nheaders)) == NULL ||
+	    (e->out != NULL && (it->out = strdup(e->out)) == NULL) ||
+	    (e->dir != NULL && (it->dir = strdup(e->dir)) == NULL)) {
+		if (it->urls == NULL)
+			it->nurls = 0;
+		if (it->headers == NULL)
+			it->nheaders = 0;
+		item_free(it);
+		b->n--;
+		return -ENOMEM;
+	}
+	it->url = it->urls[0];
+	return 0;
 }
 
 long
 batch_read(struct batch *b, FILE *in, batch_bad_cb *bad, void *arg)
 {
-	char *line = NULL, *s, *e;
-	size_t size = 0;
-	unsigned long lineno = 0;
-	long nbad = 0;
+	struct urllist *l = urllist_new();
+	long nbad;
 	int rc = 0;
 
-	errno = 0;
-	while (getline(&line, &size, in) >= 0) {
-		lineno++;
-		s = line;
-		/* A byte order mark some editors put before the first line. */
-		if (lineno == 1 && strncmp(s, "\xef\xbb\xbf", 3) == 0)
-			s += 3;
-		while (blank((unsigned char)*s))
-			s++;
-		e = s + strlen(s);
-		while (e > s && blank((unsigned char)e[-1]))
-			e--;
-		*e = '\0';
-		if (*s == '\0' || *s == '#')
-			continue;
-		if (!urlname_is_http(s)) {
-			nbad++;
-			if (bad != NULL)
-				bad(lineno, s, arg);
-			continue;
-		}
-		if ((rc = batch_add(b, s, lineno)) < 0)
-			break;
-	}
-	if (rc == 0 && ferror(in))
-		rc = errno != 0 ? -errno : -EIO;
-	free(line);
-	return rc < 0 ? rc : nbad;
+	if (l == NULL)
+		return -ENOMEM;
+	nbad = urllist_read(l, in, bad, arg);
+	for (size_t i = 0; nbad >= 0 && i < urllist_count(l); i++)
+		if ((rc = batch_add_entry(b, urllist_entry(l, i))) < 0)
+			nbad = rc;
+	urllist_free(l);
+	return nbad;
 }
 
 static uint64_t
@@ -153,6 +193,31 @@ lookup(struct batch_nameset *ns, const char *name)
 	return &ns->slots[i];
 }
 
+/* The path an item asks for: "dir/name" or "name"; NULL without memory. */
+static char *
+wanted_path(const struct batch_item *it)
+{
+	char *name, *path;
+
+	name = it->out != NULL ? strdup(it->out) : urlname_from_url(it->url);
+	if (name == NULL || it->dir == NULL)
+		return name;
+	if (asprintf(&path, "%s/%s", it->dir, name) < 0)
+		path = NULL;
+	free(name);
+	return path;
+}
+
+/* Gives it the path p (taken over) and the name in it. */
+static void
+give_path(struct batch_item *it, char *p)
+{
+	const char *slash = strrchr(p, '/');
+
+	it->path = p;
+	it->name = strdup(slash != NULL ? slash + 1 : p);
+}
+
 int
 batch_reserve(struct batch *b)
 {
@@ -162,86 +227,70 @@ batch_reserve(struct batch *b)
 
 	while (size < 2 * b->n + 16)
 		size *= 2;
-	free(b->ns.slots);
-	b->ns.slots = NULL;
 	if ((ns.slots = calloc(size, sizeof(*ns.slots))) == NULL)
 		return -ENOMEM;
 	ns.mask = size - 1;
-	for (size_t i = 0; i < b->n; i++) {
+	for (size_t i = 0; i < b->n && rc == 0; i++) {
 		struct batch_item *it = &b->items[i];
 		struct slot *base, *sl;
-		char *name;
+		char *path;
 
 		free(it->name);
-		it->name = NULL;
-		if ((name = urlname_from_url(it->url)) == NULL) {
+		free(it->path);
+		it->name = it->path = NULL;
+		if ((path = wanted_path(it)) == NULL) {
 			rc = -ENOMEM;
-			goto out;
+			break;
 		}
-		base = lookup(&ns, name);
+		base = lookup(&ns, path);
 		if (base->name == NULL) {
-			base->name = name;
+			base->name = path;
 			base->next = 1;
-			it->name = name;
+			give_path(it, path);
+			rc = it->name == NULL ? -ENOMEM : 0;
 			continue;
 		}
-		/* Taken: the first free NAME.K, K counting on from last time.
-		 */
+		/* Taken: the first free PATH.K, K counting on from last
+		 * time. */
 		for (;;) {
 			char *cand;
 
-			if (asprintf(&cand, "%s.%lu", name, base->next++) < 0) {
-				free(name);
+			if (asprintf(&cand, "%s.%lu", path, base->next++) < 0) {
 				rc = -ENOMEM;
-				goto out;
+				break;
 			}
 			sl = lookup(&ns, cand);
 			if (sl->name == NULL) {
 				sl->name = cand;
 				sl->next = 1;
-				it->name = cand;
+				give_path(it, cand);
+				rc = it->name == NULL ? -ENOMEM : 0;
 				break;
 			}
 			free(cand);
 		}
-		free(name);
+		free(path);
 	}
-out:
-	/* The names are owned by the items; the set only borrows them, and
-	 * is kept for batch_taken(). */
-	if (rc < 0)
-		free(ns.slots);
-	else
-		b->ns = ns;
+	/* The paths are owned by the items; the set only borrowed them. */
+	free(ns.slots);
 	return rc;
-}
-
-/* fetch_taken_cb: whether batch_reserve() gave name to an item. */
-static int
-batch_taken(const char *name, void *arg)
-{
-	struct batch *b = arg;
-
-	return b->ns.slots != NULL && lookup(&b->ns, name)->name != NULL;
 }
 
 struct batch_runner {
 	struct batch *b;
 	const struct batch_run_opts *o;
-	struct fetch_opts fetch; /* o->fetch with the batch's taken */
-	struct fetch_share *share;
-	unsigned threads, concurrency;
+	struct budget *budget;
 	atomic_size_t next; /* the next item a worker claims */
 };
 
 static int
 stopping(const struct batch_run_opts *o)
 {
-	return o->fetch.cancel != NULL && atomic_load(o->fetch.cancel) != 0;
+	return o->stop != NULL && *o->stop != 0;
 }
 
-/* The next pending item for this worker, or NULL when none is left (or
- * the run is stopping). An atomic increment: no lock, no queue to feed. */
+/* The next pending item, or NULL when none is left (or the run is
+ * stopping). An atomic increment: no lock, no queue to feed. */
 static struct batch_item *
 claim(struct batch_runner *r)
 {
@@ -256,126 +305,251 @@ claim(struct batch_runner *r)
 static void
 item_end(struct batch_runner *r, struct batch_item *it, int rc)
 {
-	it->state = rc == 0	     ? BATCH_SAVED :
-		    rc == -ECANCELED ? BATCH_INTERRUPTED :
-				       BATCH_FAILED;
+	if (it->state == BATCH_PENDING)
+		it->state = rc == 0	 ? BATCH_SAVED :
+			    rc == -EINTR ? BATCH_INTERRUPTED :
+					   BATCH_FAILED;
 	if (r->o->on_done != NULL)
 		r->o->on_done(it, r->o->arg);
 }
 
+/* What accel's callbacks get: the run and the item. */
+struct batch_job {
+	struct batch_runner *r;
+	struct batch_item *it;
+};
+
 static void
-item_start(struct batch_runner *r, struct batch_item *it)
+on_progress(const struct accel_stats *st, void *arg)
 {
+	struct batch_job *j = arg;
+
+	j->it->size = st->total;
+	j->it->done = st->done;
+	j->it->conns = st->conns;
+	if (j->r->o->on_progress != NULL)
+		j->r->o->on_progress(j->it, j->r->o->arg);
+}
+
+static void
+on_warn(const char *msg, void *arg)
+{
+	struct batch_job *j = arg;
+
+	if (j->r->o->warn != NULL)
+		j->r->o->warn(msg, j->r->o->arg);
+}
+
+/*
+ * Makes the item's subfolder inside the run's folder, one component at a
+ * time, never through a symbolic link. Returns 0, or -errno with the
+ * reason in it->res.
+ */
+static int
+make_subdir(const struct batch_runner *r, struct batch_item *it)
+{
+	char *d = strdup(it->dir), *part, *save = NULL;
+	int fd = dup(r->o->dirfd), rc = 0;
+
+	if (d == NULL || fd < 0) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (part = strtok_r(d, "/", &save); part != NULL;
+	     part = strtok_r(NULL, "/", &save)) {
+		int next;
+
+		if (mkdirat(fd, part, 0777) < 0 && errno != EEXIST) {
+			rc = -errno;
+			break;
+		}
+		next = openat(fd, part,
+			      O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (next < 0) {
+			rc = errno == ELOOP || errno == ENOTDIR ? -ELOOP :
+								  -errno;
+			break;
+		}
+		close(fd);
+		fd = next;
+	}
+out:
+	if (rc < 0)
+		snprintf(it->res.errmsg, sizeof(it->res.errmsg), "dir=%s: %s",
+			 it->dir,
+			 rc == -ELOOP ? "a symbolic link or not a folder; "
+					"not followed" :
+					strerror(-rc));
+	if (fd >= 0)
+		close(fd);
+	free(d);
+	return rc;
+}
+
+/* Whether the item should not run: already there (-c, --no-clobber), or a
+ * partial download of an earlier run that only -c may touch. */
+static int
+skip_or_refuse(const struct batch_runner *r, struct batch_item *it)
+{
+	char part[PATH_MAX];
+	struct stat st;
+
+	if ((r->o->no_clobber || r->o->resume) &&
+	    fstatat(r->o->dirfd, it->path, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		it->state = BATCH_SKIPPED;
+		snprintf(it->why, sizeof(it->why), "%s",
+			 r->o->no_clobber ? "already there (--no-clobber)" :
+					    "already complete");
+		return 1;
+	}
+	snprintf(part, sizeof(part), "%s.part.state", it->path);
+	if (!r->o->resume &&
+	    fstatat(r->o->dirfd, part, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		it->state = BATCH_FAILED;
+		it->res.kept = 1;
+		snprintf(it->res.errmsg, sizeof(it->res.errmsg),
+			 "an earlier download's .part is there; resume it "
+			 "with -c");
+		return 1;
+	}
+	return 0;
+}
+
+/* The request options of the run, with the item's own headers after. */
+static int
+item_req(const struct batch_runner *r, const struct batch_item *it,
+	 struct reqopts *req)
+{
+	if (r->o->req != NULL)
+		*req = *r->o->req;
+	else
+		memset(req, 0, sizeof(*req));
+	for (int i = 0; i < it->nheaders; i++) {
+		if (req->nheaders == REQOPTS_MAX_HEADERS)
+			return -E2BIG;
+		req->headers[req->nheaders++] = it->headers[i];
+	}
+	return 0;
+}
+
+/* Downloads one item to its end, in the calling thread. */
+static void
+run_item(struct batch_runner *r, struct batch_item *it,
+	 struct accel_session *session)
+{
+	const struct batch_run_opts *o = r->o;
+	struct batch_job job = {r, it};
+	struct accel_opts ao;
+	struct reqopts req;
+	char *path = NULL;
+	int rc;
+
+	memset(&it->res, 0, sizeof(it->res));
 	if (r->o->on_start != NULL)
 		r->o->on_start(it, r->o->arg);
+	if (skip_or_refuse(r, it)) {
+		item_end(r, it, 0);
+		return;
+	}
+	if ((rc = item_req(r, it, &req)) < 0) {
+		snprintf(it->res.errmsg, sizeof(it->res.errmsg),
+			 "more than %d headers", REQOPTS_MAX_HEADERS);
+		item_end(r, it, rc);
+		return;
+	}
+	if ((it->dir != NULL && (rc = make_subdir(r, it)) < 0) ||
+	    asprintf(&path, "%s/%s", o->dir, it->path) < 0) {
+		if (path == NULL && rc == 0) {
+			rc = -ENOMEM;
+			snprintf(it->res.errmsg, sizeof(it->res.errmsg), "%s",
+				 strerror(ENOMEM));
+		}
+		item_end(r, it, rc);
+		return;
+	}
+	memset(&ao, 0, sizeof(ao));
+	ao.urls = (const char *const *)it->urls;
+	ao.nurls = it->nurls;
+	ao.path = path;
+	ao.disposition = o->disposition && it->out == NULL;
+	ao.conns = it->split > 0 ? it->split : o->split;
+	ao.max_conns = o->max_conns;
+	ao.resume = o->resume;
+	ao.timestamping = o->timestamping;
+	ao.timeout = o->timeout;
+	ao.retries = o->retries;
+	ao.backoff = o->backoff;
+	ao.min_speed = o->min_speed;
+	ao.sha256 = it->has_sha256 ? it->sha256 : NULL;
+	ao.req = &req;
+	ao.stop = o->stop;
+	ao.budget = r->budget;
+	ao.session = session;
+	ao.progress = on_progress;
+	ao.warn = on_warn;
+	ao.arg = &job;
+	rc = accel_run(&ao, &it->res);
+	free(path);
+	item_end(r, it, rc);
 }
 
-/* An item that cannot run at all (no curl handle). */
-static void
-item_unrunnable(struct batch_runner *r, struct batch_item *it)
-{
-	item_start(r, it);
-	memset(&it->res, 0, sizeof(it->res));
-	snprintf(it->res.error, sizeof(it->res.error), "no curl handle: %s",
-		 strerror(ENOMEM));
-	item_end(r, it, -ENOMEM);
-}
-
-static void
-on_fetch_done(void *cookie, int rc, void *arg)
-{
-	item_end(arg, cookie, rc);
-}
-
+/* Each worker keeps its connections from one file to the next (NULL:
+ * without memory it keeps none). */
 static void *
 worker_init(unsigned index, void *arg)
 {
-	struct batch_runner *r = arg;
-	/* The concurrency, spread over the workers as evenly as it goes. */
-	unsigned slots = r->concurrency / r->threads +
-			 (index < r->concurrency % r->threads);
-
-	return fetch_multi_new(&r->fetch, r->share, slots);
+	(void)index;
+	(void)arg;
+	return accel_session_new();
 }
 
 static void
 worker_fini(void *wctx, void *arg)
 {
 	(void)arg;
-	fetch_multi_free(wctx);
+	accel_session_free(wctx);
 }
 
 /*
- * A worker: keeps its multi handle's slots filled with claimed items and
- * moves their transfers on, until no item is left and its last transfer
- * has ended.
+ * A worker: claims the next item whenever a connection is free that no
+ * running file wants, and downloads it; until the items run out.
  */
 static void
 worker_task(void *wctx, void *arg)
 {
 	struct batch_runner *r = arg;
-	struct fetch_multi *fm = wctx;
 	struct batch_item *it;
 
-	if (fm == NULL) {
-		while ((it = claim(r)) != NULL)
-			item_unrunnable(r, it);
-		return;
-	}
 	for (;;) {
-		while (fetch_multi_idle(fm) > 0 && (it = claim(r)) != NULL) {
-			int rc;
-
-			item_start(r, it);
-			rc = fetch_multi_add(fm, it->url, r->o->dirfd, it->name,
-					     &it->res, it);
-			if (rc < 0)
-				item_end(r, it, rc);
-		}
-		if (fetch_multi_busy(fm) == 0)
+		while (!stopping(r->o) && !budget_wait_room(r->budget, 0.1))
+			;
+		if ((it = claim(r)) == NULL)
 			break;
-		fetch_multi_run(fm, -1, on_fetch_done, r);
+		run_item(r, it, wctx);
 	}
-}
-
-/* The processors this process may run on. */
-static unsigned
-online_cpus(void)
-{
-	cpu_set_t set;
-	int n;
-
-	if (sched_getaffinity(0, sizeof(set), &set) == 0 &&
-	    (n = CPU_COUNT(&set)) > 0)
-		return (unsigned)n;
-	n = (int)sysconf(_SC_NPROCESSORS_ONLN);
-	return n > 0 ? (unsigned)n : 1;
 }
 
 int
 batch_run(struct batch *b, const struct batch_run_opts *o)
 {
-	struct batch_runner r = {b, o, o->fetch, NULL, 0, 0, 0};
-	struct fetcher *f = NULL;
+	struct batch_runner r = {.b = b, .o = o};
+	struct budget_opts bo = {.total = (int)o->jobs,
+				 .per_host = o->max_per_host,
+				 .max_speed = o->max_speed};
 	struct tpool *pool = NULL;
 	struct batch_item *it;
+	unsigned threads;
 	size_t pending = 0;
 	int rc = 0;
 
-	r.fetch.taken = batch_taken;
-	r.fetch.taken_arg = b;
+	if ((r.budget = budget_new(&bo)) == NULL)
+		return -ENOMEM;
 	if (o->jobs == 0) {
-		if ((f = fetch_new(&r.fetch, NULL)) == NULL) {
-			while ((it = claim(&r)) != NULL)
-				item_unrunnable(&r, it);
-			goto out;
-		}
-		while ((it = claim(&r)) != NULL) {
-			item_start(&r, it);
-			item_end(&r, it,
-				 fetch_url(f, it->url, o->dirfd, it->name,
-					   &it->res));
-		}
+		struct accel_session *session = accel_session_new();
+
+		while ((it = claim(&r)) != NULL)
+			run_item(&r, it, session);
+		accel_session_free(session);
 		goto out;
 	}
 	for (size_t i = 0; i < b->n; i++)
@@ -383,22 +557,19 @@ batch_run(struct batch *b, const struct batch_run_opts *o)
 			pending++;
 	if (pending == 0)
 		goto out;
-	/* No more at once than there are items; no more threads than
-	 * processors, each driving its share of the transfers. */
-	r.concurrency = pending < o->jobs ? (unsigned)pending : o->jobs;
-	r.threads = o->threads > 0 ? o->threads : online_cpus();
-	if (r.threads > r.concurrency)
-		r.threads = r.concurrency;
-	if (r.threads > TPOOL_MAX_THREADS)
-		r.threads = TPOOL_MAX_THREADS;
-	if ((r.share = fetch_share_new()) == NULL) {
-		rc = -ENOMEM;
-		goto out;
-	}
+	/* A thread a file at once: no more than there are files or
+	 * connections, or than asked. */
+	threads = o->threads > 0 ? o->threads : o->jobs;
+	if (threads > o->jobs)
+		threads = o->jobs;
+	if (threads > pending)
+		threads = (unsigned)pending;
+	if (threads > TPOOL_MAX_THREADS)
+		threads = TPOOL_MAX_THREADS;
 	{
 		struct tpool_opts conf = {
-			.threads = r.threads,
-			.queue = r.threads,
+			.threads = threads,
+			.queue = threads,
 			.task = worker_task,
 			.init = worker_init,
 			.fini = worker_fini,
@@ -419,7 +590,6 @@ batch_run(struct batch *b, const struct batch_run_opts *o)
 	tpool_finish(pool);
 out:
 	tpool_free(pool);
-	fetch_free(f);
-	fetch_share_free(r.share);
+	budget_free(r.budget);
 	return rc;
 }

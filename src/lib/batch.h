@@ -1,34 +1,56 @@
 /* SPDX-License-Identifier: ISC */
-/* batch.h -- a list of URLs, their reserved file names, and running them. */
+/* batch.h -- a list of downloads, their reserved file names, and running
+ * them through the accelerator's engine under one shared budget. */
 #ifndef NT_BATCH_H
 #define NT_BATCH_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 
-#include "fetch.h"
+#include "accel.h"
+#include "budget.h"
+#include "reqopts.h"
+#include "urllist.h"
 
 enum batch_state {
-	BATCH_PENDING, /* not started (yet, or ever after SIGINT) */
+	BATCH_PENDING, /* not started (yet, or ever after a stop) */
 	BATCH_SAVED,
-	BATCH_FAILED,
-	BATCH_INTERRUPTED, /* started, stopped by cancel, removed */
+	BATCH_SKIPPED,	   /* there already: --no-clobber, or -c */
+	BATCH_FAILED,	   /* res.kept: NAME.part stands for -c */
+	BATCH_INTERRUPTED, /* started, then stopped; res.kept likewise */
 };
 
 struct batch_item {
-	char *url;
-	char *name;	    /* unique within the batch (batch_reserve) */
+	char **urls; /* the file's URL, then its mirrors */
+	int nurls;
+	char *url;  /* urls[0] */
+	char *out;  /* the name the list asks for, or NULL */
+	char *dir;  /* the subfolder the list asks for, or NULL */
+	char *name; /* unique within its folder (batch_reserve) */
+	char *path; /* "dir/name" or "name", inside the run's folder */
+	int has_sha256;
+	unsigned char sha256[32];
+	char **headers; /* sent with this file's requests only */
+	int nheaders;
+	int split;	    /* connections for this file; 0: the run's */
 	unsigned long line; /* line number in the input */
 	enum batch_state state;
-	struct fetch_result res;
+	struct accel_result res;
+	char why[256]; /* skipped: why */
+	/* Progress, for the program (written by the item's thread). */
+	long long size; /* -1 while unknown */
+	long long done; /* bytes on disk */
+	int conns;	/* connections receiving now */
 };
 
 struct batch;
 
-/* Called for a line that is not an http(s) URL; text is the trimmed line. */
-typedef void batch_bad_cb(unsigned long line, const char *text, void *arg);
-/* Called by the thread running an item, when it starts and when it ends
- * (by the worker that claimed it; one worker runs several items at once). */
+/* Called for a line of the list that is bad; why says what is wrong. */
+typedef void batch_bad_cb(unsigned long line, const char *why, void *arg);
+/* Called by the thread running an item: when it starts, a few times a
+ * second while it runs (its size, done and conns fields fresh), and when
+ * it ends. Several items run at once on different threads. */
 typedef void batch_item_cb(struct batch_item *it, void *arg);
 
 /* An empty batch, or NULL with errno set. batch_free(NULL) does nothing. */
@@ -36,25 +58,23 @@ struct batch *batch_new(void);
 void batch_free(struct batch *b);
 
 /*
- * Reads one URL a line: blanks around it trimmed, blank lines and lines
- * starting with '#' skipped, anything that is not an http(s) URL passed to
- * bad (which may be NULL) and skipped. Returns the number of bad lines, or
- * -errno (a read error, ENOMEM).
+ * Reads a list (urllist.h: a URL a line, TAB-separated mirrors, indented
+ * out=, dir=, checksum=, header=, split= lines), passing every bad line to
+ * bad (which may be NULL). Returns the number of bad lines, or -errno (a
+ * read error, ENOMEM).
  */
 long batch_read(struct batch *b, FILE *in, batch_bad_cb *bad, void *arg);
 
 /* Appends one URL (copied). Returns 0 or -ENOMEM. */
 int batch_add(struct batch *b, const char *url, unsigned long line);
+/* Appends an entry of a list (copied). Returns 0 or -ENOMEM. */
+int batch_add_entry(struct batch *b, const struct urllist_entry *e);
 
 /*
- * Gives every item its file name: urlname_from_url(), and for the second
- * and later items wanting a name already given, "NAME.1", "NAME.2", ... in
- * input order, so the names never depend on which download ends first.
- * With fetch.disposition, a name only the reply reveals (Content-
- * Disposition) is given when the file is complete, and passes over every
- * name reserved here and every file that exists (fetch.h): it is unique
- * and overwrites nothing, but its number may depend on the order the
- * downloads end. Returns 0 or -ENOMEM.
+ * Gives every item its file name: its out= name, else urlname_from_url(),
+ * in its dir= subfolder; the second and later items wanting a path already
+ * given get "NAME.1", "NAME.2", ... in input order, so the names never
+ * depend on which download ends first. Returns 0 or -ENOMEM.
  */
 int batch_reserve(struct batch *b);
 
@@ -63,26 +83,39 @@ size_t batch_count(const struct batch *b);
 struct batch_item *batch_item(struct batch *b, size_t i);
 
 struct batch_run_opts {
-	unsigned jobs;		 /* 0: one at a time in the calling thread,
-				  * with fetch_url(); else at most that many
-				  * downloads at once (no more than there are
-				  * items), on worker threads that each drive
-				  * their share through one fetch_multi */
-	unsigned threads;	 /* worker threads, 0: one per processor the
-				  * process may run on; never more than
-				  * jobs or TPOOL_MAX_THREADS */
-	int dirfd;		 /* folder the files go to */
-	struct fetch_opts fetch; /* fetch.cancel also stops starting items;
-				  * fetch.taken is the batch's own */
-	batch_item_cb *on_start; /* optional */
-	batch_item_cb *on_done;	 /* optional */
+	unsigned jobs;	     /* connections open at once over all files;
+			      * 0: files one after another in the calling
+			      * thread, each with its split */
+	unsigned threads;    /* most files at once (a thread each); 0: as
+			      * many as the connections allow, at most 64 */
+	const char *dir;     /* the run's folder (made by the caller) */
+	int dirfd;	     /* and open */
+	int split;	     /* connections a file, 0: chosen as it runs */
+	int max_conns;	     /* with split 0, at most this many; 0: 16 */
+	int max_per_host;    /* 0: no cap */
+	long long max_speed; /* bytes/s over the run, 0: none */
+	int resume;	     /* -c: NAME.part resumed; a file there kept */
+	int no_clobber;	     /* a file there is skipped */
+	int timestamping;    /* -N */
+	int disposition;     /* names from Content-Disposition */
+	int retries;	     /* 0: the engine's */
+	double backoff;	     /* 0: the engine's */
+	double timeout;	     /* 0: the engine's */
+	long long min_speed; /* 0: none */
+	const struct reqopts *req;   /* for every request, or NULL */
+	volatile sig_atomic_t *stop; /* set by a signal handler: stop */
+	batch_item_cb *on_start;     /* optional */
+	batch_item_cb *on_progress;  /* optional */
+	batch_item_cb *on_done;	     /* optional */
+	accel_warn_cb *warn;	     /* optional; arg below */
 	void *arg;
 };
 
 /*
  * Downloads every pending item, filling in its state and result. Once
- * fetch.cancel is set no further item starts. Returns 0, or -errno when
- * the run could not be set up (no thread, no memory).
+ * *stop is set no further item starts, and the running ones stop keeping
+ * their NAME.part for -c. Returns 0, or -errno when the run could not be
+ * set up (no thread, no memory).
  */
 int batch_run(struct batch *b, const struct batch_run_opts *o);
 

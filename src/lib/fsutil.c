@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /* fsutil.c -- folder trees, whole writes, and a file's SHA-256. */
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,4 +110,27 @@ out:
 	EVP_MD_CTX_free(ctx);
 	free(buf);
 	return rc;
+}
+
+int
+fsutil_probe_dir(int dirfd)
+{
+	char name[64];
+	int fd;
+
+	for (unsigned i = 0;; i++) {
+		snprintf(name, sizeof(name), ".probe.%ld.%u", (long)getpid(),
+			 i);
+		fd = openat(dirfd, name,
+			    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+				    O_CLOEXEC,
+			    0600);
+		if (fd >= 0 || errno != EEXIST || i == 100)
+			break;
+	}
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	unlinkat(dirfd, name, 0);
+	return 0;
 }

@@ -25,4 +25,8 @@ int fsutil_write_all(int fd, const void *p, size_t n, off_t off);
  * (-ENOMEM, -EIO for a digest failure). */
 int fsutil_sha256(int fd, unsigned char md[32]);
 
+/* Whether a file can be made in the folder dirfd: makes one and removes
+ * it. Returns 0 or -errno. */
+int fsutil_probe_dir(int dirfd);
+
 #endif

@@ -447,6 +447,15 @@ url_line(struct urllist__reader *r, char *s)
 	return 0;
 }
 
+/* Whether an indented line is a URL: "://" comes before any '='. */
+static int
+looks_like_url(const char *s)
+{
+	const char *sep = strstr(s, "://"), *eq = strchr(s, '=');
+
+	return sep != NULL && (eq == NULL || sep < eq);
+}
+
 /* One line, len bytes from getline(). */
 static int
 read_line(struct urllist__reader *r, char *line, size_t len)
@@ -466,6 +475,10 @@ read_line(struct urllist__reader *r, char *line, size_t len)
 	*e = '\0';
 	if ((*s == '\0' && !nul) || *s == '#')
 		return 0;
+	/* An indented URL is still a URL: an option's name never holds
+	 * "://", and lists written for one URL a line may indent them. */
+	if (indented && looks_like_url(s))
+		indented = 0;
 	if (!indented && !nul)
 		return url_line(r, s);
 	if (!indented && (rc = finish(r)) < 0)

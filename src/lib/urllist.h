@@ -46,7 +46,8 @@ void urllist_free(struct urllist *l);
  * Reads in to its end and appends its entries to l. A line starting with
  * a non-blank is a URL line: one or more http(s) URLs of one file,
  * separated by TABs. A line starting with a blank is an option,
- * "name=value", of the URL line above it: out, dir, checksum (sha-256=HEX),
+ * "name=value", of the URL line above it (unless "://" comes before any
+ * '=' in it: an indented URL line): out, dir, checksum (sha-256=HEX),
  * header (repeatable) and split. Blank lines and lines whose first
  * non-blank is '#' are skipped; blanks around a line, a URL, an option's
  * name and its value are dropped, and so is a trailing CR.
