@@ -42,28 +42,36 @@ _netthreads()
 		opts="-n --connections -o --output -d --dir -c --continue
 			-N --timestamping -q --quiet --checksum --timeout
 			--min-speed --retries --max-speed --max-connections
+			--max-per-host -i --input --json
 			--no-content-disposition -h --help --version $req_opts"
-		file="-o --output $req_file"
+		file="-o --output -i --input $req_file"
 		dir="-d --dir $req_dir"
 		value="-n --connections --checksum --timeout --min-speed
-			--retries --max-speed --max-connections $req_value"
+			--retries --max-speed --max-connections --max-per-host
+			$req_value"
 		operands=1
 		;;
 	download)
-		opts="-i --input -d --dir -q --quiet --retries --retry-wait
+		opts="-i --input -d --dir -s --split --max-connections
+			--max-per-host -c --continue --no-clobber --max-speed
+			--json -q --quiet --retries --retry-wait
 			-N --timestamping --no-content-disposition -h --help --version $req_opts"
 		file="-i --input $req_file"
 		dir="-d --dir $req_dir"
-		value="--retries --retry-wait $req_value"
+		value="-s --split --max-connections --max-per-host --max-speed
+			--retries --retry-wait $req_value"
 		;;
 	threaded-download)
 		opts="-i --input -d --dir -j --jobs -t --threads -v --verbose
+			-s --split --max-connections --max-per-host -c --continue
+			--no-clobber --max-speed --json
 			-q --quiet --retries --retry-wait -N --timestamping
 			--no-content-disposition
 			-h --help --version $req_opts"
 		file="-i --input $req_file"
 		dir="-d --dir $req_dir"
-		value="-j --jobs -t --threads --retries --retry-wait $req_value"
+		value="-j --jobs -t --threads -s --split --max-connections
+			--max-per-host --max-speed --retries --retry-wait $req_value"
 		;;
 	experiments)
 		opts='-t --threads -r --repeat -d --dir --fresh -c --cap

@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: ISC */
-/* download-accelerator.c -- one file over N parallel ranged connections. */
+/* download-accelerator.c -- one file (or each of a list, -i) over N
+ * parallel ranged connections. */
 #include <err.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <libgen.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,13 +13,16 @@
 #include <unistd.h>
 
 #include "accel.h"
+#include "batch.h"
 #include "cli.h"
 #include "display.h"
 #include "fsutil.h"
+#include "jsonout.h"
+#include "mtime.h"
 #include "progress.h"
 #include "urlname.h"
 
-#define OPTSTRING	  "n:o:d:cqNh" CLI_REQ_SHORTOPTS
+#define OPTSTRING	  "n:o:d:i:cqNh" CLI_REQ_SHORTOPTS
 #define DEFAULT_MAX_CONNS 16
 #define MAX_CONNS	  64
 
@@ -29,15 +35,18 @@ usage(FILE *f)
 		"[-N] [-q]\n"
 		"           [--checksum sha256=HEX] [--no-content-disposition]"
 		"\n"
-		"           [--max-connections N]\n"
+		"           [--max-connections N] [--max-per-host N] "
+		"[--json]\n"
 		"           [--timeout S] [--min-speed RATE] [--retries K] "
 		"[--max-speed RATE]\n"
 		"           [-H 'NAME: VALUE'] [-u USER[:PASSWORD]] [-k] "
 		"[-x PROXY] ...\n"
-		"           URL [MIRROR-URL...]\n"
+		"           URL [MIRROR-URL...] | -i LIST\n"
 		"Downloads one file over N parallel ranged connections into "
 		"the current\n"
-		"folder (or DIR), then prints \"URL N BYTES SECONDS\".\n"
+		"folder (or DIR), then prints \"URL N BYTES SECONDS\"; with "
+		"-i, each file\n"
+		"of LIST in turn (the list format of threaded-download).\n"
 		"\n"
 		"  -n, --connections N  parallel connections, 1 to %d, or "
 		"auto (default):\n"
@@ -45,6 +54,12 @@ usage(FILE *f)
 		"as it goes\n"
 		"      --max-connections N  with auto, never more (default "
 		"%d)\n"
+		"      --max-per-host N at most N connections to one host "
+		"(default: no cap)\n"
+		"  -i, --input LIST     download each file of LIST, '-' for "
+		"standard input\n"
+		"      --json           events as JSON lines on stdout "
+		"(see the manual)\n"
 		"  -o, --output FILE    file name (default: the reply's "
 		"Content-Disposition\n"
 		"                       name, else the URL's last path "
@@ -76,33 +91,6 @@ usage(FILE *f)
 		MAX_CONNS, DEFAULT_MAX_CONNS);
 }
 
-struct ui {
-	int quiet;
-	struct progress *bar;
-};
-
-static void
-on_progress(const struct accel_stats *st, void *arg)
-{
-	struct ui *ui = arg;
-
-	if (ui->bar != NULL)
-		progress_update(ui->bar, st->done, st->total, st->conns,
-				st->elapsed);
-}
-
-static void
-on_warn(const char *msg, void *arg)
-{
-	struct ui *ui = arg;
-
-	if (ui->quiet)
-		return;
-	if (ui->bar != NULL)
-		progress_end(ui->bar);
-	warnx("%s", msg);
-}
-
 static int
 parse_checksum(const char *s, unsigned char *md)
 {
@@ -128,6 +116,8 @@ enum {
 	O_MINSPEED,
 	O_MAXCONNS,
 	O_NOCD,
+	O_PERHOST,
+	O_JSON,
 	O_VERSION
 };
 
@@ -135,6 +125,9 @@ enum {
 struct da_opts {
 	long long conns, max_conns, retries, speed, min_speed; /* conns 0:
 								* auto */
+	long long per_host;				       /* 0: no cap */
+	const char *input; /* -i LIST, or NULL */
+	int json;
 	double timeout;
 	const char *output; /* NULL: named after the first URL */
 	const char *dir;    /* NULL: the current folder */
@@ -178,6 +171,16 @@ set_option(int c, char *arg, void *ctx)
 		if (*arg == '\0')
 			cli_bad_value("folder name", arg, -EINVAL);
 		o->dir = arg;
+		break;
+	case 'i':
+		o->input = arg;
+		break;
+	case O_PERHOST:
+		o->per_host = cli_long_arg(arg, 1, 256,
+					   "connections per host (1 to 256)");
+		break;
+	case O_JSON:
+		o->json = 1;
 		break;
 	case O_NOCD:
 		o->no_cd = 1;
@@ -247,6 +250,9 @@ parse_args(int argc, char **argv, struct da_opts *o)
 		{"max-speed", required_argument, NULL, O_MAXSPEED},
 		{"min-speed", required_argument, NULL, O_MINSPEED},
 		{"max-connections", required_argument, NULL, O_MAXCONNS},
+		{"max-per-host", required_argument, NULL, O_PERHOST},
+		{"input", required_argument, NULL, 'i'},
+		{"json", no_argument, NULL, O_JSON},
 		CLI_REQ_LONGOPTS,
 		CLI_CONFIG_LONGOPTS,
 		{"help", no_argument, NULL, 'h'},
@@ -260,6 +266,15 @@ parse_args(int argc, char **argv, struct da_opts *o)
 	o->timeout = 10;
 	cli_parse(argc, argv, OPTSTRING, opts, set_option, o);
 	cli_reqopts_finish(&o->req);
+	if (o->input != NULL) {
+		if (optind < argc)
+			cli_bad("-i takes the URLs from its list, not from "
+				"the command line");
+		if (o->output != NULL || o->sha256 != NULL)
+			cli_bad("with -i, a file's name and checksum come "
+				"from the list (out=, checksum=)");
+		return;
+	}
 	if (optind == argc) {
 		warnx("missing URL");
 		usage(stderr);
@@ -274,118 +289,285 @@ parse_args(int argc, char **argv, struct da_opts *o)
 	o->nurls = argc - optind;
 }
 
-/* Says how the download ended; the exit status. */
-static int
-report(const struct da_opts *o, const char *output, int rc,
-       const struct accel_result *res)
+struct ui {
+	const struct da_opts *o;
+	const char *dir; /* the run's folder as shown, "" for "." */
+	struct progress *bar;
+	struct jsonout *json;
+	double t0; /* the current file's start */
+	int status;
+};
+
+static void
+on_start(struct batch_item *it, void *arg)
 {
-	const char *base = strrchr(output, '/');
-	char url[2048], name[512];
+	struct ui *ui = arg;
+
+	(void)it;
+	ui->t0 = mtime_now();
+}
+
+static void
+on_progress(struct batch_item *it, void *arg)
+{
+	struct ui *ui = arg;
+
+	batch_json_progress(ui->json, it);
+	if (ui->bar != NULL)
+		progress_update(ui->bar, it->done, it->size, it->conns,
+				mtime_now() - ui->t0);
+}
+
+static void
+on_warn(const char *msg, void *arg)
+{
+	struct ui *ui = arg;
+
+	if (ui->o->quiet)
+		return;
+	if (ui->bar != NULL)
+		progress_end(ui->bar);
+	warnx("%s", msg);
+}
+
+/* The item's path as shown: DIR/PATH, or PATH in the current folder. */
+static void
+shown_path(const struct ui *ui, const struct batch_item *it, char *buf,
+	   size_t size)
+{
+	char raw[4096];
+
+	snprintf(raw, sizeof(raw), "%s%s%s", ui->dir, *ui->dir ? "/" : "",
+		 it->path);
+	display_text(raw, buf, size);
+}
+
+/* Says how one file ended; 1 when it failed. */
+static int
+report(const struct ui *ui, const struct batch_item *it)
+{
+	const struct accel_result *res = &it->res;
+	const struct da_opts *o = ui->o;
+	char url[2048], name[512], out[4096];
 
 	/* The URL as shown: printable, without its credentials. */
-	display_url(o->urls[0], url, sizeof(url));
-	base = base != NULL ? base + 1 : output;
-	if (rc == 0 && res->not_modified) {
+	display_url(it->url, url, sizeof(url));
+	shown_path(ui, it, out, sizeof(out));
+	if (it->state == BATCH_SKIPPED) {
 		if (!o->quiet)
-			warnx("%s: not modified on the server; %s kept", url,
-			      output);
+			warnx("%s: %s; skipped", out, it->why);
 		return 0;
 	}
-	if (rc == 0 && !o->quiet && strcmp(res->name, base) != 0)
-		warnx("%s: saved as %.*s%s", url, (int)(base - output), output,
-		      display_text(res->name, name, sizeof(name)));
-	if (rc == 0) {
+	if (it->state == BATCH_SAVED && res->not_modified) {
+		if (!o->quiet)
+			warnx("%s: not modified on the server; %s kept", url,
+			      out);
+		return 0;
+	}
+	if (it->state == BATCH_SAVED) {
+		if (!o->quiet && strcmp(res->name, it->name) != 0)
+			warnx("%s: saved as %.*s%s", url,
+			      (int)(strlen(out) - strlen(it->name)), out,
+			      display_text(res->name, name, sizeof(name)));
 		if (res->resumed_from > 0 && !o->quiet)
 			warnx("%s: resumed with %lld of %lld bytes already "
 			      "here",
-			      output, (long long)res->resumed_from,
+			      out, (long long)res->resumed_from,
 			      (long long)res->bytes);
 		/* N is the count asked for, or the most auto used. */
 		printf("%s %lld %lld %.3f\n", url,
-		       o->conns > 0 ? o->conns : (long long)res->conns_max,
+		       it->split > 0 ? (long long)it->split :
+		       o->conns > 0  ? o->conns :
+				       (long long)res->conns_max,
 		       (long long)res->bytes, res->seconds);
 		return 0;
 	}
-	if (rc == -EINTR) {
+	if (it->state == BATCH_INTERRUPTED) {
 		if (res->kept)
 			warnx("%s: interrupted; %s.part kept, resume with -c",
-			      url, output);
+			      url, out);
 		else
 			warnx("%s: interrupted", url);
 	} else if (res->kept) {
 		warnx("%s: %s (%s.part kept: resume with -c)", res->errurl,
-		      res->errmsg, output);
+		      res->errmsg, out);
 	} else {
-		warnx("%s: %s", res->errurl, res->errmsg);
+		warnx("%s: %s", res->errurl[0] ? res->errurl : url,
+		      res->errmsg);
 	}
 	return 1;
 }
 
-/* Downloads the file, with a progress bar on a terminal; the exit
- * status. */
+static void
+on_done(struct batch_item *it, void *arg)
+{
+	struct ui *ui = arg;
+
+	if (ui->bar != NULL)
+		progress_end(ui->bar);
+	if (ui->json != NULL) {
+		batch_json_done(ui->json, it);
+		ui->status |= it->state == BATCH_FAILED ||
+			      it->state == BATCH_INTERRUPTED;
+		return;
+	}
+	ui->status |= report(ui, it);
+}
+
+static void
+on_bad(unsigned long line, const char *why, void *arg)
+{
+	warnx("%s:%lu: %s", (const char *)arg, line, why);
+}
+
+/*
+ * The one file of the command line as a batch of one: URL and mirrors,
+ * -o's name (in -o's folder, which becomes the run's), --checksum. The
+ * run's folder in *dir (caller frees).
+ */
+static struct batch *
+one_file(const struct da_opts *o, char **dir)
+{
+	struct urllist_entry e = {.urls = o->urls, .nurls = o->nurls};
+	char *full = NULL, *base;
+	struct batch *b = batch_new();
+
+	if (b == NULL)
+		err(1, "batch");
+	*dir = strdup(o->dir != NULL ? o->dir : ".");
+	if (o->output != NULL) {
+		if (o->dir != NULL && o->output[0] != '/') {
+			if (asprintf(&full, "%s/%s", o->dir, o->output) < 0)
+				err(1, "asprintf");
+		} else if ((full = strdup(o->output)) == NULL) {
+			err(1, "strdup");
+		}
+		base = strrchr(full, '/');
+		e.out = base != NULL ? base + 1 : full;
+		if (base != NULL) {
+			free(*dir);
+			*dir = base == full ?
+				       strdup("/") :
+				       strndup(full, (size_t)(base - full));
+		}
+	}
+	if (*dir == NULL)
+		err(1, "strdup");
+	if (o->sha256 != NULL) {
+		e.has_sha256 = 1;
+		memcpy(e.sha256, o->sha256, 32);
+	}
+	if (batch_add_entry(b, &e) < 0 || batch_reserve(b) < 0)
+		err(1, "batch");
+	free(full);
+	return b;
+}
+
+/* -i: the list's files as a batch; bad lines counted in *nbad. */
+static struct batch *
+list_files(const struct da_opts *o, long *nbad)
+{
+	const char *name = strcmp(o->input, "-") == 0 ? "stdin" : o->input;
+	FILE *in = strcmp(o->input, "-") == 0 ? stdin : fopen(o->input, "r");
+	struct batch *b = batch_new();
+	int rc;
+
+	if (in == NULL)
+		err(1, "%s", o->input);
+	if (b == NULL)
+		err(1, "batch");
+	if ((*nbad = batch_read(b, in, on_bad, (void *)name)) < 0) {
+		errno = (int)-*nbad;
+		err(1, "%s", name);
+	}
+	if (in != stdin)
+		fclose(in);
+	if ((rc = batch_reserve(b)) < 0) {
+		errno = -rc;
+		err(1, "names");
+	}
+	return b;
+}
+
+/* The options every file of the run gets. */
+static void
+run_opts(const struct da_opts *o, struct batch_run_opts *ro)
+{
+	memset(ro, 0, sizeof(*ro));
+	ro->split = (int)o->conns;
+	ro->max_conns = (int)o->max_conns;
+	ro->max_per_host = (int)o->per_host;
+	ro->max_speed = o->speed;
+	ro->min_speed = o->min_speed;
+	ro->timeout = o->timeout;
+	ro->retries = (int)o->retries;
+	ro->resume = o->resume;
+	ro->timestamping = o->timestamping;
+	/* -N compares the file at the URL's name (or -o's). */
+	ro->disposition = !o->no_cd && !o->timestamping;
+	ro->req = &o->req;
+	ro->stop = &cli_stop_signal;
+	ro->on_start = on_start;
+	ro->on_progress = on_progress;
+	ro->on_done = on_done;
+	ro->warn = on_warn;
+}
+
+/* Downloads the file (or each of the list), with a progress bar on a
+ * terminal; the exit status. */
 static int
 run(const struct da_opts *o)
 {
-	struct accel_opts ao = {0};
-	struct accel_result res;
-	struct ui ui = {0};
-	char *name = NULL;
-	const char *output = o->output;
-	int rc, status;
+	struct batch_run_opts ro;
+	struct ui ui = {.o = o};
+	struct batch *b;
+	char *dir = NULL;
+	long nbad = 0;
+	double t0 = mtime_now();
+	int rc;
 
-	if (output == NULL &&
-	    (output = name = urlname_from_url(o->urls[0])) == NULL)
-		err(1, "urlname");
-	if (o->dir != NULL && output[0] != '/') {
-		char *joined;
-
-		if ((rc = fsutil_mkdirs(o->dir, 0777)) < 0) {
-			errno = -rc;
-			err(1, "%s: cannot create folder", o->dir);
-		}
-		if (asprintf(&joined, "%s/%s", o->dir, output) < 0)
-			err(1, "asprintf");
-		free(name);
-		output = name = joined;
+	if (o->input != NULL) {
+		b = list_files(o, &nbad);
+		dir = strdup(o->dir != NULL ? o->dir : ".");
+	} else {
+		b = one_file(o, &dir);
 	}
-	ui.quiet = o->quiet;
+	if (dir == NULL)
+		err(1, "strdup");
+	if (o->dir != NULL && (rc = fsutil_mkdirs(o->dir, 0777)) < 0) {
+		errno = -rc;
+		err(1, "%s: cannot create folder", o->dir);
+	}
+	run_opts(o, &ro);
+	ro.dir = dir;
+	if ((ro.dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		err(1, "%s", dir);
+	ui.dir = strcmp(dir, ".") == 0 ? "" : dir;
+	ro.arg = &ui;
 	cli_catch_stop();
 	signal(SIGPIPE, SIG_IGN);
-	if (!ui.quiet && isatty(STDERR_FILENO) &&
+	if (o->json && (ui.json = jsonout_new(stdout)) == NULL)
+		err(1, "json");
+	if (!o->quiet && !o->json && isatty(STDERR_FILENO) &&
 	    (ui.bar = progress_new(STDERR_FILENO)) == NULL)
 		err(1, "progress");
-
-	ao.urls = (const char *const *)o->urls;
-	ao.nurls = o->nurls;
-	ao.path = output;
-	/* -N compares the file at the URL's name (or -o's). */
-	ao.disposition = o->output == NULL && !o->no_cd && !o->timestamping;
-	ao.timestamping = o->timestamping;
-	ao.resume = o->resume;
-	ao.sha256 = o->sha256;
-	ao.req = &o->req;
-	ao.conns = (int)o->conns;
-	ao.max_conns = (int)o->max_conns;
-	ao.timeout = o->timeout;
-	ao.min_speed = o->min_speed;
-	ao.retries = (int)o->retries;
-	ao.max_speed = o->speed;
-	ao.stop = &cli_stop_signal;
-	ao.progress = on_progress;
-	ao.warn = on_warn;
-	ao.arg = &ui;
 	if (accel_global_init() < 0)
 		errx(1, "libcurl initialisation failed");
-	rc = accel_run(&ao, &res);
+	if ((rc = batch_run(b, &ro)) < 0) {
+		errno = -rc;
+		err(1, "cannot start");
+	}
 	accel_global_cleanup();
-	if (ui.bar != NULL)
-		progress_end(ui.bar);
-	status = report(o, output, rc, &res);
+	batch_json_summary(ui.json, b, nbad, mtime_now() - t0,
+			   cli_stop_signal != 0);
+	close(ro.dirfd);
 	progress_free(ui.bar);
-	free(name);
+	jsonout_free(ui.json);
+	batch_free(b);
+	free(dir);
 	if (fflush(stdout) != 0 || ferror(stdout))
 		err(1, "stdout");
-	return status;
+	return ui.status || nbad > 0 ? 1 : 0;
 }
 
 int

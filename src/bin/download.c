@@ -47,10 +47,6 @@
 
 /* What the program keeps of each item while it runs. */
 struct shown {
-	int started;	  /* the start event went out */
-	double t0;	  /* when it started */
-	double last_json; /* the last progress event */
-	long long last_done;
 	long long counted; /* bytes added to out.received */
 };
 
@@ -178,22 +174,11 @@ shown_path(const struct out *o, const struct batch_item *it, const char *name,
 }
 
 static void
-json_start(struct out *o, struct batch_item *it, struct shown *sh)
-{
-	if (sh->started)
-		return;
-	sh->started = 1;
-	jsonout_event(o->json, "start", "s:url", it->url, "s:name", it->path,
-		      "I:size", it->size, "i:connections", it->conns, NULL);
-}
-
-static void
 on_start(struct batch_item *it, void *arg)
 {
 	struct out *o = arg;
 	char u[URL_SHOWN];
 
-	shown_of(o, it)->t0 = shown_of(o, it)->last_json = mtime_now();
 	if (o->json != NULL || o->quiet || o->progress)
 		return;
 	pthread_mutex_lock(&o->mu);
@@ -206,63 +191,17 @@ on_progress(struct batch_item *it, void *arg)
 {
 	struct out *o = arg;
 	struct shown *sh = shown_of(o, it);
-	double now = mtime_now();
 
 	if (it->done > sh->counted) {
 		atomic_fetch_add(&o->received, it->done - sh->counted);
 		sh->counted = it->done;
 	}
-	if (o->json != NULL && it->size >= 0)
-		json_start(o, it, sh);
-	if (o->json != NULL && now - sh->last_json >= 1.0) {
-		jsonout_event(o->json, "progress", "s:name", it->path,
-			      "I:bytes", it->done, "I:size", it->size, "f:rate",
-			      (double)(it->done - sh->last_done) /
-				      (now - sh->last_json),
-			      "i:connections", it->conns, NULL);
-		sh->last_json = now;
-		sh->last_done = it->done;
-	}
+	batch_json_progress(o->json, it);
 	/* Never make a download wait for the screen. */
 	if (o->progress && pthread_mutex_trylock(&o->mu) == 0) {
 		draw(o, 0);
 		pthread_mutex_unlock(&o->mu);
 	}
-}
-
-static void
-json_done(struct out *o, struct batch_item *it)
-{
-	const struct accel_result *r = &it->res;
-	char path[4096];
-
-	if (it->state == BATCH_SKIPPED) {
-		jsonout_event(o->json, "skipped", "s:url", it->url, "s:name",
-			      it->path, "s:reason", it->why, NULL);
-		return;
-	}
-	if (it->state != BATCH_SAVED) {
-		jsonout_event(o->json, "failed", "s:url", it->url, "s:name",
-			      it->path, "s:reason",
-			      it->state == BATCH_INTERRUPTED ? "interrupted" :
-							       r->errmsg,
-			      "b:kept", r->kept, NULL);
-		return;
-	}
-	json_start(o, it, shown_of(o, it));
-	snprintf(path, sizeof(path), "%s", it->path);
-	if (strrchr(path, '/') != NULL)
-		snprintf(strrchr(path, '/') + 1,
-			 sizeof(path) - (size_t)(strrchr(path, '/') + 1 - path),
-			 "%s", r->name);
-	else
-		snprintf(path, sizeof(path), "%s", r->name);
-	jsonout_event(o->json, "done", "s:url", it->url, "s:name", path,
-		      "I:bytes", (long long)r->bytes, "I:resumed_from",
-		      (long long)r->resumed_from, "f:seconds", r->seconds,
-		      "i:connections", r->conns_max, "b:not_modified",
-		      r->not_modified, "h:sha256",
-		      it->has_sha256 ? it->sha256 : NULL, NULL);
 }
 
 /* The line for an item that ended, on stdout or stderr. */
@@ -292,10 +231,17 @@ say_done(struct out *o, struct batch_item *it)
 		if (o->progress)
 			fputs("\r\033[K", stderr);
 		fflush(stdout);
-		fprintf(stderr, PROG ": %s %s: %s%s%s%s\n",
+		/* The file or mirror concerned, when it is not the URL. */
+		int other =
+			it->state != BATCH_INTERRUPTED &&
+			r->errurl[0] != '\0' &&
+			strcmp(r->errurl, display_url(it->url, u, sizeof(u)));
+
+		fprintf(stderr, PROG ": %s %s: %s%s%s%s%s%s\n",
 			it->state == BATCH_INTERRUPTED ? "interrupted" :
 							 "failed",
 			display_url(it->url, u, sizeof(u)),
+			other ? r->errurl : "", other ? ": " : "",
 			it->state == BATCH_INTERRUPTED ?
 				"stopped" :
 				display_text(r->errmsg, e, sizeof(e)),
@@ -317,7 +263,7 @@ on_done(struct batch_item *it, void *arg)
 		sh->counted = it->res.bytes;
 	}
 	if (o->json != NULL) {
-		json_done(o, it);
+		batch_json_done(o->json, it);
 		return;
 	}
 	pthread_mutex_lock(&o->mu);
@@ -609,6 +555,7 @@ fetch_all(struct batch *b, size_t n, int dirfd, struct out *o,
 	ro.max_speed = opt->speed;
 	ro.resume = opt->resume;
 	ro.no_clobber = opt->no_clobber;
+	ro.keep_parts = 1;
 	ro.timestamping = opt->timestamping;
 	/* -N compares the file at the URL's name: a name only the reply
 	 * gives would be a file never compared. */
@@ -633,57 +580,30 @@ fetch_all(struct batch *b, size_t n, int dirfd, struct out *o,
 static int
 summarize(struct batch *b, size_t n, long nbad, const struct out *o)
 {
-	size_t saved = 0, failed = 0, pending = 0, kept = 0, skipped = 0;
-	long long bytes = 0;
+	struct batch_counts c;
 	double secs = mtime_now() - o->start;
 
-	for (size_t i = 0; i < n; i++) {
-		struct batch_item *it = batch_item(b, i);
-
-		switch (it->state) {
-		case BATCH_SAVED:
-			saved++;
-			kept += it->res.not_modified;
-			bytes += it->res.bytes;
-			break;
-		case BATCH_SKIPPED:
-			skipped++;
-			break;
-		case BATCH_PENDING:
-			pending++;
-			break;
-		default:
-			failed++;
-			break;
-		}
-	}
+	batch_tally(b, &c);
 	if (o->progress)
 		fputs("\r\033[K", stderr);
-	if (o->json != NULL) {
-		jsonout_event(o->json, "summary", "I:files", (long long)n,
-			      "I:done", (long long)saved, "I:skipped",
-			      (long long)skipped, "I:failed", (long long)failed,
-			      "I:not_started", (long long)pending,
-			      "I:bad_lines", (long long)nbad, "I:bytes", bytes,
-			      "f:seconds", secs, "b:interrupted",
-			      cli_stop_signal != 0, NULL);
-	} else if (!o->quiet) {
-		printf("%zu saved, ", saved - kept);
-		if (kept > 0)
-			printf("%zu not modified, ", kept);
-		if (skipped > 0)
-			printf("%zu skipped, ", skipped);
-		printf("%zu failed", failed);
-		if (pending > 0)
-			printf(", %zu not started", pending);
+	batch_json_summary(o->json, b, nbad, secs, cli_stop_signal != 0);
+	if (o->json == NULL && !o->quiet) {
+		printf("%zu saved, ", c.saved - c.not_modified);
+		if (c.not_modified > 0)
+			printf("%zu not modified, ", c.not_modified);
+		if (c.skipped > 0)
+			printf("%zu skipped, ", c.skipped);
+		printf("%zu failed", c.failed);
+		if (c.pending > 0)
+			printf(", %zu not started", c.pending);
 		if (nbad > 0)
 			printf(", %ld bad lines", nbad);
-		printf(" of %zu URLs; %lld bytes in %.3f s%s\n", n, bytes, secs,
-		       cli_stop_signal ? " (interrupted)" : "");
+		printf(" of %zu URLs; %lld bytes in %.3f s%s\n", n, c.bytes,
+		       secs, cli_stop_signal ? " (interrupted)" : "");
 	}
 	if (cli_stop_signal)
 		return 128 + cli_stop_signal;
-	return saved + skipped == n && nbad == 0 ? 0 : 1;
+	return c.saved + c.skipped == n && nbad == 0 ? 0 : 1;
 }
 
 /* Checks the input and the folder, downloads, reports; the exit status. */

@@ -20,6 +20,8 @@ struct accel_stats {
 };
 
 typedef void accel_progress_cb(const struct accel_stats *st, void *arg);
+/* Whether name, in the file's folder, is promised to another download. */
+typedef int accel_taken_cb(const char *name, void *arg);
 /* A warning the program may show (a mirror dropped, a resume refused). */
 typedef void accel_warn_cb(const char *msg, void *arg);
 
@@ -27,11 +29,14 @@ typedef void accel_warn_cb(const char *msg, void *arg);
 struct accel_opts {
 	const char *const *urls; /* urls[0] the primary, then mirrors */
 	int nurls;
-	const char *path;    /* final name; NAME.part and NAME.part.state */
-	int disposition;     /* name the file as the first reply's
-			      * Content-Disposition says, if it does, in
-			      * path's folder (NAME.part keeps path's
-			      * name); 0: path */
+	const char *path;      /* final name; NAME.part and NAME.part.state */
+	int disposition;       /* name the file as the first reply's
+				* Content-Disposition says, if it does, in
+				* path's folder (NAME.part keeps path's
+				* name); 0: path */
+	accel_taken_cb *taken; /* with disposition: names passed over
+				* besides the files there; NULL: none */
+	void *taken_arg;
 	int conns;	     /* parallel connections; 0: as many as pay
 			      * (connctl.h) */
 	int max_conns;	     /* with conns 0, never more; 0: 16 */

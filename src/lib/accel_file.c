@@ -229,6 +229,9 @@ rename_new(struct accel *a, const char *base)
 			snprintf(cand, size, "%s", base);
 		else
 			snprintf(cand, size, "%s.%lu", base, k);
+		/* A name promised to another download of the run. */
+		if (a->o->taken != NULL && a->o->taken(cand, a->o->taken_arg))
+			continue;
 		rc = renameat2(a->dirfd, a->part_name, a->dirfd, cand,
 			       RENAME_NOREPLACE) < 0 ?
 			     -errno :

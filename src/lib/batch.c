@@ -30,6 +30,9 @@ struct batch_nameset {
 struct batch {
 	struct batch_item *items;
 	size_t n, cap;
+	struct batch_nameset ns; /* the paths batch_reserve() gave, borrowed
+				  * from the items; read only while the
+				  * batch runs */
 };
 
 struct batch *
@@ -64,6 +67,7 @@ batch_free(struct batch *b)
 		return;
 	for (size_t i = 0; i < b->n; i++)
 		item_free(&b->items[i]);
+	free(b->ns.slots);
 	free(b->items);
 	free(b);
 }
@@ -227,6 +231,8 @@ batch_reserve(struct batch *b)
 
 	while (size < 2 * b->n + 16)
 		size *= 2;
+	free(b->ns.slots);
+	b->ns.slots = NULL;
 	if ((ns.slots = calloc(size, sizeof(*ns.slots))) == NULL)
 		return -ENOMEM;
 	ns.mask = size - 1;
@@ -271,8 +277,12 @@ batch_reserve(struct batch *b)
 		}
 		free(path);
 	}
-	/* The paths are owned by the items; the set only borrowed them. */
-	free(ns.slots);
+	/* The paths are owned by the items; the set borrows them, and is
+	 * kept for taken(). */
+	if (rc < 0)
+		free(ns.slots);
+	else
+		b->ns = ns;
 	return rc;
 }
 
@@ -329,6 +339,24 @@ on_progress(const struct accel_stats *st, void *arg)
 	j->it->conns = st->conns;
 	if (j->r->o->on_progress != NULL)
 		j->r->o->on_progress(j->it, j->r->o->arg);
+}
+
+/* accel_taken_cb: whether name, in the item's folder, is another item's
+ * reserved path. */
+static int
+taken(const char *name, void *arg)
+{
+	struct batch_job *j = arg;
+	struct batch *b = j->r->b;
+	char path[PATH_MAX];
+
+	if (b->ns.slots == NULL)
+		return 0;
+	if (j->it->dir != NULL)
+		snprintf(path, sizeof(path), "%s/%s", j->it->dir, name);
+	else
+		snprintf(path, sizeof(path), "%s", name);
+	return lookup(&b->ns, path)->name != NULL;
 }
 
 static void
@@ -393,8 +421,12 @@ skip_or_refuse(const struct batch_runner *r, struct batch_item *it)
 {
 	char part[PATH_MAX];
 	struct stat st;
+	int has_part;
 
-	if ((r->o->no_clobber || r->o->resume) &&
+	snprintf(part, sizeof(part), "%s.part", it->path);
+	has_part = fstatat(r->o->dirfd, part, &st, AT_SYMLINK_NOFOLLOW) == 0;
+	/* -c: a file there without a NAME.part beside it is complete. */
+	if ((r->o->no_clobber || (r->o->resume && !has_part)) &&
 	    fstatat(r->o->dirfd, it->path, &st, AT_SYMLINK_NOFOLLOW) == 0) {
 		it->state = BATCH_SKIPPED;
 		snprintf(it->why, sizeof(it->why), "%s",
@@ -403,7 +435,7 @@ skip_or_refuse(const struct batch_runner *r, struct batch_item *it)
 		return 1;
 	}
 	snprintf(part, sizeof(part), "%s.part.state", it->path);
-	if (!r->o->resume &&
+	if (!r->o->resume && r->o->keep_parts &&
 	    fstatat(r->o->dirfd, part, &st, AT_SYMLINK_NOFOLLOW) == 0) {
 		it->state = BATCH_FAILED;
 		it->res.kept = 1;
@@ -472,6 +504,8 @@ run_item(struct batch_runner *r, struct batch_item *it,
 	ao.nurls = it->nurls;
 	ao.path = path;
 	ao.disposition = o->disposition && it->out == NULL;
+	ao.taken = taken;
+	ao.taken_arg = &job;
 	ao.conns = it->split > 0 ? it->split : o->split;
 	ao.max_conns = o->max_conns;
 	ao.resume = o->resume;

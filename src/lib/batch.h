@@ -42,6 +42,18 @@ struct batch_item {
 	long long size; /* -1 while unknown */
 	long long done; /* bytes on disk */
 	int conns;	/* connections receiving now */
+	/* What batch_json_*() have said of it. */
+	int json_started;
+	double json_at;	     /* the last progress event */
+	long long json_done; /* and its bytes */
+};
+
+/* The items of a batch by how they ended. */
+struct batch_counts {
+	size_t saved;	     /* not_modified included */
+	size_t not_modified; /* -N: kept as they were */
+	size_t skipped, failed, pending;
+	long long bytes; /* in the files saved */
 };
 
 struct batch;
@@ -96,6 +108,9 @@ struct batch_run_opts {
 	long long max_speed; /* bytes/s over the run, 0: none */
 	int resume;	     /* -c: NAME.part resumed; a file there kept */
 	int no_clobber;	     /* a file there is skipped */
+	int keep_parts;	     /* without resume, a NAME.part with its state
+			      * fails its item (only -c touches it);
+			      * 0: the download starts afresh */
 	int timestamping;    /* -N */
 	int disposition;     /* names from Content-Disposition */
 	int retries;	     /* 0: the engine's */
@@ -118,5 +133,21 @@ struct batch_run_opts {
  * set up (no thread, no memory).
  */
 int batch_run(struct batch *b, const struct batch_run_opts *o);
+
+/* Counts the items by state. */
+void batch_tally(struct batch *b, struct batch_counts *c);
+
+struct jsonout;
+/*
+ * The --json events of a run (the programs' man pages document their
+ * fields), each written whole by any thread. batch_json_progress() is
+ * for on_progress: a "start" event once the size is known, then
+ * "progress" at most once a second. batch_json_done() is for on_done:
+ * "done", "skipped" or "failed". batch_json_summary() ends the run.
+ */
+void batch_json_progress(struct jsonout *j, struct batch_item *it);
+void batch_json_done(struct jsonout *j, struct batch_item *it);
+void batch_json_summary(struct jsonout *j, struct batch *b, long nbad,
+			double seconds, int interrupted);
 
 #endif

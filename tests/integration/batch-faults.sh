@@ -37,13 +37,24 @@ for p in D TD; do
 	is "$(ls -A cut$p | wc -l)" 20 "$p: no partial files left"
 done
 
-# Cut every time: fails after 1 + retries attempts, leaves nothing.
+# Cut every time after 5000 bytes: each try delivers, and the next asks only
+# for the rest (a range from where the last one stopped), so the file
+# completes at 5000 bytes a try.
+size=$(stat -c %s "$W/f/f50")
 echo "$U/fault/cut=5000,id=always/f/f50" >ualways
 timeout 60 $NT_VALGRIND "$D" -i ualways -d always --retries 2 --retry-wait 0.01 2>err.a >out.a
+is "$?" 0 "cut every 5000 bytes: completed (valgrind in plain)"
+check "cut every 5000 bytes: byte for byte" cmp -s "$W/f/f50" always/f50
+n=$(requests id=always)
+check "cut every 5000 bytes: $n tries, each for the rest" [ "$n" -ge $((size / 5000)) -a "$n" -le $((size / 5000 + 2)) ]
+# Cut before any byte, every time: fails after 1 + retries tries, leaves
+# nothing.
+echo "$U/fault/cut=0,id=never/f/f50" >unever
+timeout 60 $NT_VALGRIND "$D" -i unever -d never --retries 2 --retry-wait 0.01 2>err.a >out.a
 is "$?" 1 "always cut: exit 1 (valgrind in plain)"
-check "always cut: reason given" grep -Eq "^download: failed $U/fault/cut=5000,id=always/f/f50: .+" err.a
-is "$(requests id=always)" 3 "always cut: tried 1 + 2 times"
-is "$(ls -A always | wc -l)" 0 "always cut: nothing left behind"
+check "always cut: reason given" grep -Eq "^download: failed $U/fault/cut=0,id=never/f/f50: .+" err.a
+is "$(requests id=never)" 3 "always cut: tried 1 + 2 times"
+is "$(ls -A never | wc -l)" 0 "always cut: nothing left behind"
 
 # 404 is not retried.
 echo "$U/fault/status=404,id=nf/f/f1" >u404
@@ -87,10 +98,10 @@ is "$bad" 0 "all 100 byte for byte"
 # over at most 4 (threaded-download -j 4).
 : >log
 for i in $(seq 1 40); do echo "$U/f/f$i"; done >ukeep
-timeout 30 "$D" -i ukeep -d keepD -q
+timeout 30 "$D" -i ukeep -d keepD -s 1 -q
 is "$(awk '{ print $1 }' log | sort -u | wc -l)" 1 "download: one connection for 40 URLs"
 : >log
-timeout 30 "$TD" -i ukeep -d keepT -j 4 -q
+timeout 30 "$TD" -i ukeep -d keepT -j 4 -s 1 -q
 n=$(awk '{ print $1 }' log | sort -u | wc -l)
 check "threaded-download -j 4: $n connections for 40 URLs (<= 4)" [ "$n" -le 4 -a "$n" -ge 1 ]
 done_testing

@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: ISC
 # batch.sh -- download and threaded-download against a private nginx:
 # byte-for-byte copies, keep-alive, reserved names, hostile names, bad
-# lines, the thread cap over 10,000 URLs, SIGINT, and bad usage.
+# lines, the thread cap over 10,000 URLs, SIGINT and SIGKILL then -c, and
+# bad usage.
 # timeout: 240
 . "$(dirname "$0")/lib.sh"
 D=$NT_BIN/download
@@ -49,10 +50,10 @@ check "download: summary line" grep -Eq '^200 saved, 0 failed of 200 URLs; [0-9]
 timeout 120 "$D" -i urls200 -d d200 -q
 is "$?" 0 "download again into the same folder exits 0"
 check "the files replaced, none added" same_tree d200
-# The fallback for file systems without O_TMPFILE: named hidden files.
-NT_FETCH_NAMED_TEMP=1 timeout 120 "$TD" -i urls200 -d n200 -j 8 -q
-is "$?" 0 "named temporary files: exit 0"
-check "named temporary files: byte for byte, none left" same_tree n200
+# Every file split over up to 4 connections.
+timeout 120 "$TD" -i urls200 -d n200 -j 8 -s 4 -q
+is "$?" 0 "-s 4: exit 0"
+check "-s 4: byte for byte, no .part left" same_tree n200
 timeout 120 "$TD" -i urls200 -d t200 -j 8 >out.t 2>err.t
 is "$?" 0 "threaded-download -j 8: 200 files exit 0"
 check "threaded-download: 200 files byte for byte" same_tree t200
@@ -64,10 +65,10 @@ is "$(wc -c <out.q)" 0 "-q prints nothing when all is well"
 
 # Keep-alive: /conn/ answers with nginx's connection serial number.
 for i in $(seq 1 60); do echo "$U/conn/c$i"; done >uconn
-timeout 60 $NT_VALGRIND "$D" -i uconn -d dconn -q
+timeout 60 $NT_VALGRIND "$D" -i uconn -d dconn -q -s 1
 is "$?" 0 "download of 60 URLs (under valgrind in plain)"
 is "$(cat dconn/c* | sort -u | wc -l)" 1 "download: 60 URLs over one connection"
-timeout 60 "$TD" -i uconn -d tconn -j 4 -q
+timeout 60 "$TD" -i uconn -d tconn -j 4 -s 1 -q
 n=$(cat tconn/c* | sort -u | wc -l)
 check "threaded-download -j 4: 60 URLs over at most 4 connections ($n)" [ "$n" -le 4 ]
 
@@ -138,9 +139,9 @@ http://
 EOF2
 timeout 60 "$D" -i umixed -d mixed >out.m 2>err.m
 is "$?" 1 "download: bad lines and failures exit 1"
-check "ftp line reported as umixed:4" grep -q '^download: umixed:4: not a URL: ftp://example.org/x$' err.m
-check "plain text reported as umixed:5" grep -q '^download: umixed:5: not a URL: not a url$' err.m
-check "empty host reported as umixed:10" grep -q '^download: umixed:10: not a URL: http://$' err.m
+check "ftp line reported as umixed:4" grep -q '^download: umixed:4: ftp://example.org/x: not an http or https URL$' err.m
+check "plain text reported as umixed:5" grep -q '^download: umixed:5: not a url: not an http or https URL$' err.m
+check "empty host reported as umixed:10" grep -q '^download: umixed:10: http://: not an http or https URL$' err.m
 check "404 reported" grep -q "^download: failed $U/f/missing: HTTP 404" err.m
 check "redirect loop reported" grep -qi "^download: failed $U/loop/l: .*redirect" err.m
 check "redirect followed, saved under the URL's name" cmp -s "$W/f/f1" mixed/r
@@ -165,12 +166,11 @@ for kind in busy rate; do
 done
 is "$(ls -A busy | wc -l)" 0 "error pages are never saved"
 
-# 10,000 URLs through -j 32 (every variant): 32 downloads at once over one worker thread
-# per processor (at most 32), so the thread count never exceeds 1 + that. The TSan
-# runtime adds one background thread of its own.
-many=10000 workers=$(nproc)
-[ "$workers" -gt 32 ] && workers=32
-cap=$((1 + workers))
+# 10,000 URLs through -j 32 (every variant): at most 32 connections, so at
+# most 32 files at once, a worker thread each: the thread count never exceeds
+# 1 + 32. The TSan runtime adds one background thread of its own.
+many=10000
+cap=33
 case "$V" in tsan) cap=$((cap + 1)) ;; esac
 for i in $(seq 1 500); do echo "m$i" >"$W/many/m$i"; done
 awk -v u="$U" -v n=$many 'BEGIN { for (i = 0; i < n; i++) printf "%s/many/m%d\n", u, i % 500 + 1 }' >umany
@@ -192,13 +192,12 @@ is "$(ls dmany | wc -l)" $many "$many files, one per URL"
 check "thread count peaked at $max (<= $cap) over $samples samples" [ "$max" -le $cap -a "$max" -ge 2 -a "$samples" -ge 5 ]
 is "$(cat dmany/m7.3)" m7 "a numbered copy holds the right body"
 
-# -t: the worker threads. Eight slow URLs (500 KB each at nginx's 200 KB/s
-# after a first second's worth: about 1.5 s) at -j 8: with -t 8 a thread per
-# download (8 workers and the main thread), by default one per processor;
-# never more than -j.
+# -t: most files at once, a thread each. Eight slow URLs (500 KB each at
+# nginx's 200 KB/s after a first second's worth: about 1.5 s) at -j 8: never
+# more worker threads than -t, nor than -j (the main thread is the +1).
 head -c 500000 /dev/urandom >"$W/slow/m"
 for i in 1 2 3 4 5 6 7 8; do echo "$U/slow/m?$i"; done >uthreads
-for c in "8 9" "- $(( $(nproc) < 8 ? $(nproc) + 1 : 9 ))" "64 9"; do
+for c in "8 9" "- 9" "64 9" "2 3"; do
 	set -- $c
 	t=${1#-} targ=${1:+-t $1} d=thr$1
 	[ "$1" = - ] && targ=
@@ -216,18 +215,39 @@ for c in "8 9" "- $(( $(nproc) < 8 ? $(nproc) + 1 : 9 ))" "64 9"; do
 	want=$2
 	case "$V" in tsan) want=$((want + 1)) ;; esac
 	is "$rc/$(ls "$d" | wc -l)" "0/8" "-j 8 ${targ:-(default -t)}: all 8 saved"
-	is "$max" "$want" "-j 8 ${targ:-(default -t)}: $want threads at the peak"
+	check "-j 8 ${targ:-(default -t)}: $max threads at the peak (2 to $want)" \
+		[ "$max" -le "$want" -a "$max" -ge 2 ]
 done
 
-# SIGINT (and SIGTERM): stop, remove partial files, summary, exit 128+sig.
+# SIGINT (and SIGTERM): stop, keep each partial file as NAME.part with its
+# state, summary, exit 128+sig; then -c completes every file.
 for i in 1 2 3 4; do head -c 2000000 /dev/urandom >"$W/slow/s$i"; done
 printf '%s\n' "$U/f/f5" "$U/slow/s1" "$U/slow/s2" "$U/slow/s3" "$U/slow/s4" >uslow
-for c in "D INT 130" "TD INT 130" "TD TERM 143" "TD INT 130 named"; do
+# whole_or_part DIR: every file under a final name is a whole copy, and the
+# rest are NAME.part files with their state.
+whole_or_part() {
+	local f
+	for f in $(ls -A "$1"); do
+		case $f in
+		f5) cmp -s "$W/f/f5" "$1/f5" || return 1 ;;
+		s[1-4]) cmp -s "$W/slow/$f" "$1/$f" || { diag "$f differs"; return 1; } ;;
+		s[1-4].part | s[1-4].part.state) ;;
+		*) diag "unexpected $f"; return 1 ;;
+		esac
+	done
+}
+# resumed DIR: the same list with -c completes it, fetching only the rest.
+resumed() {
+	timeout 60 "$TD" -i uslow -d "$1" -c -q || return 1
+	for i in 1 2 3 4; do cmp -s "$W/slow/s$i" "$1/s$i" || return 1; done
+	[ "$(ls -A "$1" | tr '\n' ' ')" = "f5 s1 s2 s3 s4 " ]
+}
+for c in "D INT 130" "TD INT 130" "TD TERM 143" "TD INT 130 split"; do
 	set -- $c
-	p=$1 sig=$2 want=$3 prog=${!1} jobs= d=int$1$2${4:-} named=${4:+1}
+	p=$1 sig=$2 want=$3 prog=${!1} jobs= d=int$1$2${4:-} split=${4:+-s 2}
 	[ "$p" = TD ] && jobs="-j 2"
-	[ -n "$named" ] && p="$p (named temporary files)"
-	NT_FETCH_NAMED_TEMP=$named "$prog" -i uslow -d "$d" $jobs >out.i 2>err.i &
+	[ -n "$split" ] && p="$p -s 2" jobs="-j 4"
+	"$prog" -i uslow -d "$d" $jobs $split >out.i 2>err.i &
 	pid=$!
 	# f5 comes first and fast; then the slow ones are under way.
 	for i in $(seq 1 100); do [ -f "$d/f5" ] && break; sleep 0.05; done
@@ -237,25 +257,29 @@ for c in "D INT 130" "TD INT 130" "TD TERM 143" "TD INT 130 named"; do
 	kill -KILL $pid 2>/dev/null
 	wait $pid
 	is "$?" $want "$p: SIG$sig exits $want"
-	is "$(ls -A "$d" | grep -c '^\.')" 0 "$p: SIG$sig: no partial or temporary files"
-	check "$p: SIG$sig: what was saved is complete" cmp -s "$W/f/f5" "$d/f5"
-	is "$(ls -A "$d" | tr '\n' ' ')" "f5 " "$p: SIG$sig: only complete files remain"
+	is "$(ls -A "$d" | grep -c '^\.')" 0 "$p: SIG$sig: no hidden or temporary files"
+	check "$p: SIG$sig: what was saved is complete, the rest NAME.part" whole_or_part "$d"
+	check "$p: SIG$sig: partial files kept" [ "$(ls "$d" | grep -c '\.part$')" -ge 1 ]
 	check "$p: SIG$sig: summary says interrupted" grep -q 'interrupted)$' out.i
+	check "$p: SIG$sig: says how to resume" grep -q '\.part kept: resume with -c)$' err.i
+	check "$p: SIG$sig: -c completes every file" resumed "$d"
 done 2>/dev/null
-# Even SIGKILL leaves no partial file: bodies are written to unnamed
-# (O_TMPFILE) files that get their name only when complete.
+# SIGKILL leaves no partial file under a final name, and -c resumes.
 "$TD" -i uslow -d kill9 -j 4 -q >/dev/null 2>&1 &
 pid=$!
 for i in $(seq 1 100); do [ -f kill9/f5 ] && break; sleep 0.05; done
 sleep 0.3
 kill -KILL $pid
 wait $pid 2>/dev/null
-is "$(ls -A kill9 | tr '\n' ' ')" "f5 " "SIGKILL mid-download: only the complete file is there"
+check "SIGKILL mid-download: only whole files under final names" whole_or_part kill9
+timeout 60 "$TD" -i uslow -d kill9 -q 2>err.k
+is "$?" 1 "without -c, a .part of an earlier run fails its file"
+check "and says to resume with -c" grep -q 'resume it with -c' err.k
+check "SIGKILL, then -c: every file complete" resumed kill9
 
-# A write that fails part-way (file size limit: writes past 100 KiB fail with
-# EFBIG, SIGXFSZ ignored): that file fails and leaves nothing, the others are
-# saved. 200,000 bytes fail while the body arrives; 110,000 bytes fail on the
-# last write, after the transfer ended.
+# A write that fails (file size limit: writes past 100 KiB fail with EFBIG,
+# SIGXFSZ ignored): that file fails and leaves nothing (its NAME.part cannot
+# take its size), the others are saved.
 head -c 200000 /dev/urandom >"$W/f/wbig"
 head -c 110000 /dev/urandom >"$W/f/wmid"
 head -c 50000 /dev/urandom >"$W/f/wsmall"
@@ -266,7 +290,7 @@ for p in D TD; do
 	is "$?" 1 "$p: a failing write exits 1"
 	for n in wbig wmid; do
 		check "$p: $n: writing fails with the reason" \
-			grep -q "^${prog##*/}: failed $U/f/$n: writing $n: File too large\$" err.w
+			grep -q "^${prog##*/}: failed $U/f/$n: $d/$n.part: File too large\$" err.w
 	done
 	check "$p: the small file is saved whole" cmp -s "$W/f/wsmall" "$d/wsmall"
 	is "$(ls -A "$d" | tr '\n' ' ')" "wsmall " "$p: nothing else in the folder"
@@ -291,7 +315,7 @@ timeout 10 "$TD" -i urls200 -d afile/sub 2>err.u
 is "$?" 1 "folder that cannot be created exits 1"
 check "and names it" grep -q '^threaded-download: afile/sub: cannot create folder: Not a directory$' err.u
 check "nothing downloaded" test ! -e afile/sub
-for args in "-j 0" "-j 65" "-j x" "-t 0" "-t 65" "--threads x" "--retries 99" "extra"; do
+for args in "-j 0" "-j 257" "-j x" "-s 0" "-s 65" "-s x" "--max-per-host 0" "-t 0" "-t 65" "--threads x" "--retries 99" "extra"; do
 	timeout 10 "$TD" -i urls200 -d never $args 2>err.u
 	is "$?" 2 "threaded-download $args exits 2"
 done

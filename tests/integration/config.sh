@@ -58,7 +58,7 @@ done
 printf 'jobs = 0\n' >bad
 "$TD" --config bad -i empty >o 2>e
 check "threaded-download: its own options in the file" \
-	grep -q "^threaded-download: bad:1: 0: invalid job count" e
+	grep -q "^threaded-download: bad:1: 0: invalid connection count" e
 
 W=$T_TMP/www
 mkdir -p "$W"
