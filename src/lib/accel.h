@@ -56,18 +56,19 @@ struct accel_opts {
 			      * ignored with a budget */
 	int max_per_host;    /* connections to one host at once, 0 for
 			      * no cap; ignored with a budget */
-	struct accel_session *session; /* connections kept from the
-					* thread's downloads before; NULL:
-					* none kept */
-	struct budget *budget;	       /* shared with the other downloads of a
-					* run: connections in all and per host,
-					* and the rate; NULL: this download's own,
-					* from max_per_host and max_speed */
-	const unsigned char *sha256;   /* 32 bytes to verify, or NULL */
-	const struct reqopts *req;     /* what every request carries (headers,
-					* credentials, TLS, proxy); NULL: none */
-	volatile sig_atomic_t *stop;   /* set by a signal handler: stop */
-	accel_progress_cb *progress;   /* called a few times a second */
+	/* Connections kept from the thread's downloads before; NULL: none
+	 * kept. */
+	struct accel_session *session;
+	/* Shared with the other downloads of a run: connections in all and
+	 * per host, and the rate; NULL: this download's own, from
+	 * max_per_host and max_speed. */
+	struct budget *budget;
+	const unsigned char *sha256; /* 32 bytes to verify, or NULL */
+	/* What every request carries (headers, credentials, TLS, proxy);
+	 * NULL: none. */
+	const struct reqopts *req;
+	volatile sig_atomic_t *stop; /* set by a signal handler: stop */
+	accel_progress_cb *progress; /* called a few times a second */
 	accel_warn_cb *warn;
 	void *arg; /* for progress and warn */
 };
