@@ -407,9 +407,10 @@ on_done(struct batch_item *it, void *arg)
 		progress_end(ui->bar);
 	if (ui->json != NULL) {
 		batch_json_done(ui->json, it);
-		ui->status |= it->state == BATCH_FAILED ||
-			      it->state == BATCH_INTERRUPTED;
-		return;
+		/* Errors still go to stderr as lines; nothing else. */
+		if (it->state != BATCH_FAILED &&
+		    it->state != BATCH_INTERRUPTED)
+			return;
 	}
 	ui->status |= report(ui, it);
 }
