@@ -408,8 +408,7 @@ on_done(struct batch_item *it, void *arg)
 	if (ui->json != NULL) {
 		batch_json_done(ui->json, it);
 		/* Errors still go to stderr as lines; nothing else. */
-		if (it->state != BATCH_FAILED &&
-		    it->state != BATCH_INTERRUPTED)
+		if (it->state != BATCH_FAILED && it->state != BATCH_INTERRUPTED)
 			return;
 	}
 	ui->status |= report(ui, it);

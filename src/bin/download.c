@@ -265,8 +265,7 @@ on_done(struct batch_item *it, void *arg)
 	if (o->json != NULL) {
 		batch_json_done(o->json, it);
 		/* Errors still go to stderr as lines. */
-		if (it->state != BATCH_FAILED &&
-		    it->state != BATCH_INTERRUPTED)
+		if (it->state != BATCH_FAILED && it->state != BATCH_INTERRUPTED)
 			return;
 	}
 	pthread_mutex_lock(&o->mu);

@@ -340,15 +340,21 @@ range_retry(struct accel *a, struct accel_conn *c, int range)
 }
 
 /*
- * A try refused (429, 503, connect refused) while other connections to
- * its host stood: one connection too many for that server, not a fault
- * of the file. The host's count (over every download sharing the budget)
- * and the controller's stay below it from now on. Returns whether so.
+ * A try refused (429, 503, connect refused) by a source that has served
+ * before, while other connections to its host stood: one connection too
+ * many for that server, not a fault of the file. The host's count (over
+ * every download sharing the budget) and the controller's stay below it
+ * from now on. A source that never served is failing, not full. Returns
+ * whether so.
  */
 static int
 one_too_many(struct accel *a, struct accel_conn *c)
 {
-	int host = budget_refused(a->budget, a->src[c->src].host);
+	int host;
+
+	if (!a->src[c->src].served)
+		return 0;
+	host = budget_refused(a->budget, a->src[c->src].host);
 
 	if (a->ctl != NULL && busy_conns(a) > 0) {
 		connctl_refused(a->ctl, mtime_now(), busy_conns(a));

@@ -41,6 +41,7 @@ struct accel_source {
 	int alive;
 	int fails;		    /* failed tries in a row */
 	int users;		    /* connections assigned to it */
+	int served;		    /* a reply of it was accepted */
 	char host[BUDGET_HOST_MAX]; /* its budget key (the URL as given) */
 };
 

@@ -469,6 +469,7 @@ accel__on_data(char *ptr, size_t size, size_t nmemb, void *arg)
 		if (rc < 0)
 			return 0;
 		c->checked = 1;
+		a->src[c->src].served = 1;
 	}
 	if (c->stopped || a->fatal)
 		return 0;

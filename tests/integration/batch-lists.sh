@@ -147,8 +147,7 @@ check "--no-clobber: the other file saved" cmp -s "$W/f/c" NC/c
 # --json: one JSON object a line on stdout, nothing else there; a start
 # and done for a file, failed with the reason for a 404, skipped, progress
 # for the slow file (the run, 1.5 MB at 400 kB/s, takes about 4 s) at most
-# once a second,
-# and the summary last.
+# once a second, and the summary last.
 mkdir -p J && echo mine >J/a
 printf '%s\n' "$U/f/a" "$U/f/c" "$U/f/missing" "http://127.0.0.1:$P/p/q1" >lj
 timeout 60 "$TD" -i lj -d J --json --no-clobber -s 1 --max-speed 400k \
