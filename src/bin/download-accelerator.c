@@ -567,7 +567,8 @@ run(const struct da_opts *o)
 	free(dir);
 	if (fflush(stdout) != 0 || ferror(stdout))
 		err(1, "stdout");
-	return ui.status || nbad > 0 ? 1 : 0;
+	/* Stopped between two files of a list: the rest never started. */
+	return ui.status || nbad > 0 || cli_stop_signal ? 1 : 0;
 }
 
 int

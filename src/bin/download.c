@@ -92,9 +92,10 @@ usage(FILE *f)
 		"  -j, --jobs N         connections open at once over all "
 		"files, 1 to %d\n"
 		"                       (default %d)\n"
-		"  -t, --threads T      at most T files at once, 1 to %d "
-		"(default: as the\n"
-		"                       connections allow)\n"
+		"  -t, --threads T      worker threads sharing the files, 1 "
+		"to %d, never\n"
+		"                       more than N (default one per "
+		"processor)\n"
 		"  -v, --verbose        a line per URL even on a terminal\n"
 #endif
 		"  -s, --split N        connections per file, 1 to %d, or "
@@ -349,7 +350,7 @@ set_option(int c, char *arg, void *ctx)
 		break;
 	case 't':
 		o->threads = cli_long_arg(arg, 1, TPOOL_MAX_THREADS,
-					  "file count (1 to 64)");
+					  "thread count (1 to 64)");
 		break;
 	case 's':
 		if (strcmp(arg, "auto") == 0)

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: ISC */
-/* threaded-download.c -- download.c with at most -j N (and never more than
- * 64) transfers at once, on one worker thread per processor. */
+/* threaded-download.c -- download.c with several files at once, up to -j N
+ * connections over all of them, on one worker thread per processor. */
 #define BATCH_THREADED 1
 #include "download.c"

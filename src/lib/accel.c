@@ -34,6 +34,8 @@ src_url(const struct accel_source *s)
 	return s->eff != NULL ? s->eff : s->url;
 }
 
+static int conn_easy(struct accel *a, struct accel_conn *c);
+
 static int
 conn_start(struct accel *a, struct accel_conn *c, int64_t begin, int64_t end)
 {
@@ -41,6 +43,8 @@ conn_start(struct accel *a, struct accel_conn *c, int64_t begin, int64_t end)
 	char range[64];
 	CURLMcode mc;
 
+	if (conn_easy(a, c) < 0)
+		return a->fatal;
 	c->req_begin = begin;
 	c->req_end = end;
 	c->pos = begin;
@@ -352,15 +356,12 @@ one_too_many(struct accel *a, struct accel_conn *c)
 {
 	int host;
 
-	if (!a->src[c->src].served)
+	if (!a->src[c->src].served ||
+	    (host = budget_refused(a->budget, a->src[c->src].host)) <= 0)
 		return 0;
-	host = budget_refused(a->budget, a->src[c->src].host);
-
-	if (a->ctl != NULL && busy_conns(a) > 0) {
+	if (a->ctl != NULL && busy_conns(a) > 0)
 		connctl_refused(a->ctl, mtime_now(), busy_conns(a));
-		return 1;
-	}
-	return host > 0;
+	return 1;
 }
 
 /* A range's try ended: done, retried, its mirror dropped, or fatal. */
@@ -477,9 +478,11 @@ control(struct accel *a, double now)
 	if (busy > a->res->conns_max)
 		a->res->conns_max = busy;
 	if (a->mode == ACCEL_M_PROBE) {
-		/* Before the size is known: what the ranges will likely
-		 * take (the controller's usual start). */
-		tell_demand(a, (a->o->conns > 0 ? a->o->conns : 2) - 1);
+		/* Before the size is known: a fixed count will want its
+		 * connections; what the controller will want is not known
+		 * (a small file wants none more), so nothing is held back
+		 * for it. */
+		tell_demand(a, a->o->conns > 0 ? a->o->conns - 1 : 0);
 		return;
 	}
 	if (a->o->conns > 0 || a->mode != ACCEL_M_RANGES) {
@@ -659,8 +662,6 @@ setup_conn(struct accel *a, struct accel_conn *c)
 	long buf = RECV_BUDGET / a->nconns;
 
 	buf = buf < RECV_MIN ? RECV_MIN : buf > RECV_MAX ? RECV_MAX : buf;
-	c->a = a;
-	c->range = -1;
 	if ((c->easy = curl_easy_init()) == NULL)
 		return -ENOMEM;
 	curl_easy_setopt(c->easy, CURLOPT_PRIVATE, c);
@@ -692,6 +693,23 @@ setup_conn(struct accel *a, struct accel_conn *c)
 	if (reqopts_apply(a->o->req, c->easy) < 0)
 		return -EINVAL;
 	return 0;
+}
+
+/* c's libcurl handle, made on first use. Returns 0 or the error
+ * recorded. */
+static int
+conn_easy(struct accel *a, struct accel_conn *c)
+{
+	int rc;
+
+	if (c->easy != NULL)
+		return 0;
+	if ((rc = setup_conn(a, c)) < 0)
+		accel__err(a, rc, a->o->urls[0], "%s",
+			   rc == -EINVAL ? "a request option this libcurl "
+					   "does not support" :
+					   strerror(-rc));
+	return rc < 0 ? a->fatal : 0;
 }
 
 /* -N: the probe asks for the file only if it is newer than the one at
@@ -735,9 +753,7 @@ setup(struct accel *a)
 			   "URL longer than %d bytes", ACCEL_URL_MAX);
 		return a->fatal;
 	}
-	a->multi = o->session != NULL ? o->session->multi : curl_multi_init();
-	if (a->multi == NULL ||
-	    (a->conns = calloc((size_t)nconns, sizeof(*a->conns))) == NULL ||
+	if ((a->conns = calloc((size_t)nconns, sizeof(*a->conns))) == NULL ||
 	    (a->src = calloc((size_t)o->nurls, sizeof(*a->src))) == NULL ||
 	    (a->probe_hdrs = curl_slist_append(
 		     NULL, "Accept-Encoding: identity")) == NULL ||
@@ -767,18 +783,16 @@ setup(struct accel *a)
 		}
 	}
 	for (int i = 0; i < a->nconns; i++) {
-		if ((rc = setup_conn(a, &a->conns[i])) < 0) {
-			accel__err(a, rc, o->urls[0], "%s",
-				   rc == -EINVAL ? "a request option this "
-						   "libcurl does not support" :
-						   strerror(-rc));
-			return a->fatal;
-		}
+		a->conns[i].a = a;
+		a->conns[i].range = -1;
 		a->conns[i].src = i % a->nsrc;
 		a->src[i % a->nsrc].users++;
 	}
-	/* Each connection keeps its own socket; no more are opened. */
-	curl_multi_setopt(a->multi, CURLMOPT_MAXCONNECTS, (long)a->nconns);
+	/* The first handle now, so that a request option libcurl refuses
+	 * is said before anything starts; the others when first used (a
+	 * small file never needs them). */
+	if (conn_easy(a, &a->conns[0]) < 0)
+		return a->fatal;
 	if (o->resume && accel__load_state(a) < 0)
 		return a->fatal;
 	if (o->timestamping && a->saved == NULL &&
@@ -789,90 +803,72 @@ setup(struct accel *a)
 	return 0;
 }
 
-/* Moves every transfer on and hands each finished try to conn_done. */
+/* Moves every transfer of the session on and hands each finished try to
+ * conn_done, of the download it belongs to. */
 static void
-perform(struct accel *a)
+perform(struct accel_session *s)
 {
 	int running, msgs;
 	CURLMsg *m;
 
-	curl_multi_perform(a->multi, &running);
-	while ((m = curl_multi_info_read(a->multi, &msgs)) != NULL) {
+	curl_multi_perform(s->multi, &running);
+	while ((m = curl_multi_info_read(s->multi, &msgs)) != NULL) {
 		struct accel_conn *c;
 
 		if (m->msg != CURLMSG_DONE)
 			continue;
 		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE,
 				  (char **)&c);
-		conn_done(a, c, m->data.result);
+		conn_done(c->a, c, m->data.result);
 	}
 }
 
-/* Waits for the sockets, at most until the next timed thing (a backoff,
- * the rate cap's refill) or 100 ms; not at all after a change. */
-static void
-wait_for(struct accel *a, double now, double wake)
+/* Whether the download has ended: whole, failed, stopped, or not
+ * modified. */
+static int
+ended(struct accel *a, double now)
 {
-	int ms = a->kick ? 0 : 100;
-
-	a->kick = 0;
-	if (wake > now && (wake - now) * 1000 < ms)
-		ms = (int)((wake - now) * 1000) + 1;
-	curl_multi_poll(a->multi, NULL, 0, ms, NULL);
+	if (a->fatal || a->res->not_modified)
+		return 1;
+	if (a->o->stop != NULL && *a->o->stop) {
+		accel__err(a, -EINTR, a->o->urls[0], "interrupted");
+		return 1;
+	}
+	if ((a->mode == ACCEL_M_RANGES && accel_plan_complete(a->plan)) ||
+	    a->stream_done) {
+		report(a, now);
+		a->mode = ACCEL_M_DONE;
+		return 1;
+	}
+	return 0;
 }
 
-/* The loop: until the file is whole, it fails, or it is stopped. */
+/* What a download does after its transfers moved: the count, the rate
+ * cap, stalls, progress, the state file. */
 static void
-loop(struct accel *a)
+tend(struct accel *a, double now, double *wake)
 {
-	double last_save, last_report = 0, now;
 	int rc;
 
-	last_save = mtime_now();
-	while (!a->fatal && !a->res->not_modified) {
-		double wake = 0;
-
-		now = mtime_now();
-		if (a->o->stop != NULL && *a->o->stop) {
-			accel__err(a, -EINTR, a->o->urls[0], "interrupted");
-			break;
-		}
-		if ((a->mode == ACCEL_M_RANGES &&
-		     accel_plan_complete(a->plan)) ||
-		    a->stream_done) {
-			report(a, now);
-			a->mode = ACCEL_M_DONE;
-			break;
-		}
-		schedule(a, now, &wake);
-		if (a->fatal)
-			break;
-		perform(a);
-		now = mtime_now();
-		control(a, now);
-		refill(a, now, &wake);
-		check_stalls(a, now);
-		if (now - last_report >= PROGRESS_EVERY) {
-			report(a, now);
-			last_report = now;
-		}
-		if (a->mode == ACCEL_M_RANGES &&
-		    now - last_save >= SAVE_EVERY) {
-			if ((rc = accel__save_state(a)) < 0)
-				accel__err(a, rc, a->state, "%s",
-					   strerror(-rc));
-			last_save = now;
-		}
-		wait_for(a, now, wake);
+	control(a, now);
+	refill(a, now, wake);
+	check_stalls(a, now);
+	if (now - a->last_report >= PROGRESS_EVERY) {
+		report(a, now);
+		a->last_report = now;
+	}
+	if (a->mode == ACCEL_M_RANGES && now - a->last_save >= SAVE_EVERY) {
+		if ((rc = accel__save_state(a)) < 0)
+			accel__err(a, rc, a->state, "%s", strerror(-rc));
+		a->last_save = now;
 	}
 }
 
+/* The download is over: what is on disk is named, kept or removed.
+ * Returns what accel_run() returns. */
 static int
-run(struct accel *a)
+conclude(struct accel *a)
 {
-	if (setup(a) < 0)
-		return a->fatal;
-	loop(a);
 	for (int i = 0; i < a->nconns; i++)
 		conn_stop(a, &a->conns[i]);
 	if (a->res->not_modified && !a->fatal)
@@ -886,64 +882,197 @@ run(struct accel *a)
 	return a->fatal;
 }
 
-int
-accel_run(const struct accel_opts *opts, struct accel_result *res)
+static void
+release(struct accel *a)
 {
-	struct accel_opts o = *opts;
-	struct accel a;
-	int rc;
+	for (int i = 0; i < a->nconns; i++)
+		curl_easy_cleanup(a->conns[i].easy);
+	for (int i = 0; i < a->nsrc; i++)
+		free(a->src[i].eff);
+	free(a->src);
+	free(a->conns);
+	curl_slist_free_all(a->hdrs);
+	curl_slist_free_all(a->probe_hdrs);
+	accel_plan_free(a->plan);
+	accel_plan_free(a->saved);
+	if (a->fd >= 0)
+		close(a->fd);
+	if (a->dirfd >= 0)
+		close(a->dirfd);
+	connctl_free(a->ctl);
+	if (a->demand != 0)
+		budget_want(a->budget, -a->demand);
+	budget_free(a->own_budget);
+	free(a->part);
+	free(a->state);
+	free(a->part_name);
+	free(a->state_name);
+	free(a->final_name);
+	free(a->cd_name);
+	free(a);
+}
 
-	memset(res, 0, sizeof(*res));
-	memset(&a, 0, sizeof(a));
-	if (o.max_conns == 0)
-		o.max_conns = 16;
-	if (o.timeout == 0)
-		o.timeout = 10;
-	if (o.retries == 0)
-		o.retries = 5;
-	a.o = &o;
-	a.res = res;
-	a.fd = -1;
-	a.dirfd = -1;
-	a.meta.size = -1;
-	a.t0 = mtime_now();
-	if (o.nurls < 1 || o.conns < 0 || o.max_conns < 1 || o.retries < 1 ||
-	    o.timeout < 0 || o.path == NULL) {
-		snprintf(res->errmsg, sizeof(res->errmsg), "%s",
-			 strerror(EINVAL));
-		return -EINVAL;
-	}
-	rc = run(&a);
-	res->seconds = mtime_now() - a.t0;
+/* Ends a download that started: concludes it, takes it off its session,
+ * tells the caller, frees it. */
+static void
+end(struct accel *a)
+{
+	struct accel_session *s = a->sess;
+	accel_done_cb *done = a->done;
+	struct accel_result *res = a->res;
+	void *arg = a->done_arg;
+	int rc = conclude(a);
+
+	res->seconds = mtime_now() - a->t0;
 	/* A file too small for ranges still took one connection. */
 	if (rc == 0 && res->conns_max == 0)
 		res->conns_max = 1;
-	for (int i = 0; i < a.nconns; i++)
-		curl_easy_cleanup(a.conns[i].easy);
-	if (o.session == NULL)
-		curl_multi_cleanup(a.multi);
-	for (int i = 0; i < a.nsrc; i++)
-		free(a.src[i].eff);
-	free(a.src);
-	free(a.conns);
-	curl_slist_free_all(a.hdrs);
-	curl_slist_free_all(a.probe_hdrs);
-	accel_plan_free(a.plan);
-	accel_plan_free(a.saved);
-	if (a.fd >= 0)
-		close(a.fd);
-	if (a.dirfd >= 0)
-		close(a.dirfd);
-	connctl_free(a.ctl);
-	if (a.demand != 0)
-		budget_want(a.budget, -a.demand);
-	budget_free(a.own_budget);
-	free(a.part);
-	free(a.state);
-	free(a.part_name);
-	free(a.state_name);
-	free(a.final_name);
-	free(a.cd_name);
+	if (a->prev != NULL)
+		a->prev->next = a->next;
+	else
+		s->runs = a->next;
+	if (a->next != NULL)
+		a->next->prev = a->prev;
+	s->nconns -= a->nconns;
+	release(a);
+	done(rc, res, arg);
+}
+
+int
+accel_start(struct accel_session *s, const struct accel_opts *opts,
+	    struct accel_result *res, accel_done_cb *done, void *arg)
+{
+	struct accel *a = calloc(1, sizeof(*a));
+	struct accel_opts *o;
+	int rc;
+
+	memset(res, 0, sizeof(*res));
+	if (a == NULL) {
+		snprintf(res->errmsg, sizeof(res->errmsg), "%s",
+			 strerror(ENOMEM));
+		return -ENOMEM;
+	}
+	a->opts = *opts;
+	a->o = o = &a->opts;
+	if (o->max_conns == 0)
+		o->max_conns = 16;
+	if (o->timeout == 0)
+		o->timeout = 10;
+	if (o->retries == 0)
+		o->retries = 5;
+	a->res = res;
+	a->sess = s;
+	a->multi = s->multi;
+	a->done = done;
+	a->done_arg = arg;
+	a->fd = -1;
+	a->dirfd = -1;
+	a->meta.size = -1;
+	a->t0 = a->last_save = mtime_now();
+	if (o->nurls < 1 || o->conns < 0 || o->max_conns < 1 ||
+	    o->retries < 1 || o->timeout < 0 || o->path == NULL) {
+		snprintf(res->errmsg, sizeof(res->errmsg), "%s",
+			 strerror(EINVAL));
+		release(a);
+		return -EINVAL;
+	}
+	if ((rc = setup(a)) < 0) {
+		res->seconds = mtime_now() - a->t0;
+		release(a);
+		return rc;
+	}
+	/* Each connection keeps its own socket; no more are opened. */
+	s->nconns += a->nconns;
+	curl_multi_setopt(s->multi, CURLMOPT_MAXCONNECTS, (long)s->nconns);
+	a->next = s->runs;
+	if (s->runs != NULL)
+		s->runs->prev = a;
+	s->runs = a;
+	return 0;
+}
+
+int
+accel_session_busy(const struct accel_session *s)
+{
+	int n = 0;
+
+	for (const struct accel *a = s->runs; a != NULL; a = a->next)
+		n++;
+	return n;
+}
+
+/* The earlier of two wake times (0: none). */
+static double
+sooner(double a, double b)
+{
+	return a <= 0 ? b : b <= 0 || a < b ? a : b;
+}
+
+void
+accel_session_run(struct accel_session *s, double max_wait)
+{
+	struct accel *a, *next;
+	double now = mtime_now(), wake = 0;
+	int kick = 0, ms;
+
+	for (a = s->runs; a != NULL; a = next) {
+		double w = 0;
+
+		next = a->next;
+		if (ended(a, now)) {
+			end(a);
+			kick = 1;
+			continue;
+		}
+		schedule(a, now, &w);
+		wake = sooner(wake, w);
+	}
+	perform(s);
+	now = mtime_now();
+	for (a = s->runs; a != NULL; a = a->next) {
+		double w = 0;
+
+		tend(a, now, &w);
+		wake = sooner(wake, w);
+		kick |= a->kick || a->fatal;
+		a->kick = 0;
+	}
+	/* Waits for the sockets, at most until the next timed thing (a
+	 * backoff, the rate cap's refill) or max_wait; not at all after a
+	 * change. */
+	ms = kick ? 0 : (int)(max_wait * 1000);
+	if (wake > now && (wake - now) * 1000 < ms)
+		ms = (int)((wake - now) * 1000) + 1;
+	if (s->runs != NULL)
+		curl_multi_poll(s->multi, NULL, 0, ms, NULL);
+}
+
+/* accel_done_cb for accel_run: keeps the code. */
+static void
+run_done(int rc, struct accel_result *res, void *arg)
+{
+	(void)res;
+	*(int *)arg = rc;
+}
+
+int
+accel_run(const struct accel_opts *opts, struct accel_result *res)
+{
+	struct accel_session *own = NULL, *s = opts->session;
+	int rc = 1;
+
+	if (s == NULL && (s = own = accel_session_new()) == NULL) {
+		memset(res, 0, sizeof(*res));
+		snprintf(res->errmsg, sizeof(res->errmsg), "%s",
+			 strerror(ENOMEM));
+		return -ENOMEM;
+	}
+	if ((rc = accel_start(s, opts, res, run_done, &rc)) == 0) {
+		rc = 1;
+		while (rc == 1)
+			accel_session_run(s, 0.1);
+	}
+	accel_session_free(own);
 	return rc;
 }
 

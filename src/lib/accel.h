@@ -114,6 +114,28 @@ int accel_run(const struct accel_opts *opts, struct accel_result *res);
 struct accel_session *accel_session_new(void);
 void accel_session_free(struct accel_session *s);
 
+/*
+ * The stepping form of accel_run(), for one thread driving several
+ * downloads at once over one session's connections.
+ *
+ * accel_start() begins a download of opts on s, its result in res (both
+ * must stay valid until it ends; opts is copied, the strings it points
+ * to are not). Returns 0, or -errno when it could not begin (res says
+ * why, as accel_run() would, and done is never called).
+ *
+ * accel_session_run() moves every download of s on: it waits for their
+ * sockets at most max_wait seconds (less when one of them needs time
+ * sooner), and for each download that ends calls done with what
+ * accel_run() would have returned, its result filled in. done must not
+ * start or run downloads on s; do that after accel_session_run()
+ * returns. accel_session_busy() is how many downloads s is running.
+ */
+typedef void accel_done_cb(int rc, struct accel_result *res, void *arg);
+int accel_start(struct accel_session *s, const struct accel_opts *opts,
+		struct accel_result *res, accel_done_cb *done, void *arg);
+void accel_session_run(struct accel_session *s, double max_wait);
+int accel_session_busy(const struct accel_session *s);
+
 /* Call once before any thread starts (libcurl's global init). */
 int accel_global_init(void);
 void accel_global_cleanup(void);

@@ -16,11 +16,13 @@
  * RECV_MIN and RECV_MAX. Bigger buffers mean fewer, larger reads and
  * writes (a 1 GiB download over loopback costs a fifth less CPU with
  * 512 KiB than with 128 KiB); the budget keeps memory flat at N = 16. */
-#define RECV_BUDGET	(4 << 20)
-#define RECV_MIN	(64 * 1024)
-#define RECV_MAX	(512 * 1024)
-#define SAVE_EVERY	1.0  /* seconds between state saves */
-#define SLOT_WAIT	0.02 /* seconds before asking the budget again */
+#define RECV_BUDGET (4 << 20)
+#define RECV_MIN    (64 * 1024)
+#define RECV_MAX    (512 * 1024)
+#define SAVE_EVERY  1.0	 /* seconds between state saves */
+#define SLOT_WAIT   0.02 /* seconds before asking the budget again */
+/* Files larger than this get a state file before their first byte. */
+#define EARLY_STATE_MIN (1 << 20)
 #define PROGRESS_EVERY	0.2
 #define BACKOFF_FIRST	0.25 /* doubles each failed try */
 #define BACKOFF_MAX	8.0
@@ -32,7 +34,9 @@ enum accel_mode { ACCEL_M_PROBE, ACCEL_M_RANGES, ACCEL_M_STREAM, ACCEL_M_DONE };
 enum accel_fail { ACCEL_F_NONE, ACCEL_F_RETRY, ACCEL_F_CHANGED, ACCEL_F_FATAL };
 
 struct accel_session {
-	CURLM *multi; /* its connection cache outlives each download */
+	CURLM *multi;	    /* its connection cache outlives each download */
+	struct accel *runs; /* the downloads in progress on it */
+	int nconns;	    /* their connections, for CURLMOPT_MAXCONNECTS */
 };
 
 struct accel_source {
@@ -81,8 +85,14 @@ struct accel_conn {
 };
 
 struct accel {
-	const struct accel_opts *o;
+	const struct accel_opts *o; /* &opts */
+	struct accel_opts opts;	    /* the caller's, defaults filled in */
 	struct accel_result *res;
+	struct accel_session *sess;
+	struct accel *next, *prev; /* in sess->runs */
+	accel_done_cb *done;
+	void *done_arg;
+	double last_save, last_report;
 	CURLM *multi;
 	struct accel_conn *conns;
 	int nconns;

@@ -357,8 +357,12 @@ start_ranges(struct accel *a, int64_t size)
 		return a->fatal;
 	}
 	/* A state file before the first byte: whenever the run ends, its
-	 * .part can be resumed (even if a full disk then stops the data). */
-	if (!resume && (rc = accel__save_state(a)) < 0) {
+	 * .part can be resumed (even if a full disk then stops the data).
+	 * A small file gets its first at the first periodic save, a second
+	 * in: fetching it again costs less than the syncs and the file a
+	 * state costs each of a list of small files. */
+	if (!resume && size > EARLY_STATE_MIN &&
+	    (rc = accel__save_state(a)) < 0) {
 		accel__err(a, rc, a->state, "%s", strerror(-rc));
 		return a->fatal;
 	}

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -286,11 +287,22 @@ batch_reserve(struct batch *b)
 	return rc;
 }
 
+/* What accel's callbacks get, and what a running item's download points
+ * to until it ends: one per item. */
+struct batch_job {
+	struct batch_runner *r;
+	struct batch_item *it;
+	char *path;	    /* the download's path */
+	struct reqopts req; /* the run's request options and the item's */
+};
+
 struct batch_runner {
 	struct batch *b;
 	const struct batch_run_opts *o;
 	struct budget *budget;
-	atomic_size_t next; /* the next item a worker claims */
+	struct batch_job *jobs; /* one per item */
+	unsigned per_worker;	/* files one worker runs at once */
+	atomic_size_t next;	/* the next item a worker claims */
 };
 
 static int
@@ -322,12 +334,6 @@ item_end(struct batch_runner *r, struct batch_item *it, int rc)
 	if (r->o->on_done != NULL)
 		r->o->on_done(it, r->o->arg);
 }
-
-/* What accel's callbacks get: the run and the item. */
-struct batch_job {
-	struct batch_runner *r;
-	struct batch_item *it;
-};
 
 static void
 on_progress(const struct accel_stats *st, void *arg)
@@ -465,33 +471,48 @@ item_req(const struct batch_runner *r, const struct batch_item *it,
 }
 
 /* Downloads one item to its end, in the calling thread. */
+/* accel_done_cb: the item's download ended. */
 static void
-run_item(struct batch_runner *r, struct batch_item *it,
-	 struct accel_session *session)
+job_done(int rc, struct accel_result *res, void *arg)
+{
+	struct batch_job *j = arg;
+
+	(void)res;
+	free(j->path);
+	j->path = NULL;
+	item_end(j->r, j->it, rc);
+}
+
+/* Begins the item's download on the session, or ends the item at once
+ * (skipped, refused, or unable to begin). */
+static void
+start_item(struct batch_runner *r, struct batch_item *it,
+	   struct accel_session *session)
 {
 	const struct batch_run_opts *o = r->o;
-	struct batch_job job = {r, it};
+	struct batch_job *j = &r->jobs[it - r->b->items];
 	struct accel_opts ao;
-	struct reqopts req;
-	char *path = NULL;
-	int rc;
+	int rc = 0;
 
+	j->r = r;
+	j->it = it;
 	memset(&it->res, 0, sizeof(it->res));
-	if (r->o->on_start != NULL)
-		r->o->on_start(it, r->o->arg);
+	if (o->on_start != NULL)
+		o->on_start(it, o->arg);
 	if (skip_or_refuse(r, it)) {
 		item_end(r, it, 0);
 		return;
 	}
-	if ((rc = item_req(r, it, &req)) < 0) {
+	if (item_req(r, it, &j->req) < 0) {
 		snprintf(it->res.errmsg, sizeof(it->res.errmsg),
 			 "more than %d headers", REQOPTS_MAX_HEADERS);
-		item_end(r, it, rc);
+		item_end(r, it, -E2BIG);
 		return;
 	}
 	if ((it->dir != NULL && (rc = make_subdir(r, it)) < 0) ||
-	    asprintf(&path, "%s/%s", o->dir, it->path) < 0) {
-		if (path == NULL && rc == 0) {
+	    asprintf(&j->path, "%s/%s", o->dir, it->path) < 0) {
+		if (rc == 0) {
+			j->path = NULL;
 			rc = -ENOMEM;
 			snprintf(it->res.errmsg, sizeof(it->res.errmsg), "%s",
 				 strerror(ENOMEM));
@@ -502,10 +523,10 @@ run_item(struct batch_runner *r, struct batch_item *it,
 	memset(&ao, 0, sizeof(ao));
 	ao.urls = (const char *const *)it->urls;
 	ao.nurls = it->nurls;
-	ao.path = path;
+	ao.path = j->path;
 	ao.disposition = o->disposition && it->out == NULL;
 	ao.taken = taken;
-	ao.taken_arg = &job;
+	ao.taken_arg = j;
 	ao.conns = it->split > 0 ? it->split : o->split;
 	ao.max_conns = o->max_conns;
 	ao.resume = o->resume;
@@ -515,20 +536,19 @@ run_item(struct batch_runner *r, struct batch_item *it,
 	ao.backoff = o->backoff;
 	ao.min_speed = o->min_speed;
 	ao.sha256 = it->has_sha256 ? it->sha256 : NULL;
-	ao.req = &req;
+	ao.req = &j->req;
 	ao.stop = o->stop;
 	ao.budget = r->budget;
 	ao.session = session;
 	ao.progress = on_progress;
 	ao.warn = on_warn;
-	ao.arg = &job;
-	rc = accel_run(&ao, &it->res);
-	free(path);
-	item_end(r, it, rc);
+	ao.arg = j;
+	if ((rc = accel_start(session, &ao, &it->res, job_done, j)) < 0)
+		job_done(rc, &it->res, j);
 }
 
-/* Each worker keeps its connections from one file to the next (NULL:
- * without memory it keeps none). */
+/* Each worker drives its downloads over one session, which keeps their
+ * connections from one file to the next (NULL: no memory for it). */
 static void *
 worker_init(unsigned index, void *arg)
 {
@@ -544,23 +564,66 @@ worker_fini(void *wctx, void *arg)
 	accel_session_free(wctx);
 }
 
+/* An item that cannot run at all (no session). */
+static void
+item_unrunnable(struct batch_runner *r, struct batch_item *it)
+{
+	if (r->o->on_start != NULL)
+		r->o->on_start(it, r->o->arg);
+	memset(&it->res, 0, sizeof(it->res));
+	snprintf(it->res.errmsg, sizeof(it->res.errmsg), "%s",
+		 strerror(ENOMEM));
+	item_end(r, it, -ENOMEM);
+}
+
 /*
- * A worker: claims the next item whenever a connection is free that no
- * running file wants, and downloads it; until the items run out.
+ * A worker: starts the next item whenever it runs fewer than its share
+ * and a connection is free that no running file wants, and moves its
+ * downloads on, all on the calling thread, until the items run out and
+ * its last download ends.
  */
 static void
 worker_task(void *wctx, void *arg)
 {
 	struct batch_runner *r = arg;
+	struct accel_session *s = wctx;
 	struct batch_item *it;
+	int more = 1;
 
-	for (;;) {
-		while (!stopping(r->o) && !budget_wait_room(r->budget, 0.1))
-			;
-		if ((it = claim(r)) == NULL)
-			break;
-		run_item(r, it, wctx);
+	if (s == NULL) {
+		while ((it = claim(r)) != NULL)
+			item_unrunnable(r, it);
+		return;
 	}
+	for (;;) {
+		while (more && accel_session_busy(s) < (int)r->per_worker &&
+		       budget_wait_room(r->budget, 0)) {
+			if ((it = claim(r)) == NULL)
+				more = 0;
+			else
+				start_item(r, it, s);
+		}
+		if (accel_session_busy(s) > 0)
+			accel_session_run(s, 0.1);
+		else if (!more || stopping(r->o))
+			break;
+		else
+			budget_wait_room(r->budget, 0.1);
+	}
+}
+
+/* The processors this process may run on. */
+static unsigned
+online_cpus(void)
+{
+	cpu_set_t set;
+	int n;
+
+	if (sched_getaffinity(0, sizeof(set), &set) == 0 &&
+	    (n = CPU_COUNT(&set)) > 0)
+		return (unsigned)n;
+	n = (int)sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? (unsigned)n : 1;
 }
 
 int
@@ -571,35 +634,39 @@ batch_run(struct batch *b, const struct batch_run_opts *o)
 				 .per_host = o->max_per_host,
 				 .max_speed = o->max_speed};
 	struct tpool *pool = NULL;
-	struct batch_item *it;
 	unsigned threads;
 	size_t pending = 0;
 	int rc = 0;
 
-	if ((r.budget = budget_new(&bo)) == NULL)
-		return -ENOMEM;
-	if (o->jobs == 0) {
-		struct accel_session *session = accel_session_new();
-
-		while ((it = claim(&r)) != NULL)
-			run_item(&r, it, session);
-		accel_session_free(session);
-		goto out;
-	}
 	for (size_t i = 0; i < b->n; i++)
 		if (b->items[i].state == BATCH_PENDING)
 			pending++;
 	if (pending == 0)
+		return 0;
+	if ((r.budget = budget_new(&bo)) == NULL ||
+	    (r.jobs = calloc(b->n, sizeof(*r.jobs))) == NULL) {
+		rc = -ENOMEM;
 		goto out;
-	/* A thread a file at once: no more than there are files or
-	 * connections, or than asked. */
-	threads = o->threads > 0 ? o->threads : o->jobs;
+	}
+	if (o->jobs == 0) {
+		/* One file after another, on the calling thread. */
+		struct accel_session *s = worker_init(0, &r);
+
+		r.per_worker = 1;
+		worker_task(s, &r);
+		worker_fini(s, &r);
+		goto out;
+	}
+	/* No more threads than processors (or than asked), each driving
+	 * its share of the files at once. */
+	threads = o->threads > 0 ? o->threads : online_cpus();
 	if (threads > o->jobs)
 		threads = o->jobs;
 	if (threads > pending)
 		threads = (unsigned)pending;
 	if (threads > TPOOL_MAX_THREADS)
 		threads = TPOOL_MAX_THREADS;
+	r.per_worker = (o->jobs + threads - 1) / threads;
 	{
 		struct tpool_opts conf = {
 			.threads = threads,
@@ -625,5 +692,6 @@ batch_run(struct batch *b, const struct batch_run_opts *o)
 out:
 	tpool_free(pool);
 	budget_free(r.budget);
+	free(r.jobs);
 	return rc;
 }

@@ -108,7 +108,9 @@ batch_json_done(struct jsonout *j, struct batch_item *it)
 	} else {
 		if (it->size < 0)
 			it->size = r->bytes;
-		json_start(j, it);
+		/* -N: nothing was fetched, so nothing started. */
+		if (!r->not_modified)
+			json_start(j, it);
 		jsonout_event(j, "done", "s:url", u, "s:name",
 			      saved_path(it, p, sizeof(p)), "I:bytes",
 			      (long long)r->bytes, "I:resumed_from",

@@ -24,6 +24,7 @@ struct budget {
 	pthread_mutex_t mu;
 	pthread_cond_t room; /* a connection came back or demand fell */
 	int open;	     /* connections taken, over all hosts */
+	int waiters;	     /* threads in budget_wait_room() */
 	int demand;	     /* connections wanted more than held */
 	struct budget_hostent *hosts;
 	int nhosts, hostcap;
@@ -172,7 +173,9 @@ budget_put(struct budget *b, const char *host)
 		h->open--;
 		b->open--;
 	}
-	pthread_cond_broadcast(&b->room);
+	/* One connection back: one waiter may start a file on it. */
+	if (b->waiters > 0)
+		pthread_cond_signal(&b->room);
 	pthread_mutex_unlock(&b->mu);
 }
 
@@ -210,7 +213,7 @@ budget_want(struct budget *b, int delta)
 {
 	pthread_mutex_lock(&b->mu);
 	b->demand += delta;
-	if (delta < 0)
+	if (delta < 0 && b->waiters > 0)
 		pthread_cond_broadcast(&b->room);
 	pthread_mutex_unlock(&b->mu);
 }
@@ -236,9 +239,11 @@ budget_wait_room(struct budget *b, double timeout)
 		ts.tv_nsec -= 1000000000L;
 	}
 	pthread_mutex_lock(&b->mu);
+	b->waiters++;
 	while (!(room = has_room(b)) && mtime_now() < until)
 		if (pthread_cond_timedwait(&b->room, &b->mu, &ts) != 0)
 			break;
+	b->waiters--;
 	room = has_room(b);
 	pthread_mutex_unlock(&b->mu);
 	return room;
