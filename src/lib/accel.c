@@ -82,6 +82,7 @@ conn_stop(struct accel *a, struct accel_conn *c)
 		curl_multi_remove_handle(a->multi, c->easy);
 		c->busy = 0;
 	}
+	accel__flush(a, c);
 	if (c->slot) {
 		budget_put(a->budget, a->src[c->src].host);
 		c->slot = 0;
@@ -885,8 +886,10 @@ conclude(struct accel *a)
 static void
 release(struct accel *a)
 {
-	for (int i = 0; i < a->nconns; i++)
+	for (int i = 0; i < a->nconns; i++) {
 		curl_easy_cleanup(a->conns[i].easy);
+		free(a->conns[i].wbuf);
+	}
 	for (int i = 0; i < a->nsrc; i++)
 		free(a->src[i].eff);
 	free(a->src);

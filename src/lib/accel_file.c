@@ -177,6 +177,10 @@ accel__save_state(struct accel *a)
 	 * not yet on disk. */
 	int rc;
 
+	for (int i = 0; i < a->nconns; i++)
+		accel__flush(a, &a->conns[i]);
+	if (a->write_lost)
+		return -EIO;
 	if (fdatasync(a->fd) < 0)
 		return -errno;
 	if ((rc = accel_plan_store(a->plan, &a->meta, a->dirfd,

@@ -19,8 +19,11 @@
 #define RECV_BUDGET (4 << 20)
 #define RECV_MIN    (64 * 1024)
 #define RECV_MAX    (512 * 1024)
-#define SAVE_EVERY  1.0	 /* seconds between state saves */
-#define SLOT_WAIT   0.02 /* seconds before asking the budget again */
+#define SAVE_EVERY  1.0 /* seconds between state saves */
+/* Each connection gathers what it receives (libcurl hands it over in
+ * pieces of 16 KiB) into writes of up to this much. */
+#define WBUF_SIZE (256 * 1024)
+#define SLOT_WAIT 0.02 /* seconds before asking the budget again */
 /* Files larger than this get a state file before their first byte. */
 #define EARLY_STATE_MIN (1 << 20)
 #define PROGRESS_EVERY	0.2
@@ -59,12 +62,15 @@ struct accel_conn {
 	int probe;		    /* this try is the probe */
 	int64_t req_begin, req_end; /* asked [begin, end); end -1 open */
 	int64_t pos;		    /* next offset to write */
-	int64_t got;		    /* bytes written by this try */
-	int checked;		    /* response validated */
-	int stopped;		    /* cut on purpose at its range's end */
-	int paused;		    /* held back by --max-speed */
-	int slow;		    /* abandoned below --min-speed */
-	int refused; /* answered 429/503, or the connect refused */
+	char *wbuf;		    /* bytes received, not yet written */
+	size_t wlen;
+	int64_t wpos; /* their offset in the file */
+	int64_t got;  /* bytes written by this try */
+	int checked;  /* response validated */
+	int stopped;  /* cut on purpose at its range's end */
+	int paused;   /* held back by --max-speed */
+	int slow;     /* abandoned below --min-speed */
+	int refused;  /* answered 429/503, or the connect refused */
 	double last_data;
 	double win_start; /* --min-speed: this window's start */
 	int64_t win_got;  /* and the bytes received in it */
@@ -117,8 +123,10 @@ struct accel {
 	double probe_not_before;
 	int probe_fails;
 	int stream_done;
-	int fatal;	       /* -errno once the download has failed */
-	int kick;	       /* something changed: loop again at once */
+	int fatal;	/* -errno once the download has failed */
+	int write_lost; /* a write failed after the plan counted its bytes:
+			 * only a state saved before describes the disk */
+	int kick;	/* something changed: loop again at once */
 	struct budget *budget; /* o->budget, or own_budget */
 	struct budget *own_budget;
 	int demand; /* connections wanted more than held, as told to the
@@ -151,6 +159,8 @@ int accel__load_state(struct accel *a);
  * (-EBUSY: another download holds it; -ELOOP: a symlink; -EINVAL: not a
  * regular file; -ESTALE: its size is not size). */
 int accel__open_part(struct accel *a, int64_t size, int fresh);
+/* Writes what c gathered. Returns 0 or the error recorded. */
+int accel__flush(struct accel *a, struct accel_conn *c);
 /* Makes the bytes on disk durable, then stores the plan's state beside
  * them (a->state_stands on success). Returns 0 or -errno. */
 int accel__save_state(struct accel *a);
