@@ -663,7 +663,9 @@ setup_conn(struct accel *a, struct accel_conn *c)
 	long buf = RECV_BUDGET / a->nconns;
 
 	buf = buf < RECV_MIN ? RECV_MIN : buf > RECV_MAX ? RECV_MAX : buf;
-	if ((c->easy = curl_easy_init()) == NULL)
+	if ((c->etag = calloc(1, ACCEL_VALIDATOR_MAX + 1)) == NULL ||
+	    (c->lastmod = calloc(1, ACCEL_VALIDATOR_MAX + 1)) == NULL ||
+	    (c->easy = curl_easy_init()) == NULL)
 		return -ENOMEM;
 	curl_easy_setopt(c->easy, CURLOPT_PRIVATE, c);
 	curl_easy_setopt(c->easy, CURLOPT_ERRORBUFFER, c->errbuf);
@@ -889,6 +891,8 @@ release(struct accel *a)
 	for (int i = 0; i < a->nconns; i++) {
 		curl_easy_cleanup(a->conns[i].easy);
 		free(a->conns[i].wbuf);
+		free(a->conns[i].etag);
+		free(a->conns[i].lastmod);
 	}
 	for (int i = 0; i < a->nsrc; i++)
 		free(a->src[i].eff);

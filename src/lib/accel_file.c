@@ -290,7 +290,10 @@ accel__finish(struct accel *a)
 		snprintf(a->res->name, sizeof(a->res->name), "%s",
 			 a->final_name);
 	}
-	unlinkat(a->dirfd, a->state_name, 0);
+	/* A fresh download removed any older state when it opened
+	 * NAME.part: only one this download wrote or read is there. */
+	if (a->state_stands)
+		unlinkat(a->dirfd, a->state_name, 0);
 	return 0;
 }
 
@@ -338,13 +341,14 @@ lock_part(struct accel *a, int fresh)
 	for (int tries = 0; tries < 4; tries++) {
 		if (fd >= 0)
 			close(fd);
-		fd = openat(a->dirfd, a->part_name, base);
-		if (fd < 0 && errno == ENOENT && fresh) {
-			fd = openat(a->dirfd, a->part_name,
-				    base | O_CREAT | O_EXCL, 0644);
-			if (fd < 0 && errno == EEXIST)
-				continue; /* another run made it */
-		}
+		/* Fresh: most often there is none yet, so make it first. */
+		fd = fresh ? openat(a->dirfd, a->part_name,
+				    base | O_CREAT | O_EXCL, 0644) :
+			     -1;
+		if (fd < 0 && (!fresh || errno == EEXIST))
+			fd = openat(a->dirfd, a->part_name, base);
+		if (fd < 0 && errno == ENOENT && fresh)
+			continue; /* removed between the two */
 		if (fd < 0)
 			return -errno;
 		if (fstat(fd, &st) < 0) {
@@ -357,6 +361,7 @@ lock_part(struct accel *a, int fresh)
 			close(fd);
 			return -EINVAL;
 		}
+		a->part_empty = st.st_size == 0;
 		if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
 			int e = errno;
 
@@ -385,9 +390,9 @@ accel__open_part(struct accel *a, int64_t size, int fresh)
 	if (a->fd < 0) {
 		if ((fd = lock_part(a, fresh)) < 0)
 			return fd;
+		/* O_NONBLOCK only mattered for opening a planted FIFO: on
+		 * a regular file it changes nothing. */
 		a->fd = fd;
-		/* Non-blocking only mattered for opening a planted FIFO. */
-		fcntl(fd, F_SETFL, 0);
 	}
 	if (!fresh) {
 		if (fstat(a->fd, &st) < 0)
@@ -400,7 +405,7 @@ accel__open_part(struct accel *a, int64_t size, int fresh)
 	a->part_mine = 1;
 	if (unlinkat(a->dirfd, a->state_name, 0) < 0 && errno != ENOENT)
 		return -errno;
-	if (ftruncate(a->fd, 0) < 0)
+	if (!a->part_empty && ftruncate(a->fd, 0) < 0)
 		return -errno;
 	if (size > 0) {
 		struct statfs fs;
@@ -411,10 +416,12 @@ accel__open_part(struct accel *a, int64_t size, int fresh)
 		 * tmpfs, where it would only zero the whole file in memory
 		 * before the first byte (about 0.1 s a GiB), nor where the
 		 * file system cannot (glibc's posix_fallocate would then
-		 * write every block): a sparse file of the right size.
+		 * write every block), nor for a small file, which is one
+		 * piece anyway: a sparse file of the right size.
 		 */
-		int prealloc =
-			fstatfs(a->fd, &fs) == 0 && fs.f_type != TMPFS_MAGIC;
+		int prealloc = size >= PREALLOC_MIN &&
+			       fstatfs(a->fd, &fs) == 0 &&
+			       fs.f_type != TMPFS_MAGIC;
 
 		if (prealloc && fallocate(a->fd, 0, 0, size) == 0)
 			return 0;

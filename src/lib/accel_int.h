@@ -26,6 +26,8 @@
 #define SLOT_WAIT 0.02 /* seconds before asking the budget again */
 /* Files larger than this get a state file before their first byte. */
 #define EARLY_STATE_MIN (1 << 20)
+/* Files this large get their blocks reserved before the first byte. */
+#define PREALLOC_MIN	(1 << 20)
 #define PROGRESS_EVERY	0.2
 #define BACKOFF_FIRST	0.25 /* doubles each failed try */
 #define BACKOFF_MAX	8.0
@@ -81,8 +83,10 @@ struct accel_conn {
 	int64_t cr_begin, cr_end, cr_total; /* total -1 for "*" */
 	int64_t clen;
 	char encoding[32]; /* Content-Encoding other than identity, or "" */
-	char etag[ACCEL_VALIDATOR_MAX + 1];
-	char lastmod[ACCEL_VALIDATOR_MAX + 1];
+	/* ETag and Last-Modified, ACCEL_VALIDATOR_MAX + 1 bytes each, made
+	 * with the connection's handle. */
+	char *etag;
+	char *lastmod;
 	double retry_after; /* seconds, -1 when absent */
 	/* Set by the callbacks when they refuse the transfer. */
 	enum accel_fail fail;
@@ -118,6 +122,7 @@ struct accel {
 	int no_ranges;	  /* a range came compressed: ask for the whole file */
 	int fd;		  /* NAME.part, locked */
 	int part_mine;	  /* this run created or emptied NAME.part */
+	int part_empty;	  /* NAME.part was empty when locked */
 	int state_stands; /* a state file for NAME.part is on disk */
 	int64_t probe_at;
 	double probe_not_before;

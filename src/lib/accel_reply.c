@@ -193,7 +193,7 @@ accel__on_header(char *buf, size_t size, size_t nmemb, void *arg)
 		int etag = tolower((unsigned char)name[0]) == 'e';
 		char *to = etag ? c->etag : c->lastmod;
 
-		if (copy_trimmed(to, sizeof(c->etag), v, vn) < 0) {
+		if (copy_trimmed(to, ACCEL_VALIDATOR_MAX + 1, v, vn) < 0) {
 			accel__why(c, ACCEL_F_FATAL,
 				   "the server's %s is longer than "
 				   "%d bytes",

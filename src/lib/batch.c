@@ -430,7 +430,8 @@ skip_or_refuse(const struct batch_runner *r, struct batch_item *it)
 	int has_part;
 
 	snprintf(part, sizeof(part), "%s.part", it->path);
-	has_part = fstatat(r->o->dirfd, part, &st, AT_SYMLINK_NOFOLLOW) == 0;
+	has_part = r->o->resume &&
+		   fstatat(r->o->dirfd, part, &st, AT_SYMLINK_NOFOLLOW) == 0;
 	/* -c: a file there without a NAME.part beside it is complete. */
 	if ((r->o->no_clobber || (r->o->resume && !has_part)) &&
 	    fstatat(r->o->dirfd, it->path, &st, AT_SYMLINK_NOFOLLOW) == 0) {

@@ -27,6 +27,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	c = calloc(1, sizeof(*c));
 	if (a == NULL || c == NULL)
 		goto out;
+	/* The validators' buffers, as the engine makes them. */
+	c->etag = calloc(1, ACCEL_VALIDATOR_MAX + 1);
+	c->lastmod = calloc(1, ACCEL_VALIDATOR_MAX + 1);
+	if (c->etag == NULL || c->lastmod == NULL)
+		goto out;
 	c->a = a;
 	while (p < end) {
 		const uint8_t *nl = memchr(p, '\n', (size_t)(end - p));
@@ -47,6 +52,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		p += len;
 	}
 out:
+	if (c != NULL) {
+		free(c->etag);
+		free(c->lastmod);
+	}
 	free(c);
 	free(a);
 	return 0;
