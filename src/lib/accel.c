@@ -663,10 +663,11 @@ setup_conn(struct accel *a, struct accel_conn *c)
 	long buf = RECV_BUDGET / a->nconns;
 
 	buf = buf < RECV_MIN ? RECV_MIN : buf > RECV_MAX ? RECV_MAX : buf;
-	if ((c->etag = calloc(1, ACCEL_VALIDATOR_MAX + 1)) == NULL ||
-	    (c->lastmod = calloc(1, ACCEL_VALIDATOR_MAX + 1)) == NULL ||
+	if ((c->etag = malloc(ACCEL_VALIDATOR_MAX + 1)) == NULL ||
+	    (c->lastmod = malloc(ACCEL_VALIDATOR_MAX + 1)) == NULL ||
 	    (c->easy = curl_easy_init()) == NULL)
 		return -ENOMEM;
+	c->etag[0] = c->lastmod[0] = '\0';
 	curl_easy_setopt(c->easy, CURLOPT_PRIVATE, c);
 	curl_easy_setopt(c->easy, CURLOPT_ERRORBUFFER, c->errbuf);
 	curl_easy_setopt(c->easy, CURLOPT_WRITEFUNCTION, accel__on_data);
