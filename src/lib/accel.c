@@ -834,7 +834,8 @@ ended(struct accel *a, double now)
 {
 	if (a->fatal || a->res->not_modified)
 		return 1;
-	if (a->o->stop != NULL && *a->o->stop) {
+	if (a->o->stop != NULL &&
+	    __atomic_load_n(a->o->stop, __ATOMIC_RELAXED) != 0) {
 		accel__err(a, -EINTR, a->o->urls[0], "interrupted");
 		return 1;
 	}

@@ -67,7 +67,9 @@ struct accel_opts {
 	/* What every request carries (headers, credentials, TLS, proxy);
 	 * NULL: none. */
 	const struct reqopts *req;
-	volatile sig_atomic_t *stop; /* set by a signal handler: stop */
+	volatile sig_atomic_t *stop; /* set by a signal handler (with an
+				      * atomic store, as cli_record_stop
+				      * does): stop; read atomically */
 	accel_progress_cb *progress; /* called a few times a second */
 	accel_warn_cb *warn;
 	void *arg; /* for progress and warn */

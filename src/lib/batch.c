@@ -308,7 +308,8 @@ struct batch_runner {
 static int
 stopping(const struct batch_run_opts *o)
 {
-	return o->stop != NULL && *o->stop != 0;
+	return o->stop != NULL &&
+	       __atomic_load_n(o->stop, __ATOMIC_RELAXED) != 0;
 }
 
 /* The next pending item, or NULL when none is left (or the run is

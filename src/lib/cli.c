@@ -197,7 +197,8 @@ volatile sig_atomic_t cli_stop_signal;
 void
 cli_record_stop(int sig)
 {
-	cli_stop_signal = sig;
+	/* Atomic: worker threads read it while the handler runs. */
+	__atomic_store_n(&cli_stop_signal, sig, __ATOMIC_RELAXED);
 }
 
 void
