@@ -17,6 +17,7 @@
 #    with SIGKILL after 2 s, then run again with -c: the bytes the server
 #    sent in all, less the files' size, against one second of transfer
 #    per connection (16 x 2 MiB).
+# LISTS_CASES="split small kill" picks the sections (default all three).
 # The files go to a tmpfs folder (BENCH_OUT, default /dev/shm), as in
 # bench-batch.sh; a throwaway file of the same size is written first so
 # that the first run does not pay for memory the host took back.
@@ -74,7 +75,9 @@ for i in 1 2 3 4; do head -c $((24 * MiB)) /dev/urandom >"$tmp/www/kill/k$i"; do
 head -c $((320 * MiB)) /dev/zero >"$outdir/warm" && rm -f "$outdir/warm"
 
 echo "# $(date -u +%F) $(nproc) cores; bench-lists.sh"
+cases=" ${LISTS_CASES:-split small kill} "
 # 1. Split lists on the paced server.
+if [[ $cases == *" split "* ]]; then
 p=$(fh paced -r 2M)
 for i in $(seq 1 8); do echo "http://127.0.0.1:$p/big/b$i"; done >"$tmp/lbig"
 : >"$tmp/td" ; : >"$tmp/ar"
@@ -94,8 +97,10 @@ printf '%-50s %8s %9s %9s\n' "aria2c -i -j 8 -x 4 -s 4 -k 1M" "$ar" \
 	"$(awk -v a="$ar" 'BEGIN { printf "%.3f", 5 / a }')" 1.00
 echo "(x ideal: ideal / wall, 1.000 = the ideal; x aria2c: wall / aria2c's)"
 echo "(all times: threaded-download $(tr '\n' ' ' <"$tmp/td")/ aria2c $(tr '\n' ' ' <"$tmp/ar"))"
+fi
 
 # 2. Small files: what the engine costs them.
+if [[ $cases == *" small "* ]]; then
 nport=$("$top/scripts/nginx-local" start "$tmp/ng" "$tmp/www") ||
 	{ echo "bench-lists: nginx did not start" >&2; exit 1; }
 for i in $(seq 1 200); do echo "http://127.0.0.1:$nport/small/s$i"; done >"$tmp/lsmall"
@@ -135,27 +140,38 @@ for n in 8 32; do
 	done
 done
 echo "(x wall, x cpu: over the $( [ -n "$base" ] && echo "base build's" || echo "curl") median)"
+fi
 
-# 3. SIGKILL, then -c.
+# 3. SIGKILL, then -c. The server logs the bytes it sent for each request
+# (at its end, a killed one included): all of them, less the files' size,
+# is what was sent twice or thrown away. A run of the same list without a
+# kill shows what ranges cut at their ends throw away anyway (bytes already
+# in the socket buffers); the difference is what the kill cost.
+[[ $cases == *" kill "* ]] || exit 0
 k=$(fh kill -r 2M)
 for i in 1 2 3 4; do echo "http://127.0.0.1:$k/kill/k$i"; done >"$tmp/lkill"
+total=$((4 * 24 * MiB))
+sent() { awk '{ s += $5 } END { print s + 0 }' "$tmp/kill.log"; }
+rm -rf "$outdir/o"; mkdir -p "$outdir/o"
+(cd "$outdir/o" && "$bin/threaded-download" -q -i "$tmp/lkill" -d . -j 16 -s 4)
+control=$(( $(sent) - total ))
+: >"$tmp/kill.log"
 rm -rf "$outdir/o"; mkdir -p "$outdir/o"
 (cd "$outdir/o" && exec "$bin/threaded-download" -q -i "$tmp/lkill" -d . -j 16 -s 4) &
 pid=$!
 sleep 2
 kill -KILL $pid
 wait $pid 2>/dev/null
-before=$(awk '{ s += $5 } END { print s + 0 }' "$tmp/kill.log")
 (cd "$outdir/o" && "$bin/threaded-download" -q -i "$tmp/lkill" -d . -j 16 -s 4 -c)
 rc=$?
-sent=$(awk '{ s += $5 } END { print s + 0 }' "$tmp/kill.log")
-total=$((4 * 24 * MiB))
+killed=$(( $(sent) - total ))
 whole=0
 for i in 1 2 3 4; do cmp -s "$tmp/www/kill/k$i" "$outdir/o/k$i" && whole=$((whole + 1)); done
 echo
 echo "## SIGKILL after 2 s of a 4 x 24 MiB list (-j 16 -s 4, 2 MiB/s per connection), then -c"
-echo "exit $rc; $whole of 4 files whole; sent before the kill $before bytes, in all $sent"
-awk -v s="$sent" -v t="$total" -v m=$MiB 'BEGIN {
-	r = s - t
-	printf "fetched again: %d bytes (%.2f MiB) = %.2f s of one connection, %.3f of the bound (16 connections x 1 s x 2 MiB/s)\n",
-		r, r / m, r / (2 * m), r / (16 * 2 * m) }'
+echo "exit $rc; $whole of 4 files whole"
+awk -v c="$control" -v k="$killed" -v m=$MiB 'BEGIN {
+	printf "sent beyond the files: %.2f MiB without a kill, %.2f MiB with kill and -c\n", c / m, k / m
+	r = k - c
+	printf "the kill cost %.2f MiB = %.2f s of one connection; %.3f of the bound (16 connections x 1 s x 2 MiB/s)\n",
+		r / m, r / (2 * m), r / (16 * 2 * m) }'
