@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: ISC
 # threads.sh -- thread-hello and thread-shared, run as a user runs them.
 # timeout: 240
+# serial: the lost updates it shows need both processors to itself
 . "$(dirname "$0")/lib.sh"
 H=$NT_BIN/thread-hello
 S=$NT_BIN/thread-shared
