@@ -181,6 +181,11 @@ accel__save_state(struct accel *a)
 		accel__flush(a, &a->conns[i]);
 	if (a->write_lost)
 		return -EIO;
+	if (!a->part_sized && a->meta.size > 0) {
+		if (ftruncate(a->fd, a->meta.size) < 0)
+			return -errno;
+		a->part_sized = 1;
+	}
 	if (fdatasync(a->fd) < 0)
 		return -errno;
 	if ((rc = accel_plan_store(a->plan, &a->meta, a->dirfd,
@@ -339,18 +344,31 @@ lock_part(struct accel *a, int fresh)
 	int fd = -1;
 
 	for (int tries = 0; tries < 4; tries++) {
+		int made = 0;
+
 		if (fd >= 0)
 			close(fd);
 		/* Fresh: most often there is none yet, so make it first. */
 		fd = fresh ? openat(a->dirfd, a->part_name,
 				    base | O_CREAT | O_EXCL, 0644) :
 			     -1;
+		made = fd >= 0;
 		if (fd < 0 && (!fresh || errno == EEXIST))
 			fd = openat(a->dirfd, a->part_name, base);
 		if (fd < 0 && errno == ENOENT && fresh)
 			continue; /* removed between the two */
 		if (fd < 0)
 			return -errno;
+		if (made) {
+			/* Made just now: a regular file, empty. A run that
+			 * opened it since finds it locked, or locked it
+			 * first; only a run holding the lock renames it. */
+			a->part_empty = 1;
+			if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+				return fd;
+			close(fd);
+			return -EBUSY;
+		}
 		if (fstat(fd, &st) < 0) {
 			int e = errno;
 
@@ -427,8 +445,11 @@ accel__open_part(struct accel *a, int64_t size, int fresh)
 			return 0;
 		if (prealloc && errno != EOPNOTSUPP && errno != ENOSYS)
 			return -errno; /* ENOSPC: said now, not later */
-		if (ftruncate(a->fd, size) < 0)
+		/* A small file is sized when its first state is saved (a
+		 * resume checks the size), if it is not whole by then. */
+		if (size >= PREALLOC_MIN && ftruncate(a->fd, size) < 0)
 			return -errno;
+		a->part_sized = size >= PREALLOC_MIN;
 	}
 	return 0;
 }

@@ -123,6 +123,7 @@ struct accel {
 	int fd;		  /* NAME.part, locked */
 	int part_mine;	  /* this run created or emptied NAME.part */
 	int part_empty;	  /* NAME.part was empty when locked */
+	int part_sized;	  /* NAME.part has the file's size */
 	int state_stands; /* a state file for NAME.part is on disk */
 	int64_t probe_at;
 	double probe_not_before;

@@ -295,7 +295,7 @@ for p in D TD; do
 	is "$?" 1 "$p: a failing write exits 1"
 	for n in wbig wmid; do
 		check "$p: $n: writing fails with the reason" \
-			grep -q "^${prog##*/}: failed $U/f/$n: $d/$n.part: File too large\$" err.w
+			grep -q "^${prog##*/}: failed $U/f/$n: $d/$n.part: write: File too large\$" err.w
 	done
 	check "$p: the small file is saved whole" cmp -s "$W/f/wsmall" "$d/wsmall"
 	is "$(ls -A "$d" | tr '\n' ' ')" "wsmall " "$p: nothing else in the folder"
