@@ -792,6 +792,14 @@ setup(struct accel *a)
 		a->conns[i].src = i % a->nsrc;
 		a->src[i % a->nsrc].users++;
 	}
+	if (o->first_slot > 0 && o->first_slot <= a->nsrc) {
+		/* The first request's connection, taken by the caller. */
+		a->src[a->conns[0].src].users--;
+		a->conns[0].src = o->first_slot - 1;
+		a->src[a->conns[0].src].users++;
+		a->conns[0].slot = 1;
+		a->first_slot_held = 0;
+	}
 	/* The first handle now, so that a request option libcurl refuses
 	 * is said before anything starts; the others when first used (a
 	 * small file never needs them). */
@@ -890,7 +898,15 @@ conclude(struct accel *a)
 static void
 release(struct accel *a)
 {
+	char host[BUDGET_HOST_MAX];
+
+	/* A connection the caller took that no conn holds yet. */
+	if (a->first_slot_held && budget_host(a->o->urls[a->o->first_slot - 1],
+					      host, sizeof(host)) == 0)
+		budget_put(a->o->budget, host);
 	for (int i = 0; i < a->nconns; i++) {
+		if (a->conns[i].slot)
+			budget_put(a->budget, a->src[a->conns[i].src].host);
 		curl_easy_cleanup(a->conns[i].easy);
 		free(a->conns[i].wbuf);
 		free(a->conns[i].etag);
@@ -957,12 +973,21 @@ accel_start(struct accel_session *s, const struct accel_opts *opts,
 
 	memset(res, 0, sizeof(*res));
 	if (a == NULL) {
+		char host[BUDGET_HOST_MAX];
+
+		if (opts->budget != NULL && opts->first_slot > 0 &&
+		    opts->first_slot <= opts->nurls &&
+		    budget_host(opts->urls[opts->first_slot - 1], host,
+				sizeof(host)) == 0)
+			budget_put(opts->budget, host);
 		snprintf(res->errmsg, sizeof(res->errmsg), "%s",
 			 strerror(ENOMEM));
 		return -ENOMEM;
 	}
 	a->opts = *opts;
 	a->o = o = &a->opts;
+	a->first_slot_held = o->budget != NULL && o->first_slot > 0 &&
+			     o->first_slot <= o->nurls;
 	if (o->max_conns == 0)
 		o->max_conns = 16;
 	if (o->timeout == 0)

@@ -63,6 +63,11 @@ struct accel_opts {
 	 * per host, and the rate; NULL: this download's own, from
 	 * max_per_host and max_speed. */
 	struct budget *budget;
+	/* With a budget, K + 1: the caller took a connection to the host of
+	 * urls[K] for the first request, and the download owns it from
+	 * accel_start() on (gives it back when it ends or fails to start);
+	 * 0: none taken. */
+	int first_slot;
 	const unsigned char *sha256; /* 32 bytes to verify, or NULL */
 	/* What every request carries (headers, credentials, TLS, proxy);
 	 * NULL: none. */

@@ -117,14 +117,15 @@ struct accel {
 	char *part, *state; /* paths, for messages */
 	int dirfd;	    /* the folder every file is opened in */
 	char *part_name, *state_name, *final_name; /* in dirfd */
-	char *cd_name;	  /* the probe reply's Content-Disposition name */
-	int ims;	  /* the probe asks If-Modified-Since */
-	int no_ranges;	  /* a range came compressed: ask for the whole file */
-	int fd;		  /* NAME.part, locked */
-	int part_mine;	  /* this run created or emptied NAME.part */
-	int part_empty;	  /* NAME.part was empty when locked */
-	int part_sized;	  /* NAME.part has the file's size */
-	int state_stands; /* a state file for NAME.part is on disk */
+	char *cd_name;	/* the probe reply's Content-Disposition name */
+	int ims;	/* the probe asks If-Modified-Since */
+	int no_ranges;	/* a range came compressed: ask for the whole file */
+	int fd;		/* NAME.part, locked */
+	int part_mine;	/* this run created or emptied NAME.part */
+	int part_empty; /* NAME.part was empty when locked */
+	int part_sized; /* NAME.part has the file's size */
+	int first_slot_held; /* o->first_slot not yet given to a conn */
+	int state_stands;    /* a state file for NAME.part is on disk */
 	int64_t probe_at;
 	double probe_not_before;
 	int probe_fails;

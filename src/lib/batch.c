@@ -485,11 +485,41 @@ job_done(int rc, struct accel_result *res, void *arg)
 	item_end(j->r, j->it, rc);
 }
 
+/*
+ * Takes the item's first connection: to the first of its hosts that has
+ * one free. Returns K + 1 for urls[K], or 0 when all its hosts are full
+ * (a file started then would only wait, holding its place). Taking it
+ * here, not in the download, keeps two workers from both starting a
+ * file for the last free connection.
+ */
+static int
+take_first(struct batch_runner *r, const struct batch_item *it)
+{
+	char host[BUDGET_HOST_MAX];
+
+	for (int i = 0; i < it->nurls; i++)
+		if (budget_host(it->urls[i], host, sizeof(host)) == 0 &&
+		    budget_take(r->budget, host) == 0)
+			return i + 1;
+	return 0;
+}
+
+/* Gives back what take_first() took, for an item that never started. */
+static void
+put_first(struct batch_runner *r, const struct batch_item *it, int first)
+{
+	char host[BUDGET_HOST_MAX];
+
+	if (first > 0 &&
+	    budget_host(it->urls[first - 1], host, sizeof(host)) == 0)
+		budget_put(r->budget, host);
+}
+
 /* Begins the item's download on the session, or ends the item at once
  * (skipped, refused, or unable to begin). */
 static void
 start_item(struct batch_runner *r, struct batch_item *it,
-	   struct accel_session *session)
+	   struct accel_session *session, int first)
 {
 	const struct batch_run_opts *o = r->o;
 	struct batch_job *j = &r->jobs[it - r->b->items];
@@ -502,10 +532,12 @@ start_item(struct batch_runner *r, struct batch_item *it,
 	if (o->on_start != NULL)
 		o->on_start(it, o->arg);
 	if (skip_or_refuse(r, it)) {
+		put_first(r, it, first);
 		item_end(r, it, 0);
 		return;
 	}
 	if (item_req(r, it, &j->req) < 0) {
+		put_first(r, it, first);
 		snprintf(it->res.errmsg, sizeof(it->res.errmsg),
 			 "more than %d headers", REQOPTS_MAX_HEADERS);
 		item_end(r, it, -E2BIG);
@@ -519,6 +551,7 @@ start_item(struct batch_runner *r, struct batch_item *it,
 			snprintf(it->res.errmsg, sizeof(it->res.errmsg), "%s",
 				 strerror(ENOMEM));
 		}
+		put_first(r, it, first);
 		item_end(r, it, rc);
 		return;
 	}
@@ -541,6 +574,7 @@ start_item(struct batch_runner *r, struct batch_item *it,
 	ao.req = &j->req;
 	ao.stop = o->stop;
 	ao.budget = r->budget;
+	ao.first_slot = first;
 	ao.session = session;
 	ao.progress = on_progress;
 	ao.warn = on_warn;
@@ -589,8 +623,8 @@ worker_task(void *wctx, void *arg)
 {
 	struct batch_runner *r = arg;
 	struct accel_session *s = wctx;
-	struct batch_item *it;
-	int more = 1;
+	struct batch_item *it, *held = NULL; /* claimed, its hosts full */
+	int more = 1, first;
 
 	if (s == NULL) {
 		while ((it = claim(r)) != NULL)
@@ -598,16 +632,18 @@ worker_task(void *wctx, void *arg)
 		return;
 	}
 	for (;;) {
-		while (more && accel_session_busy(s) < (int)r->per_worker &&
-		       budget_wait_room(r->budget, 0)) {
-			if ((it = claim(r)) == NULL)
+		while (more && accel_session_busy(s) < (int)r->per_worker) {
+			if (held == NULL && budget_wait_room(r->budget, 0) &&
+			    (held = claim(r)) == NULL)
 				more = 0;
-			else
-				start_item(r, it, s);
+			if (held == NULL || (first = take_first(r, held)) == 0)
+				break;
+			start_item(r, held, s, first);
+			held = NULL;
 		}
 		if (accel_session_busy(s) > 0)
 			accel_session_run(s, 0.1);
-		else if (!more || stopping(r->o))
+		else if ((!more && held == NULL) || stopping(r->o))
 			break;
 		else
 			budget_wait_room(r->budget, 0.1);

@@ -196,6 +196,20 @@ budget_refused(struct budget *b, const char *host)
 }
 
 int
+budget_host_room(struct budget *b, const char *host)
+{
+	struct budget_hostent *h;
+	int room;
+
+	pthread_mutex_lock(&b->mu);
+	h = host_of(b, host);
+	room = (b->o.total <= 0 || b->open < b->o.total) &&
+	       (h == NULL || cap_of(b, h) == 0 || h->open < cap_of(b, h));
+	pthread_mutex_unlock(&b->mu);
+	return room;
+}
+
+int
 budget_host_cap(struct budget *b, const char *host)
 {
 	struct budget_hostent *h;

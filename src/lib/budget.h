@@ -43,6 +43,9 @@ void budget_put(struct budget *b, const char *host);
  * -1 is returned (the refusal is the server's fault, not a cap).
  */
 int budget_refused(struct budget *b, const char *host);
+/* Whether a connection to host could be taken now (its cap and the
+ * run's total both have room). */
+int budget_host_room(struct budget *b, const char *host);
 /* The host's cap now (0: none). */
 int budget_host_cap(struct budget *b, const char *host);
 
