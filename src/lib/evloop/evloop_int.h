@@ -29,11 +29,21 @@ struct evloop__io {
 	evloop_recv_cb *recv_cb;
 	evloop_send_cb *send_cb;
 	void *recv_arg, *send_arg; /* accept uses recv_arg */
-	struct buf out;		   /* queued, not yet handed to the kernel */
-	struct buf inflight;	   /* handed to the kernel (uring) */
-	struct buf stash;	   /* received after evloop_recv_stop (uring) */
-	int stash_end;		   /* 1: EOF, -errno: error, after the stash */
+	struct evloop__ioq *q;	   /* NULL while nothing is queued */
 	struct evloop__io *next;   /* on the backend's lists (uring) */
+};
+
+/*
+ * What a descriptor has queued, apart from struct evloop__io and made
+ * only while something is: an idle connection's state is then 80 bytes
+ * (a 96-byte heap block), not 176, and 19,000 of them hold 1.8 MiB
+ * less.
+ */
+struct evloop__ioq {
+	struct buf out;	     /* queued, not yet handed to the kernel */
+	struct buf inflight; /* handed to the kernel (uring) */
+	struct buf stash;    /* received after evloop_recv_stop (uring) */
+	int stash_end;	     /* 1: EOF, -errno: error, after the stash */
 };
 
 struct evloop__watch {
@@ -94,6 +104,19 @@ struct evloop__io *evloop__io_get(struct evloop *el, int fd);
 
 /* Frees io when it is dead and nothing uses it any more. */
 void evloop__io_release(struct evloop *el, struct evloop__io *io);
+
+/* io's queue, made on first use; NULL when out of memory. */
+struct evloop__ioq *evloop__ioq_get(struct evloop__io *io);
+
+/* Frees io's queue once it holds nothing. */
+void evloop__ioq_trim(struct evloop__io *io);
+
+/* Bytes queued on io, not yet handed to the kernel. */
+static inline size_t
+evloop__out_len(const struct evloop__io *io)
+{
+	return io->q != NULL ? buf_len(&io->q->out) : 0;
+}
 
 /* Ends every completion operation on fd (evloop_del, evloop_free). */
 void evloop__io_del(struct evloop *el, struct evloop__io *io);

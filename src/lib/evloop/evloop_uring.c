@@ -63,6 +63,7 @@ enum { OP_POLL = 1, OP_ACCEPT, OP_RECV, OP_SEND };
 #define OPB_CANCELLED 0x100 /* a cancel of the receive is on its way */
 #define OPB_ZOMBIE    0x200 /* deleted, on the zombie list */
 #define OPB_DEFERRED  0x400 /* on the deferred list */
+#define OPB_NOMEM     0x800 /* stashed data lost: ends with ENOMEM */
 
 struct evloop_uring {
 	struct io_uring ring;
@@ -117,8 +118,8 @@ ur_arm(struct evloop *el, struct evloop__io *io, int op)
 		sqe->buf_group = UR_BGID;
 		break;
 	default:
-		io_uring_prep_send(sqe, io->fd, buf_data(&io->inflight),
-				   buf_len(&io->inflight), MSG_NOSIGNAL);
+		io_uring_prep_send(sqe, io->fd, buf_data(&io->q->inflight),
+				   buf_len(&io->q->inflight), MSG_NOSIGNAL);
 		break;
 	}
 	io_uring_sqe_set_data64(sqe, (uintptr_t)io | (unsigned)op);
@@ -154,20 +155,33 @@ ur_defer(struct evloop_uring *d, struct evloop__io *io)
 static int
 ur_send_next(struct evloop *el, struct evloop__io *io)
 {
-	if (io->ops & OPB(OP_SEND))
+	struct evloop__ioq *q = io->q;
+
+	if ((io->ops & OPB(OP_SEND)) || q == NULL)
 		return 0;
-	if (buf_len(&io->inflight) == 0) {
-		struct buf t = io->inflight;
-		io->inflight = io->out;
-		io->out = t;
+	if (buf_len(&q->inflight) == 0) {
+		struct buf t = q->inflight;
+		q->inflight = q->out;
+		q->out = t;
 	}
-	if (buf_len(&io->inflight) == 0) {
+	if (buf_len(&q->inflight) == 0) {
 		/* An idle connection holds no buffer. */
-		buf_release(&io->inflight);
-		buf_release(&io->out);
+		buf_release(&q->inflight);
+		buf_release(&q->out);
+		evloop__ioq_trim(io);
 		return 0;
 	}
 	return ur_arm(el, io, OP_SEND);
+}
+
+/* Whether io has received data or an end kept for its resume. */
+static int
+ur_stashed(const struct evloop__io *io)
+{
+	const struct evloop__ioq *q = io->q;
+
+	return (io->ops & OPB_NOMEM) ||
+	       (q != NULL && (buf_len(&q->stash) > 0 || q->stash_end != 0));
 }
 
 static int
@@ -179,7 +193,7 @@ ur_start(struct evloop *el, struct evloop__io *io)
 	if ((io->flags & EVLOOP__ACCEPTING) && !(io->ops & OPB(OP_ACCEPT)))
 		rc = ur_arm(el, io, OP_ACCEPT);
 	if (rc == 0 && (io->flags & EVLOOP__RECEIVING)) {
-		if (buf_len(&io->stash) > 0 || io->stash_end != 0)
+		if (ur_stashed(io))
 			ur_defer(d, io);
 		else if (!(io->ops & OPB(OP_RECV)))
 			rc = ur_arm(el, io, OP_RECV);
@@ -267,6 +281,21 @@ ur_return_buf(struct evloop_uring *d, unsigned bid)
 	io_uring_buf_ring_advance(d->br, 1);
 }
 
+/* Keeps n bytes at p for the resume, or (p NULL) the end n: 1 for EOF,
+ * -errno. Out of memory, the receive ends with ENOMEM when resumed. */
+static void
+ur_stash(struct evloop__io *io, const char *p, int n)
+{
+	struct evloop__ioq *q = evloop__ioq_get(io);
+
+	if (q == NULL)
+		io->ops |= OPB_NOMEM;
+	else if (p == NULL)
+		q->stash_end = n;
+	else if (buf_append(&q->stash, p, (size_t)n) < 0)
+		q->stash_end = -ENOMEM;
+}
+
 /* A receive's completion: data, EOF, an error, or the end of one
  * multishot receive that is to be re-armed. */
 static void
@@ -285,8 +314,8 @@ ur_on_recv(struct evloop *el, struct evloop__io *io, int res, const char *p)
 	if (res > 0 && p != NULL) {
 		if (direct)
 			io->recv_cb(el, io->fd, p, res, io->recv_arg);
-		else if (buf_append(&io->stash, p, (size_t)res) < 0)
-			io->stash_end = -ENOMEM;
+		else
+			ur_stash(io, p, res);
 		return;
 	}
 	if (res > 0)
@@ -295,7 +324,7 @@ ur_on_recv(struct evloop *el, struct evloop__io *io, int res, const char *p)
 		io->flags &= ~EVLOOP__RECEIVING;
 		io->recv_cb(el, io->fd, "", res, io->recv_arg);
 	} else {
-		io->stash_end = res == 0 ? 1 : res;
+		ur_stash(io, NULL, res == 0 ? 1 : res);
 	}
 }
 
@@ -305,10 +334,10 @@ ur_on_send(struct evloop *el, struct evloop__io *io, int res)
 	if (io->flags & EVLOOP__DEAD)
 		return;
 	if (res < 0) {
-		buf_release(&io->inflight);
-		buf_release(&io->out);
+		buf_release(&io->q->inflight);
+		buf_release(&io->q->out);
 	} else {
-		buf_consume(&io->inflight, (size_t)res);
+		buf_consume(&io->q->inflight, (size_t)res);
 	}
 	if (io->send_cb != NULL)
 		io->send_cb(el, io->fd, res, io->send_arg);
@@ -431,10 +460,16 @@ ur_deliver(struct evloop *el)
 		io->ops &= ~OPB_DEFERRED;
 		if ((io->flags & (EVLOOP__DEAD | EVLOOP__RECEIVING)) ==
 		    EVLOOP__RECEIVING) {
-			struct buf b = io->stash;
-			int end = io->stash_end;
-			buf_init(&io->stash);
-			io->stash_end = 0;
+			struct buf b = BUF_INIT;
+			int end = io->ops & OPB_NOMEM ? -ENOMEM : 0;
+			io->ops &= ~OPB_NOMEM;
+			if (io->q != NULL) {
+				b = io->q->stash;
+				end = end ? end : io->q->stash_end;
+				buf_init(&io->q->stash);
+				io->q->stash_end = 0;
+				evloop__ioq_trim(io);
+			}
 			if (buf_len(&b) > 0)
 				io->recv_cb(el, io->fd, buf_data(&b),
 					    (ssize_t)buf_len(&b), io->recv_arg);
