@@ -51,15 +51,22 @@
  *
  * Receive buffers: one ring of UR_NBUFS buffers of UR_BUFSZ bytes for all
  * connections, so the pool is sized to the data in flight, not to the
- * connection count. A buffer goes back to the ring as soon as the receive
- * callback returns. When the ring runs dry, the kernel ends a multishot
- * receive with ENOBUFS and leaves the data in the socket; the receive is
- * re-armed, and by the time it is submitted (with the next wait) every
- * buffer of the batch is back.
+ * connection count. A buffer is free again as soon as the receive
+ * callback returns, and the ring is refilled before each wait (the kernel
+ * takes buffers only inside it: DEFER_TASKRUN runs receives there). The
+ * ring holds UR_STOCK buffers at first and twice as many each time it
+ * runs dry, up to all of them, and is refilled from the top of a stack
+ * of free buffers: a light load reuses the same few, and the kernel
+ * writes to 16 pages (64 KiB), not to 128 (512 KiB at 64 B messages,
+ * 2 MiB at 16 KiB) as it did cycling through a ring of all of them. When
+ * the ring runs dry, the kernel ends a multishot receive with ENOBUFS and
+ * leaves the data in the socket; the receive is re-armed, and by the time
+ * it is submitted (with the next wait) the batch's buffers are back.
  */
 #define UR_SQ	   1024
 #define UR_CQ	   8192
 #define UR_NBUFS   128 /* a power of 2 */
+#define UR_STOCK   16  /* buffers in the ring at first */
 #define UR_BUFSZ   (16 * 1024)
 #define UR_BGID	   1
 #define UR_DEFAULT (IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_R_DISABLED)
@@ -79,6 +86,10 @@ struct evloop_uring {
 	struct io_uring ring;
 	int enabled;
 	struct io_uring_buf_ring *br;
+	unsigned short free[UR_NBUFS]; /* buffers out of the ring, a stack */
+	unsigned nfree;
+	unsigned stocked; /* in the ring, not yet taken by the kernel */
+	unsigned want;	  /* how many the ring should hold */
 	char *bufs;
 	size_t brsize;
 	/* Deleted with operations in flight, freed as the last completes. */
@@ -323,13 +334,22 @@ ur_set(struct evloop *el, int fd, int old, int events)
 	return ur_arm(el, io, OP_POLL);
 }
 
+/* Fills the ring up to d->want from the top of the stack of free
+ * buffers, so the ones used last are used again. */
 static void
-ur_return_buf(struct evloop_uring *d, unsigned bid)
+ur_stock(struct evloop_uring *d)
 {
-	io_uring_buf_ring_add(d->br, d->bufs + (size_t)bid * UR_BUFSZ, UR_BUFSZ,
-			      (unsigned short)bid,
-			      io_uring_buf_ring_mask(UR_NBUFS), 0);
-	io_uring_buf_ring_advance(d->br, 1);
+	int n = 0;
+
+	while (d->stocked < d->want && d->nfree > 0) {
+		unsigned bid = d->free[--d->nfree];
+		io_uring_buf_ring_add(d->br, d->bufs + (size_t)bid * UR_BUFSZ,
+				      UR_BUFSZ, (unsigned short)bid,
+				      io_uring_buf_ring_mask(UR_NBUFS), n++);
+		d->stocked++;
+	}
+	if (n > 0)
+		io_uring_buf_ring_advance(d->br, n);
 }
 
 /* Keeps n bytes at p for the resume, or (p NULL) the end n: 1 for EOF,
@@ -358,8 +378,11 @@ ur_on_recv(struct evloop *el, struct evloop__io *io, int res, const char *p)
 	int direct =
 		(io->flags & EVLOOP__RECEIVING) && !(io->ops & OPB_DEFERRED);
 
-	if (res == -ENOBUFS)
+	if (res == -ENOBUFS) {
 		d->dry++;
+		if (d->want < UR_NBUFS)
+			d->want *= 2;
+	}
 	if (!live || res == -ENOBUFS || res == -ECANCELED)
 		return;
 	if (res > 0 && p != NULL) {
@@ -472,6 +495,7 @@ ur_complete(struct evloop *el, const struct io_uring_cqe *cqe)
 	if (cqe->flags & IORING_CQE_F_BUFFER) {
 		bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
 		p = d->bufs + (size_t)bid * UR_BUFSZ;
+		d->stocked--;
 	}
 	io->busy++;
 	switch (op) {
@@ -488,9 +512,9 @@ ur_complete(struct evloop *el, const struct io_uring_cqe *cqe)
 		ur_on_send(el, io, cqe->res);
 		break;
 	}
-	/* The data is consumed: its buffer goes back at once. */
+	/* The data is consumed: its buffer is free, for the next wait. */
 	if (p != NULL)
-		ur_return_buf(d, bid);
+		d->free[d->nfree++] = (unsigned short)bid;
 	io->busy--;
 	if (!more)
 		ur_rearm(el, io);
@@ -566,6 +590,7 @@ ur_wait(struct evloop *el, int timeout_ms)
 		return rc;
 	if (d->deferred != NULL)
 		timeout_ms = 0;
+	ur_stock(d);
 	/* One enter submits everything queued since the last wait (sends,
 	 * re-armed receives) and waits. */
 	if (timeout_ms < 0) {
@@ -667,10 +692,9 @@ ur_buffers(struct evloop_uring *d)
 		return rc == -EINVAL ? -EOPNOTSUPP : rc;
 	io_uring_buf_ring_init(d->br);
 	for (unsigned i = 0; i < UR_NBUFS; i++)
-		io_uring_buf_ring_add(d->br, d->bufs + (size_t)i * UR_BUFSZ,
-				      UR_BUFSZ, (unsigned short)i,
-				      io_uring_buf_ring_mask(UR_NBUFS), (int)i);
-	io_uring_buf_ring_advance(d->br, UR_NBUFS);
+		d->free[d->nfree++] = (unsigned short)(UR_NBUFS - 1 - i);
+	d->want = UR_STOCK;
+	ur_stock(d);
 	return 0;
 }
 
