@@ -281,6 +281,10 @@ evloop_send(struct evloop *el, int fd, const void *p, size_t n,
 		return -errno;
 	io->send_cb = cb;
 	io->send_arg = arg;
+	/* Straight from the loop's receive buffer, when the backend can. */
+	if (el->be->send != NULL && evloop__out_len(io) == 0 &&
+	    (rc = el->be->send(el, io, p, n)) != 0)
+		return rc < 0 ? rc : 0;
 	/* Readiness: straight out when nothing waits before it. */
 	if (el->be->start == NULL && evloop__out_len(io) == 0) {
 		do
@@ -309,10 +313,12 @@ size_t
 evloop_send_pending(const struct evloop *el, int fd)
 {
 	const struct evloop__io *io;
+	size_t n;
 
 	if (fd < 0 || fd >= el->setsize || (io = el->watch[fd].io) == NULL)
 		return 0;
-	if (io->q == NULL)
-		return 0;
-	return buf_len(&io->q->out) + buf_len(&io->q->inflight);
+	n = el->be->held != NULL ? el->be->held(el, io) : 0;
+	if (io->q != NULL)
+		n += buf_len(&io->q->out) + buf_len(&io->q->inflight);
+	return n;
 }

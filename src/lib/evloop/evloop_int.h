@@ -23,8 +23,9 @@ struct evloop__io {
 	unsigned short ops;  /* operations in flight (uring's own bits) */
 	unsigned char flags; /* EVLOOP__* */
 	unsigned char poll;  /* readiness mask being polled (uring) */
-	short busy;	     /* callbacks running on it */
-	short refs;	     /* operations in flight (uring) */
+	unsigned char busy;  /* callbacks running on it */
+	unsigned char refs;  /* operations in flight (uring) */
+	unsigned short hold; /* uring: 1 + the buffer being sent from */
 	evloop_accept_cb *accept_cb;
 	evloop_recv_cb *recv_cb;
 	evloop_send_cb *send_cb;
@@ -74,6 +75,13 @@ struct evloop__backend {
 	int (*start)(struct evloop *el, struct evloop__io *io);
 	void (*recv_stop)(struct evloop *el, struct evloop__io *io);
 	void (*del)(struct evloop *el, struct evloop__io *io);
+	/* Optional (uring): sends the n bytes at p without a copy when they
+	 * lie in the receive buffer being delivered to io. Returns 1 when
+	 * it did, 0 when the caller is to queue a copy, or -errno. held()
+	 * gives the bytes so sent and not yet completed. */
+	int (*send)(struct evloop *el, struct evloop__io *io, const void *p,
+		    size_t n);
+	size_t (*held)(const struct evloop *el, const struct evloop__io *io);
 };
 
 struct evloop {

@@ -52,8 +52,9 @@
  * Receive buffers: one ring of UR_NBUFS buffers of UR_BUFSZ bytes for all
  * connections, so the pool is sized to the data in flight, not to the
  * connection count. A buffer is free again as soon as the receive
- * callback returns, and the ring is refilled before each wait (the kernel
- * takes buffers only inside it: DEFER_TASKRUN runs receives there). The
+ * callback returns, or, when the callback sent bytes out of it (an echo,
+ * ur_send), as that send completes; the ring is refilled before each
+ * wait (with DEFER_TASKRUN receives take buffers only inside it). The
  * ring holds UR_STOCK buffers at first and twice as many each time it
  * runs dry, up to all of them, and is refilled from the top of a stack
  * of free buffers: a light load reuses the same few, and the kernel
@@ -65,8 +66,9 @@
  */
 #define UR_SQ	   1024
 #define UR_CQ	   8192
-#define UR_NBUFS   128 /* a power of 2 */
-#define UR_STOCK   16  /* buffers in the ring at first */
+#define UR_NBUFS   128		  /* a power of 2 */
+#define UR_STOCK   16		  /* buffers in the ring at first */
+#define UR_HOLDMAX (UR_NBUFS / 2) /* sent from, out of the ring at once */
 #define UR_BUFSZ   (16 * 1024)
 #define UR_BGID	   1
 #define UR_DEFAULT (IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_R_DISABLED)
@@ -90,6 +92,18 @@ struct evloop_uring {
 	unsigned nfree;
 	unsigned stocked; /* in the ring, not yet taken by the kernel */
 	unsigned want;	  /* how many the ring should hold */
+	/* The receive being delivered, which a send may go out of. */
+	struct evloop__io *cur;
+	const char *cur_p;
+	size_t cur_n;
+	unsigned cur_bid;
+	int cur_taken;
+	/* Buffers being sent from: the bytes, by buffer. */
+	struct {
+		const char *p;
+		size_t n;
+	} hold[UR_NBUFS];
+	unsigned nheld;
 	char *bufs;
 	size_t brsize;
 	/* Deleted with operations in flight, freed as the last completes. */
@@ -167,8 +181,14 @@ ur_arm(struct evloop *el, struct evloop__io *io, int op)
 		sqe->buf_group = UR_BGID;
 		break;
 	default:
-		io_uring_prep_send(sqe, io->fd, buf_data(&io->q->inflight),
-				   buf_len(&io->q->inflight), MSG_NOSIGNAL);
+		if (io->hold != 0)
+			io_uring_prep_send(sqe, io->fd, d->hold[io->hold - 1].p,
+					   d->hold[io->hold - 1].n,
+					   MSG_NOSIGNAL);
+		else
+			io_uring_prep_send(
+				sqe, io->fd, buf_data(&io->q->inflight),
+				buf_len(&io->q->inflight), MSG_NOSIGNAL);
 		break;
 	}
 	if ((op == OP_RECV || op == OP_SEND) && (io->ops & OPB_FIXED))
@@ -223,6 +243,68 @@ ur_send_next(struct evloop *el, struct evloop__io *io)
 		return 0;
 	}
 	return ur_arm(el, io, OP_SEND);
+}
+
+/*
+ * An echo without a copy: bytes that lie in the buffer being delivered
+ * go out of it, and the buffer returns to the ring when the send
+ * completes (before, every message was copied into a queue made for it
+ * and freed after). Only with nothing queued before them, so the bytes
+ * stay in order, and while at most UR_HOLDMAX buffers are so held, so
+ * the ring keeps enough for receives.
+ */
+static int
+ur_send(struct evloop *el, struct evloop__io *io, const void *p, size_t n)
+{
+	struct evloop_uring *d = el->bdata;
+	const char *c = p;
+	int rc;
+
+	if (io != d->cur || d->cur_taken || c < d->cur_p ||
+	    c + n > d->cur_p + d->cur_n || (io->ops & OPB(OP_SEND)) ||
+	    (io->q != NULL && buf_len(&io->q->inflight) > 0) ||
+	    d->nheld >= UR_HOLDMAX)
+		return 0;
+	d->hold[d->cur_bid].p = c;
+	d->hold[d->cur_bid].n = n;
+	io->hold = (unsigned short)(d->cur_bid + 1);
+	if ((rc = ur_arm(el, io, OP_SEND)) < 0) {
+		io->hold = 0;
+		return rc;
+	}
+	d->cur_taken = 1;
+	d->nheld++;
+	return 1;
+}
+
+static size_t
+ur_held(const struct evloop *el, const struct evloop__io *io)
+{
+	const struct evloop_uring *d = el->bdata;
+
+	return io->hold != 0 ? d->hold[io->hold - 1].n : 0;
+}
+
+/* The send out of a receive buffer completed: the buffer is free, and
+ * what the socket did not take joins the queue. Returns res, or -ENOMEM
+ * when that could not be queued. */
+static int
+ur_unhold(struct evloop_uring *d, struct evloop__io *io, int res)
+{
+	unsigned bid = io->hold - 1u;
+	struct evloop__ioq *q;
+
+	io->hold = 0;
+	if (res >= 0 && (size_t)res < d->hold[bid].n &&
+	    !(io->flags & EVLOOP__DEAD)) {
+		if ((q = evloop__ioq_get(io)) == NULL ||
+		    buf_append(&q->inflight, d->hold[bid].p + res,
+			       d->hold[bid].n - (size_t)res) < 0)
+			res = -ENOMEM;
+	}
+	d->free[d->nfree++] = (unsigned short)bid;
+	d->nheld--;
+	return res;
 }
 
 /* Whether io has received data or an end kept for its resume. */
@@ -405,13 +487,15 @@ ur_on_recv(struct evloop *el, struct evloop__io *io, int res, const char *p)
 static void
 ur_on_send(struct evloop *el, struct evloop__io *io, int res)
 {
+	if (io->hold != 0)
+		res = ur_unhold(el->bdata, io, res);
+	else if (res > 0 && !(io->flags & EVLOOP__DEAD))
+		buf_consume(&io->q->inflight, (size_t)res);
 	if (io->flags & EVLOOP__DEAD)
 		return;
-	if (res < 0) {
+	if (res < 0 && io->q != NULL) {
 		buf_release(&io->q->inflight);
 		buf_release(&io->q->out);
-	} else {
-		buf_consume(&io->q->inflight, (size_t)res);
 	}
 	if (io->send_cb != NULL)
 		io->send_cb(el, io->fd, res, io->send_arg);
@@ -498,6 +582,13 @@ ur_complete(struct evloop *el, const struct io_uring_cqe *cqe)
 		d->stocked--;
 	}
 	io->busy++;
+	if (op == OP_RECV && p != NULL && cqe->res > 0) {
+		d->cur = io;
+		d->cur_p = p;
+		d->cur_n = (size_t)cqe->res;
+		d->cur_bid = bid;
+		d->cur_taken = 0;
+	}
 	switch (op) {
 	case OP_POLL:
 		ran = ur_on_poll(el, io, cqe->res);
@@ -512,9 +603,11 @@ ur_complete(struct evloop *el, const struct io_uring_cqe *cqe)
 		ur_on_send(el, io, cqe->res);
 		break;
 	}
-	/* The data is consumed: its buffer is free, for the next wait. */
-	if (p != NULL)
+	/* The data is consumed: its buffer is free, for the next wait,
+	 * unless a send goes out of it. */
+	if (p != NULL && !(d->cur == io && d->cur_taken))
 		d->free[d->nfree++] = (unsigned short)bid;
+	d->cur = NULL;
 	io->busy--;
 	if (!more)
 		ur_rearm(el, io);
@@ -771,4 +864,6 @@ const struct evloop__backend evloop__uring = {
 	.start = ur_start,
 	.recv_stop = ur_recv_stop,
 	.del = ur_del,
+	.send = ur_send,
+	.held = ur_held,
 };
