@@ -43,10 +43,12 @@ struct server_opts {
 
 struct worker;
 
+/* 88 bytes, a 96-byte heap block: at 19,000 held connections each
+ * 16 bytes saved is 0.3 MiB, hence the flags in chars. */
 struct client {
 	int fd;
-	int eof;    /* peer finished sending; close once flushed */
-	int paused; /* not read: too much output pending */
+	unsigned char eof;    /* peer finished sending; close once flushed */
+	unsigned char paused; /* not read: too much output pending */
 	struct worker *w;
 	struct client *prev, *next;
 	struct evloop_timer idle;

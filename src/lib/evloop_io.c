@@ -25,15 +25,42 @@ evloop__io_get(struct evloop *el, int fd)
 	return w->io;
 }
 
+struct evloop__ioq *
+evloop__ioq_get(struct evloop__io *io)
+{
+	if (io->q == NULL)
+		io->q = calloc(1, sizeof(*io->q));
+	return io->q;
+}
+
+static void
+ioq_free(struct evloop__io *io)
+{
+	buf_release(&io->q->out);
+	buf_release(&io->q->inflight);
+	buf_release(&io->q->stash);
+	free(io->q);
+	io->q = NULL;
+}
+
+void
+evloop__ioq_trim(struct evloop__io *io)
+{
+	const struct evloop__ioq *q = io->q;
+
+	if (q != NULL && buf_len(&q->out) == 0 && buf_len(&q->inflight) == 0 &&
+	    buf_len(&q->stash) == 0 && q->stash_end == 0)
+		ioq_free(io);
+}
+
 void
 evloop__io_release(struct evloop *el, struct evloop__io *io)
 {
 	(void)el;
 	if (!(io->flags & EVLOOP__DEAD) || io->busy > 0 || io->refs > 0)
 		return;
-	buf_release(&io->out);
-	buf_release(&io->inflight);
-	buf_release(&io->stash);
+	if (io->q != NULL)
+		ioq_free(io);
 	free(io);
 }
 
@@ -59,7 +86,7 @@ io_update(struct evloop *el, struct evloop__io *io)
 
 	if (io->flags & (EVLOOP__ACCEPTING | EVLOOP__RECEIVING))
 		ev |= EVLOOP_READ;
-	if (buf_len(&io->out) > 0)
+	if (evloop__out_len(io) > 0)
 		ev |= EVLOOP_WRITE;
 	if (w->events == ev && w->cb == io_ready)
 		return 0;
@@ -77,8 +104,9 @@ io_flush(struct evloop *el, struct evloop__io *io)
 {
 	ssize_t n;
 
-	while (buf_len(&io->out) > 0) {
-		n = send(io->fd, buf_data(&io->out), buf_len(&io->out),
+	while (evloop__out_len(io) > 0) {
+		struct buf *out = &io->q->out;
+		n = send(io->fd, buf_data(out), buf_len(out),
 			 MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -86,14 +114,14 @@ io_flush(struct evloop *el, struct evloop__io *io)
 			return 0;
 		if (n < 0) {
 			int e = errno;
-			buf_release(&io->out);
+			buf_release(out);
+			evloop__ioq_trim(io);
 			if (io->send_cb != NULL)
 				io->send_cb(el, io->fd, -e, io->send_arg);
 			return -e;
 		}
-		buf_consume(&io->out, (size_t)n);
-		if (buf_len(&io->out) == 0)
-			buf_release(&io->out);
+		buf_consume(out, (size_t)n);
+		evloop__ioq_trim(io);
 		if (io->send_cb != NULL)
 			io->send_cb(el, io->fd, n, io->send_arg);
 		if (io->flags & EVLOOP__DEAD)
@@ -158,7 +186,7 @@ io_ready(struct evloop *el, int fd, int events, void *arg)
 
 	(void)fd;
 	io->busy++;
-	if ((events & (EVLOOP_WRITE | EVLOOP_ERROR)) && buf_len(&io->out) > 0)
+	if ((events & (EVLOOP_WRITE | EVLOOP_ERROR)) && evloop__out_len(io) > 0)
 		io_flush(el, io);
 	if ((events & (EVLOOP_READ | EVLOOP_ERROR)) &&
 	    !(io->flags & EVLOOP__DEAD)) {
@@ -245,6 +273,7 @@ evloop_send(struct evloop *el, int fd, const void *p, size_t n,
 	    evloop_send_cb *cb, void *arg)
 {
 	struct evloop__io *io = io_lookup(el, fd, 1);
+	struct evloop__ioq *q;
 	ssize_t sent = 0;
 	int rc;
 
@@ -252,8 +281,12 @@ evloop_send(struct evloop *el, int fd, const void *p, size_t n,
 		return -errno;
 	io->send_cb = cb;
 	io->send_arg = arg;
+	/* Straight from the loop's receive buffer, when the backend can. */
+	if (el->be->send != NULL && evloop__out_len(io) == 0 &&
+	    (rc = el->be->send(el, io, p, n)) != 0)
+		return rc < 0 ? rc : 0;
 	/* Readiness: straight out when nothing waits before it. */
-	if (el->be->start == NULL && buf_len(&io->out) == 0) {
+	if (el->be->start == NULL && evloop__out_len(io) == 0) {
 		do
 			sent = send(fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
 		while (sent < 0 && errno == EINTR);
@@ -264,9 +297,13 @@ evloop_send(struct evloop *el, int fd, const void *p, size_t n,
 	}
 	if ((size_t)sent == n)
 		return sent;
-	if ((rc = buf_append(&io->out, (const char *)p + sent,
-			     n - (size_t)sent)) < 0)
+	if ((q = evloop__ioq_get(io)) == NULL)
+		return -ENOMEM;
+	if ((rc = buf_append(&q->out, (const char *)p + sent,
+			     n - (size_t)sent)) < 0) {
+		evloop__ioq_trim(io);
 		return rc;
+	}
 	if ((rc = io_start(el, io)) < 0)
 		return rc;
 	return sent;
@@ -276,8 +313,12 @@ size_t
 evloop_send_pending(const struct evloop *el, int fd)
 {
 	const struct evloop__io *io;
+	size_t n;
 
 	if (fd < 0 || fd >= el->setsize || (io = el->watch[fd].io) == NULL)
 		return 0;
-	return buf_len(&io->out) + buf_len(&io->inflight);
+	n = el->be->held != NULL ? el->be->held(el, io) : 0;
+	if (io->q != NULL)
+		n += buf_len(&io->q->out) + buf_len(&io->q->inflight);
+	return n;
 }

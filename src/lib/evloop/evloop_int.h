@@ -20,20 +20,31 @@
  */
 struct evloop__io {
 	int fd;
-	int flags;
-	int busy; /* callbacks running on it */
-	int refs; /* operations in flight (uring) */
-	int ops;  /* which ones (uring's own bits) */
-	int poll; /* readiness mask being polled (uring) */
+	unsigned short ops;  /* operations in flight (uring's own bits) */
+	unsigned char flags; /* EVLOOP__* */
+	unsigned char poll;  /* readiness mask being polled (uring) */
+	unsigned char busy;  /* callbacks running on it */
+	unsigned char refs;  /* operations in flight (uring) */
+	unsigned short hold; /* uring: 1 + the buffer being sent from */
 	evloop_accept_cb *accept_cb;
 	evloop_recv_cb *recv_cb;
 	evloop_send_cb *send_cb;
 	void *recv_arg, *send_arg; /* accept uses recv_arg */
-	struct buf out;		   /* queued, not yet handed to the kernel */
-	struct buf inflight;	   /* handed to the kernel (uring) */
-	struct buf stash;	   /* received after evloop_recv_stop (uring) */
-	int stash_end;		   /* 1: EOF, -errno: error, after the stash */
+	struct evloop__ioq *q;	   /* NULL while nothing is queued */
 	struct evloop__io *next;   /* on the backend's lists (uring) */
+};
+
+/*
+ * What a descriptor has queued, apart from struct evloop__io and made
+ * only while something is: with the small counters above, an idle
+ * connection's state is 72 bytes (an 80-byte heap block), not 176, and
+ * 19,000 of them hold 2 MiB less.
+ */
+struct evloop__ioq {
+	struct buf out;	     /* queued, not yet handed to the kernel */
+	struct buf inflight; /* handed to the kernel (uring) */
+	struct buf stash;    /* received after evloop_recv_stop (uring) */
+	int stash_end;	     /* 1: EOF, -errno: error, after the stash */
 };
 
 struct evloop__watch {
@@ -64,6 +75,13 @@ struct evloop__backend {
 	int (*start)(struct evloop *el, struct evloop__io *io);
 	void (*recv_stop)(struct evloop *el, struct evloop__io *io);
 	void (*del)(struct evloop *el, struct evloop__io *io);
+	/* Optional (uring): sends the n bytes at p without a copy when they
+	 * lie in the receive buffer being delivered to io. Returns 1 when
+	 * it did, 0 when the caller is to queue a copy, or -errno. held()
+	 * gives the bytes so sent and not yet completed. */
+	int (*send)(struct evloop *el, struct evloop__io *io, const void *p,
+		    size_t n);
+	size_t (*held)(const struct evloop *el, const struct evloop__io *io);
 };
 
 struct evloop {
@@ -94,6 +112,19 @@ struct evloop__io *evloop__io_get(struct evloop *el, int fd);
 
 /* Frees io when it is dead and nothing uses it any more. */
 void evloop__io_release(struct evloop *el, struct evloop__io *io);
+
+/* io's queue, made on first use; NULL when out of memory. */
+struct evloop__ioq *evloop__ioq_get(struct evloop__io *io);
+
+/* Frees io's queue once it holds nothing. */
+void evloop__ioq_trim(struct evloop__io *io);
+
+/* Bytes queued on io, not yet handed to the kernel. */
+static inline size_t
+evloop__out_len(const struct evloop__io *io)
+{
+	return io->q != NULL ? buf_len(&io->q->out) : 0;
+}
 
 /* Ends every completion operation on fd (evloop_del, evloop_free). */
 void evloop__io_del(struct evloop *el, struct evloop__io *io);
