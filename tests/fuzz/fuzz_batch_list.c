@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: ISC */
-/* fuzz_batch_list.c -- URL lists as download and threaded-download read
- * them, then the names reserved for them. */
+/* fuzz_batch_list.c -- download lists as download and threaded-download
+ * read them, then the paths reserved for them. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +38,26 @@ on_bad(unsigned long line, const char *text, void *arg)
 	}
 }
 
+/* A relative path of plain components: none empty, none starting with a
+ * dot (so no "." or ".."). */
+static int
+inside(const char *path)
+{
+	const char *p = path;
+
+	if (path == NULL || *path == '\0')
+		return 0;
+	for (;;) {
+		size_t n = strcspn(p, "/");
+
+		if (n == 0 || *p == '.')
+			return 0;
+		if (p[n] == '\0')
+			return 1;
+		p += n + 1;
+	}
+}
+
 static int
 cmp_str(const void *a, const void *b)
 {
@@ -71,13 +91,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (size_t i = 0; i < n; i++) {
 		struct batch_item *it = batch_item(b, i);
 
-		/* Only URLs are kept, and each gets a name of its own that
-		 * stays inside the folder. */
+		/* Only URLs are kept, and each gets a path of its own that
+		 * stays inside the folder: a name without '/', in a dir= of
+		 * plain components. Names may repeat in different folders. */
 		if (!urlname_is_http(it->url) || it->name == NULL ||
 		    it->name[0] == '\0' || it->name[0] == '.' ||
-		    strchr(it->name, '/') != NULL)
+		    strchr(it->name, '/') != NULL || !inside(it->path))
 			abort();
-		names[i] = it->name;
+		names[i] = it->path;
 	}
 	if (n > 1) {
 		qsort(names, n, sizeof(*names), cmp_str);
