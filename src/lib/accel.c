@@ -657,23 +657,37 @@ report(struct accel *a, double now)
 	a->o->progress(&st, a->o->arg);
 }
 
+/* Sets on c's handle what belongs to this connection and download. */
 static int
-setup_conn(struct accel *a, struct accel_conn *c)
+bind_conn(struct accel *a, struct accel_conn *c)
 {
 	long buf = RECV_BUDGET / a->nconns;
 
 	buf = buf < RECV_MIN ? RECV_MIN : buf > RECV_MAX ? RECV_MAX : buf;
+	curl_easy_setopt(c->easy, CURLOPT_PRIVATE, c);
+	curl_easy_setopt(c->easy, CURLOPT_ERRORBUFFER, c->errbuf);
+	curl_easy_setopt(c->easy, CURLOPT_WRITEDATA, c);
+	curl_easy_setopt(c->easy, CURLOPT_HEADERDATA, c);
+	curl_easy_setopt(c->easy, CURLOPT_BUFFERSIZE, buf);
+	curl_easy_setopt(c->easy, CURLOPT_CONNECTTIMEOUT_MS,
+			 (long)(a->o->timeout * 1000) + 1);
+	/* Every range, mirror and retry uses this handle (and the HEAD
+	 * fallback a copy of it), so each carries the request options. */
+	if (reqopts_apply(a->o->req, c->easy) < 0)
+		return -EINVAL;
+	return 0;
+}
+
+/* A new handle for c with what every connection has in common. */
+static int
+setup_conn(struct accel_conn *c)
+{
 	if ((c->etag = malloc(ACCEL_VALIDATOR_MAX + 1)) == NULL ||
 	    (c->lastmod = malloc(ACCEL_VALIDATOR_MAX + 1)) == NULL ||
 	    (c->easy = curl_easy_init()) == NULL)
 		return -ENOMEM;
-	c->etag[0] = c->lastmod[0] = '\0';
-	curl_easy_setopt(c->easy, CURLOPT_PRIVATE, c);
-	curl_easy_setopt(c->easy, CURLOPT_ERRORBUFFER, c->errbuf);
 	curl_easy_setopt(c->easy, CURLOPT_WRITEFUNCTION, accel__on_data);
-	curl_easy_setopt(c->easy, CURLOPT_WRITEDATA, c);
 	curl_easy_setopt(c->easy, CURLOPT_HEADERFUNCTION, accel__on_header);
-	curl_easy_setopt(c->easy, CURLOPT_HEADERDATA, c);
 	curl_easy_setopt(c->easy, CURLOPT_FOLLOWLOCATION, 1L);
 	/* Asks for no encoding, and decodes one sent all the same: a whole
 	 * file is never saved compressed under its plain name. */
@@ -687,15 +701,8 @@ setup_conn(struct accel *a, struct accel_conn *c)
 	curl_easy_setopt(c->easy, CURLOPT_HTTP_VERSION,
 			 (long)CURL_HTTP_VERSION_1_1);
 	curl_easy_setopt(c->easy, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c->easy, CURLOPT_BUFFERSIZE, buf);
 	curl_easy_setopt(c->easy, CURLOPT_USERAGENT,
 			 "netthreads-download-accelerator");
-	curl_easy_setopt(c->easy, CURLOPT_CONNECTTIMEOUT_MS,
-			 (long)(a->o->timeout * 1000) + 1);
-	/* Every range, mirror and retry uses this handle (and the HEAD
-	 * fallback a copy of it), so each carries the request options. */
-	if (reqopts_apply(a->o->req, c->easy) < 0)
-		return -EINVAL;
 	return 0;
 }
 
@@ -708,7 +715,22 @@ conn_easy(struct accel *a, struct accel_conn *c)
 
 	if (c->easy != NULL)
 		return 0;
-	if ((rc = setup_conn(a, c)) < 0)
+	if (a->sess->npool > 0) {
+		/* One a download before this one on the session left. */
+		struct accel_handle *h = &a->sess->pool[--a->sess->npool];
+
+		c->easy = h->easy;
+		c->etag = h->etag;
+		c->lastmod = h->lastmod;
+		c->wbuf = h->wbuf;
+		c->etag[0] = c->lastmod[0] = '\0';
+		rc = 0;
+	} else {
+		rc = setup_conn(c);
+	}
+	if (rc == 0)
+		rc = bind_conn(a, c);
+	if (rc < 0)
 		accel__err(a, rc, a->o->urls[0], "%s",
 			   rc == -EINVAL ? "a request option this libcurl "
 					   "does not support" :
@@ -905,12 +927,21 @@ release(struct accel *a)
 					      host, sizeof(host)) == 0)
 		budget_put(a->o->budget, host);
 	for (int i = 0; i < a->nconns; i++) {
-		if (a->conns[i].slot)
-			budget_put(a->budget, a->src[a->conns[i].src].host);
-		curl_easy_cleanup(a->conns[i].easy);
-		free(a->conns[i].wbuf);
-		free(a->conns[i].etag);
-		free(a->conns[i].lastmod);
+		struct accel_conn *c = &a->conns[i];
+
+		if (c->slot)
+			budget_put(a->budget, a->src[c->src].host);
+		if (c->easy != NULL && c->etag != NULL && c->lastmod != NULL &&
+		    a->sess != NULL && a->sess->npool < SESSION_POOL) {
+			/* Kept for the session's next download. */
+			a->sess->pool[a->sess->npool++] = (struct accel_handle){
+				c->easy, c->etag, c->lastmod, c->wbuf};
+			continue;
+		}
+		curl_easy_cleanup(c->easy);
+		free(c->wbuf);
+		free(c->etag);
+		free(c->lastmod);
 	}
 	for (int i = 0; i < a->nsrc; i++)
 		free(a->src[i].eff);
@@ -1128,6 +1159,12 @@ accel_session_free(struct accel_session *s)
 {
 	if (s == NULL)
 		return;
+	for (int i = 0; i < s->npool; i++) {
+		curl_easy_cleanup(s->pool[i].easy);
+		free(s->pool[i].etag);
+		free(s->pool[i].lastmod);
+		free(s->pool[i].wbuf);
+	}
 	curl_multi_cleanup(s->multi);
 	free(s);
 }

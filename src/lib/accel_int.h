@@ -38,10 +38,23 @@ enum accel_mode { ACCEL_M_PROBE, ACCEL_M_RANGES, ACCEL_M_STREAM, ACCEL_M_DONE };
 /* What a failed try means for the download. */
 enum accel_fail { ACCEL_F_NONE, ACCEL_F_RETRY, ACCEL_F_CHANGED, ACCEL_F_FATAL };
 
+/* What a connection keeps between downloads on one session. */
+struct accel_handle {
+	CURL *easy;
+	char *etag, *lastmod, *wbuf;
+};
+
+#define SESSION_POOL 64 /* handles a session keeps for later downloads */
+
 struct accel_session {
 	CURLM *multi;	    /* its connection cache outlives each download */
 	struct accel *runs; /* the downloads in progress on it */
 	int nconns;	    /* their connections, for CURLMOPT_MAXCONNECTS */
+	/* Handles of downloads that ended, set up but for what belongs to
+	 * one connection (setup_conn binds that): making one costs a
+	 * libcurl handle and its receive buffer for every small file. */
+	struct accel_handle pool[SESSION_POOL];
+	int npool;
 };
 
 struct accel_source {
