@@ -953,7 +953,7 @@ release(struct accel *a)
 	accel_plan_free(a->saved);
 	if (a->fd >= 0)
 		close(a->fd);
-	if (a->dirfd >= 0)
+	if (a->dirfd >= 0 && a->dirfd != a->o->folder_fd)
 		close(a->dirfd);
 	connctl_free(a->ctl);
 	if (a->demand != 0)

@@ -29,7 +29,13 @@ typedef void accel_warn_cb(const char *msg, void *arg);
 struct accel_opts {
 	const char *const *urls; /* urls[0] the primary, then mirrors */
 	int nurls;
-	const char *path;      /* final name; NAME.part and NAME.part.state */
+	const char *path; /* final name; NAME.part and NAME.part.state */
+	/* path's folder, open: the download works in it and never closes
+	 * it; 0: opened from path (a folder is never standard input). */
+	int folder_fd;
+	/* The caller saw no NAME.part.state: a fresh download need not
+	 * remove one. */
+	int no_old_state;
 	int disposition;       /* name the file as the first reply's
 				* Content-Disposition says, if it does, in
 				* path's folder (NAME.part keeps path's

@@ -102,7 +102,9 @@ accel__open_folder(struct accel *a)
 		accel__err(a, -ENOMEM, path, "%s", strerror(ENOMEM));
 		return a->fatal;
 	}
-	a->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	a->dirfd = a->o->folder_fd > 0 ?
+			   a->o->folder_fd :
+			   open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (a->dirfd < 0)
 		accel__err(a, -errno, dir, "%s", strerror(errno));
 	else if (a->final_name[0] == '\0' || strcmp(a->final_name, ".") == 0 ||
@@ -421,7 +423,8 @@ accel__open_part(struct accel *a, int64_t size, int fresh)
 	}
 	/* A state file of an earlier run no longer describes it. */
 	a->part_mine = 1;
-	if (unlinkat(a->dirfd, a->state_name, 0) < 0 && errno != ENOENT)
+	if (!a->o->no_old_state && unlinkat(a->dirfd, a->state_name, 0) < 0 &&
+	    errno != ENOENT)
 		return -errno;
 	if (!a->part_empty && ftruncate(a->fd, 0) < 0)
 		return -errno;

@@ -293,6 +293,7 @@ struct batch_job {
 	struct batch_runner *r;
 	struct batch_item *it;
 	char *path;	    /* the download's path */
+	int subfd;	    /* its dir= folder, open; -1: none */
 	struct reqopts req; /* the run's request options and the item's */
 };
 
@@ -377,8 +378,9 @@ on_warn(const char *msg, void *arg)
 
 /*
  * Makes the item's subfolder inside the run's folder, one component at a
- * time, never through a symbolic link. Returns 0, or -errno with the
- * reason in it->res.
+ * time, never through a symbolic link. Returns it open (the download then
+ * works in it, so no link put in its path later is followed either), or
+ * -errno with the reason in it->res.
  */
 static int
 make_subdir(const struct batch_runner *r, struct batch_item *it)
@@ -415,10 +417,10 @@ out:
 			 rc == -ELOOP ? "a symbolic link or not a folder; "
 					"not followed" :
 					strerror(-rc));
-	if (fd >= 0)
+	if (rc < 0 && fd >= 0)
 		close(fd);
 	free(d);
-	return rc;
+	return rc < 0 ? rc : fd;
 }
 
 /* Whether the item should not run: already there (-c, --no-clobber), or a
@@ -482,6 +484,9 @@ job_done(int rc, struct accel_result *res, void *arg)
 	(void)res;
 	free(j->path);
 	j->path = NULL;
+	if (j->subfd >= 0)
+		close(j->subfd);
+	j->subfd = -1;
 	item_end(j->r, j->it, rc);
 }
 
@@ -543,7 +548,8 @@ start_item(struct batch_runner *r, struct batch_item *it,
 		item_end(r, it, -E2BIG);
 		return;
 	}
-	if ((it->dir != NULL && (rc = make_subdir(r, it)) < 0) ||
+	j->subfd = -1;
+	if ((it->dir != NULL && (rc = j->subfd = make_subdir(r, it)) < 0) ||
 	    asprintf(&j->path, "%s/%s", o->dir, it->path) < 0) {
 		if (rc == 0) {
 			j->path = NULL;
@@ -559,6 +565,9 @@ start_item(struct batch_runner *r, struct batch_item *it,
 	ao.urls = (const char *const *)it->urls;
 	ao.nurls = it->nurls;
 	ao.path = j->path;
+	ao.folder_fd = j->subfd >= 0 ? j->subfd : o->dirfd;
+	/* keep_parts looked: no state of an earlier run is there. */
+	ao.no_old_state = o->keep_parts && !o->resume;
 	ao.disposition = o->disposition && it->out == NULL;
 	ao.taken = taken;
 	ao.taken_arg = j;
