@@ -198,6 +198,17 @@ next_step(const struct httpserv_body *b, long long pos, size_t step)
 						       (long long)step);
 }
 
+/* Has the client closed its side? A connection it gave up on must not
+ * hold a share of the link (opts.link) any longer. */
+static int
+peer_gone(int fd)
+{
+	struct pollfd p = {.fd = fd, .events = POLLRDHUP};
+
+	return poll(&p, 1, 0) > 0 &&
+	       (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+}
+
 /* Waits secs seconds for the link; -ECANCELED when the server stops. */
 static int
 link_wait(struct httpserv_conn *c, double secs)
@@ -265,6 +276,10 @@ send_body(struct httpserv_conn *c, const struct httpserv_body *b,
 				rc = -ECANCELED;
 				break;
 			}
+		}
+		if (c->srv->o.link != 0 && peer_gone(c->fd)) {
+			rc = -EPIPE;
+			break;
 		}
 		if (c->srv->o.link != 0 &&
 		    link_wait(c, httpserv__link_take(c->srv, n)) < 0) {
