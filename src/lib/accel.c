@@ -491,7 +491,8 @@ control(struct accel *a, double now)
 		return;
 	}
 	if (a->ctl == NULL) {
-		struct connctl_opts co = {.max = a->nconns};
+		struct connctl_opts co = {.max = a->nconns,
+					  .busy = connctl_thread_busy};
 		int ranges = accel_plan_count(a->plan);
 
 		/* A file of a few ranges is fetched by one connection a range
