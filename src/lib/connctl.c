@@ -38,6 +38,9 @@ struct connctl {
 	double next_probe, probe_wait;
 	double ceiled;	/* when a server first refused one more; 0: never */
 	double doubted; /* when one refused below the ceiling; 0: none */
+	double resume;	/* after a doubted refusal: when to go back to
+			 * resume_n connections; 0: not waiting */
+	int resume_n;
 };
 
 /* A rate this far below the held one, twice in a row, is a change in the
@@ -355,6 +358,10 @@ window_end(struct connctl *c, double now, int64_t bytes)
 int
 connctl_update(struct connctl *c, double now, int64_t bytes)
 {
+	if (c->resume > 0 && now >= c->resume) {
+		c->resume = 0;
+		set_target(c, now, c->resume_n, CONNCTL_CEILING);
+	}
 	/* A new connection's first moments (handshake, slow start) say
 	 * nothing about what it will bring. */
 	if (now - c->changed < c->o.settle)
@@ -396,8 +403,18 @@ int
 connctl_refused(struct connctl *c, double now, int live)
 {
 	live = live > 1 ? live : 1;
-	if (!ceiling_proven(c, now, live))
+	if (!ceiling_proven(c, now, live)) {
+		/* Not another try at once, which the server (seeing the
+		 * closed connection only now) would refuse too, and another,
+		 * each a range sent to wait: live for a moment, then back. */
+		if (c->target > live && c->resume == 0) {
+			c->resume = now + DOUBT_MIN;
+			c->resume_n = c->target;
+			set_target(c, now, live, CONNCTL_CEILING);
+		}
 		return c->target;
+	}
+	c->resume = 0;
 	c->ceiling = live;
 	if (c->target > c->ceiling) {
 		set_target(c, now, c->ceiling, CONNCTL_CEILING);

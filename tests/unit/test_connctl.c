@@ -260,17 +260,23 @@ test_ceiling_doubt(void **state)
 	assert_int_equal(connctl_refused(c, 0.1, 6), 6);
 	assert_int_equal(connctl_refused(c, 0.11, 4), 4);
 	/* Much later, one refusal with three working: the server may still
-	 * count a connection just closed. The ceiling stays. */
-	assert_int_equal(connctl_refused(c, 5, 3), 4);
-	/* Too soon after it for the server to have seen a close: stays. */
-	assert_int_equal(connctl_refused(c, 5.01, 3), 4);
-	/* A second one later on confirms it. */
+	 * count a connection just closed. Three for a moment, then four. */
+	assert_int_equal(connctl_refused(c, 5, 3), 3);
+	assert_int_equal(connctl_update(c, 5.05, 0), 3);
+	/* Too soon after it for the server to have seen a close. */
+	assert_int_equal(connctl_refused(c, 5.01, 3), 3);
+	assert_int_equal(connctl_update(c, 5.11, 0), 4);
+	/* A second one later on confirms it, for good. */
 	assert_int_equal(connctl_refused(c, 5.3, 3), 3);
 	assert_int_equal(connctl_reason(c), CONNCTL_CEILING);
+	assert_int_equal(connctl_update(c, 6, 0), 3);
 	/* Doubts far apart are each a first. */
-	assert_int_equal(connctl_refused(c, 10, 2), 3);
-	assert_int_equal(connctl_refused(c, 20, 2), 3);
+	assert_int_equal(connctl_refused(c, 10, 2), 2);
+	assert_int_equal(connctl_update(c, 10.2, 0), 3);
+	assert_int_equal(connctl_refused(c, 20, 2), 2);
+	assert_int_equal(connctl_update(c, 20.2, 0), 3);
 	assert_int_equal(connctl_refused(c, 20.5, 2), 2);
+	assert_int_equal(connctl_update(c, 21, 0), 2);
 	connctl_free(c);
 }
 
