@@ -440,6 +440,22 @@ target(const struct accel *a)
 	return a->ctl != NULL ? connctl_target(a->ctl) : a->nconns;
 }
 
+/* The receive buffer budget goes to the connections the controller
+ * holds, not to every handle, so a download held at four reads in
+ * buffers as large as -n 4's; a busy handle takes it at its next start,
+ * one made later (setup_conn) from the start. */
+static void
+size_buffers(struct accel *a, int want)
+{
+	long buf = RECV_BUDGET / (want > 0 ? want : 1);
+
+	buf = buf < RECV_MIN ? RECV_MIN : buf > RECV_MAX ? RECV_MAX : buf;
+	for (int i = 0; i < a->nconns; i++)
+		if (!a->conns[i].busy && a->conns[i].easy != NULL)
+			curl_easy_setopt(a->conns[i].easy, CURLOPT_BUFFERSIZE,
+					 buf);
+}
+
 /*
  * Tells the budget how many more connections this download wants than it
  * holds: no more than its unfinished bytes could give work to, and none
@@ -474,7 +490,7 @@ tell_demand(struct accel *a, int want)
 static void
 control(struct accel *a, double now)
 {
-	int want, busy = busy_conns(a);
+	int want, held, busy = busy_conns(a);
 
 	if (busy > a->res->conns_max)
 		a->res->conns_max = busy;
@@ -506,8 +522,11 @@ control(struct accel *a, double now)
 				   strerror(ENOMEM));
 			return;
 		}
+		size_buffers(a, connctl_target(a->ctl));
 	}
-	want = connctl_update(a->ctl, now, a->received);
+	held = connctl_target(a->ctl);
+	if ((want = connctl_update(a->ctl, now, a->received)) != held)
+		size_buffers(a, want);
 	tell_demand(a, want - busy);
 	for (int i = a->nconns - 1; i >= 0 && busy > want; i--) {
 		struct accel_conn *c = &a->conns[i];
@@ -661,7 +680,8 @@ report(struct accel *a, double now)
 static int
 setup_conn(struct accel *a, struct accel_conn *c)
 {
-	long buf = RECV_BUDGET / a->nconns;
+	long buf = RECV_BUDGET /
+		   (a->ctl != NULL ? connctl_target(a->ctl) : a->nconns);
 
 	buf = buf < RECV_MIN ? RECV_MIN : buf > RECV_MAX ? RECV_MAX : buf;
 	if ((c->etag = malloc(ACCEL_VALIDATOR_MAX + 1)) == NULL ||
