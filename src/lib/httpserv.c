@@ -256,11 +256,44 @@ reap_locked(struct httpserv *s)
 	}
 }
 
+/*
+ * Milliseconds until the cap changes (opts.rate_after; -1: it never will,
+ * or has). At the change it gives every open connection the new cap: a
+ * connection whose whole reply is already queued makes no more writes to
+ * take it at. Called by the accepting thread only.
+ */
+static int
+rate_change(struct httpserv *s, int *done)
+{
+	unsigned long r = s->o.rate_later;
+	double due, now = mtime_now();
+	int ms = -1;
+
+	if (s->o.rate_after <= 0 || *done)
+		return -1;
+	pthread_mutex_lock(&s->lock);
+	due = s->first_req + s->o.rate_after;
+	if (s->first_req == 0) {
+		ms = 50; /* no request yet: look again soon */
+	} else if (now < due) {
+		ms = (int)((due - now) * 1000) + 1;
+	} else {
+		for (int i = 0; i < s->o.max_conns; i++)
+			if (s->conns[i].state == SLOT_RUN &&
+			    s->conns[i].fd >= 0)
+				sock_set_pacing(s->conns[i].fd, r ? r : ~0UL);
+		*done = 1;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return ms;
+}
+
 static void *
 accept_main(void *arg)
 {
 	struct httpserv *s = arg;
 	pthread_attr_t attr;
+	int changed = 0;
 
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, CONN_STACK);
@@ -281,7 +314,7 @@ accept_main(void *arg)
 		pthread_mutex_unlock(&s->lock);
 		if (atomic_load(&s->stopping))
 			break;
-		if (poll(p, 2, -1) < 0 && errno != EINTR)
+		if (poll(p, 2, rate_change(s, &changed)) < 0 && errno != EINTR)
 			break;
 		if (p[1].revents & POLLIN)
 			break;

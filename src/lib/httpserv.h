@@ -8,9 +8,10 @@
  * socket can be paced by the kernel (SO_MAX_PACING_RATE), which caps every
  * connection's rate smoothly, the way an internet server that limits each
  * connection behaves. The cap can change once, a set time after the first
- * request (a server throttling harder mid-way): every connection takes the
- * new one at its next write. Lowering a cap takes effect at once; raising
- * one only as fast as the connection's window grows.
+ * request (a server throttling harder mid-way): every open connection
+ * takes the new one then, even one whose reply is all queued, and later
+ * ones from their start. Lowering a cap takes effect at once; raising one
+ * only as fast as the connection's window grows.
  *
  * A limit on connections per client address answers the one too many with
  * 503 and Retry-After, as servers that bound each client do. On loopback

@@ -15,8 +15,8 @@
  *
  * --rate-after SECS:RATE changes the per-connection cap to RATE SECS
  * seconds after the first request (not the start, so that a test's own
- * set-up takes none of them); connections open then take it at their next
- * write. --max-per-client N answers a connection from an address that
+ * set-up takes none of them); connections open then take it at once.
+ * --max-per-client N answers a connection from an address that
  * already has N being served with 503 and "Retry-After: 1", then closes
  * it; on loopback every client is 127.0.0.1.
  */
@@ -49,8 +49,8 @@ usage(FILE *f)
 		   "      --rate-after SECS:RATE\n"
 		   "                     SECS after the first request, pace "
 		   "each connection\n"
-		   "                     at RATE instead (open ones at their "
-		   "next write)\n"
+		   "                     at RATE instead (open ones "
+		   "too)\n"
 		   "  -c, --conns N      connections served at once (default "
 		   "128)\n"
 		   "      --max-per-client N\n"

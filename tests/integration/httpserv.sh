@@ -220,12 +220,14 @@ kill -TERM "$PID_perclient"
 
 # A cap that changes: 1 MiB/s for the first 0.5 s after the first request,
 # then 256 KiB/s. 1 MiB takes about 0.5 s + 512 KiB at 256 KiB/s = 2.5 s
-# (1 s without the change); an open connection takes the new cap.
+# (1 s without the change); an open connection takes the new cap. What
+# the socket had queued and the kernel's first unpaced segments make it
+# up to half a second shorter.
 check "fault-httpd --rate-after 0.5:256k starts" fh_start later -r 1M \
 	--rate-after 0.5:256k
 t=$(timeout 30 curl -s -o "$T_TMP/out/p" -w '%{time_total}' "http://127.0.0.1:$PORT/1m.bin")
 check "the cap falls mid-download: about 2.5 s (took $t s)" \
-	awk -v t="$t" 'BEGIN{exit !(t > 2.1 && t < 3.5)}'
+	awk -v t="$t" 'BEGIN{exit !(t > 1.8 && t < 3.5)}'
 check "and the body is right" same "$T_TMP/out/p" "$W/1m.bin"
 t=$(timeout 30 curl -s -o /dev/null -w '%{time_total}' "http://127.0.0.1:$PORT/sub/300k.bin")
 check "a new connection gets the new cap: 300000 bytes, about 1.1 s ($t s)" \
