@@ -9,7 +9,8 @@
 #           counted at the server's socket every 0.1 s (it does not pay)
 #   small   256 KiB at 1 MiB/s per connection: auto against the best of
 #           -n 1, 2, 4 (five downloads of each a run)
-#   uncapped 1 GiB from nginx on loopback: auto against -n 4
+#   uncapped 1 GiB from nginx on loopback: auto against -n 4, twice
+#           each a run, in the order auto, 4, 4, auto
 #   perclient fault-httpd allowing 4 connections per client (503 with
 #           Retry-After beyond), 2 MiB/s each, 40 MiB: auto against
 #           4 x cap, and the 503s it met (none may fail the download)
@@ -158,17 +159,14 @@ for run in $(seq "$RUNS"); do
 	throttled throttle-auto "$DA" -n auto
 	throttled throttle-4 "$DA" -n 4
 	throttled throttle-16 "$DA" -n 16
-	# The order alternates, so neither side always runs first, and the
-	# memory a GiB needs is touched first by a throwaway file each time
-	# (the first of the pair paid seconds for it otherwise).
-	head -c $((1024 << 20)) /dev/zero >"$D/warm" && rm -f "$D/warm"
-	if [ $((run % 2)) -eq 1 ]; then
-		one big-auto $NP big "$DA" -n auto "$U:$NP/big"
-		one big-4 $NP big "$DA" -n 4 "$U:$NP/big"
-	else
-		one big-4 $NP big "$DA" -n 4 "$U:$NP/big"
-		one big-auto $NP big "$DA" -n auto "$U:$NP/big"
-	fi
+	# Each side runs first once a run (auto, -n 4, -n 4, auto): the
+	# first of a pair after other work pays more, and an odd number of
+	# runs alternating would give it to one side twice. The memory a GiB
+	# needs is touched first by a throwaway file each time.
+	for k in auto 4 4 auto; do
+		head -c $((1024 << 20)) /dev/zero >"$D/warm" && rm -f "$D/warm"
+		one big-$k $NP big "$DA" -n $k "$U:$NP/big"
+	done
 done
 
 a=$(median percap-auto 1) f=$(median percap-16 1) x=$(median percap-axel 1)
