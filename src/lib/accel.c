@@ -355,13 +355,19 @@ range_retry(struct accel *a, struct accel_conn *c, int range)
 static int
 one_too_many(struct accel *a, struct accel_conn *c)
 {
-	int host;
+	int host, busy = busy_conns(a);
 
-	if (!a->src[c->src].served ||
-	    (host = budget_refused(a->budget, a->src[c->src].host)) <= 0)
+	if (!a->src[c->src].served)
 		return 0;
-	if (a->ctl != NULL && busy_conns(a) > 0)
-		connctl_refused(a->ctl, mtime_now(), busy_conns(a));
+	/* A refusal the controller doubts (the server still counting a
+	 * connection just closed) caps neither it nor the host. */
+	if (a->ctl != NULL && busy > 0) {
+		connctl_refused(a->ctl, mtime_now(), busy);
+		if (connctl_ceiling(a->ctl) > busy)
+			return 1;
+	}
+	if ((host = budget_refused(a->budget, a->src[c->src].host)) <= 0)
+		return 0;
 	return 1;
 }
 

@@ -430,6 +430,12 @@ connctl_target(const struct connctl *c)
 }
 
 int
+connctl_ceiling(const struct connctl *c)
+{
+	return c->ceiling;
+}
+
+int
 connctl_max_used(const struct connctl *c)
 {
 	return c->max_used;

@@ -90,6 +90,9 @@ int connctl_update(struct connctl *c, double now, int64_t bytes);
 int connctl_refused(struct connctl *c, double now, int live);
 
 int connctl_target(const struct connctl *c);
+/* The most a server has allowed (o.max before any refusal): above the
+ * live count just refused while that refusal is doubted. */
+int connctl_ceiling(const struct connctl *c);
 /* The largest target so far. */
 int connctl_max_used(const struct connctl *c);
 enum connctl_reason connctl_reason(const struct connctl *c);
