@@ -8,8 +8,17 @@
 #           against the link, and the connections it holds on average,
 #           counted at the server's socket every 0.1 s (it does not pay)
 #   small   256 KiB at 1 MiB/s per connection: auto against the best of
-#           -n 1, 2, 4
-#   uncapped 1 GiB from nginx on loopback: auto against -n 4
+#           -n 1, 2, 4 (five downloads of each a run)
+#   uncapped 1 GiB from nginx on loopback: auto against -n 4, twice
+#           each a run, in the order auto, 4, 4, auto
+#   perclient fault-httpd allowing 4 connections per client (503 with
+#           Retry-After beyond), 2 MiB/s each, 40 MiB: auto against
+#           4 x cap, and the 503s it met (none may fail the download)
+#   throttle fault-httpd at 4 MiB/s per connection under a 16 MiB/s link,
+#           the cap falling to 1 MiB/s 10 s after the first request
+#           (a fresh server each download), 200 MiB: auto against the
+#           best of -n 4 (the count that fills the link before) and -n 16
+#           (after); auto must raise its count to keep up
 # Medians of BENCH_RUNS (3) runs; ratios within this run.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 set -u
@@ -40,6 +49,7 @@ trap 'exit 143' INT TERM
 head -c $((100 << 20)) /dev/urandom >"$W/f100"
 head -c $((200 << 20)) /dev/urandom >"$W/f200"
 head -c $((256 << 10)) /dev/urandom >"$W/f256k"
+head -c $((40 << 20)) /dev/urandom >"$W/f40"
 head -c $((1024 << 20)) /dev/zero | tr '\0' x >"$W/big"
 
 # serve NAME ARGS...: fault-httpd on a port of its own; sets PORT.
@@ -58,6 +68,8 @@ serve link --link 20M
 LINK=$PORT
 serve small -r 1M
 SMALL=$PORT
+serve perclient -r 2M --max-per-client 4 --log "$B/perclient.log"
+PERCL=$PORT
 mkdir -p "$B/nginx"
 NP=$(NT_HELPERS=$HELP "$top/scripts/nginx-local" start "$B/nginx" "$W") ||
 	{ echo "bench-auto: nginx did not start" >&2; exit 1; }
@@ -91,6 +103,25 @@ one() {
 	fi
 }
 
+# throttled KEY CMD...: one download of f200 from a fresh server whose
+# per-connection cap falls from 4 to 1 MiB/s 10 s after the first
+# request, under a 16 MiB/s link; the URL is CMD's last word, with the
+# port left for this function to add.
+throttled() {
+	local key=$1 pid
+	shift
+	rm -f "$B/throttle.port"
+	"$HELP/fault-httpd" -d "$W" --no-faults -c 1024 -r 4M --link 16M \
+		--rate-after 10:1M --portfile "$B/throttle.port" \
+		2>"$B/throttle.err" &
+	pid=$!
+	for i in $(seq 100); do [ -s "$B/throttle.port" ] && break; sleep 0.05; done
+	PORT=$(cat "$B/throttle.port")
+	one "$key" "$PORT" f200 "$@" "$U:$PORT/f200"
+	kill $pid
+	wait $pid 2>/dev/null
+}
+
 # median KEY COLUMN: the median of a column (or "fail").
 median() {
 	[ -s "$R/$1" ] || { echo -; return; }
@@ -114,17 +145,28 @@ for run in $(seq "$RUNS"); do
 	one percap-axel $PERCAP f100 axel -q -n 16 -o f100 "$U:$PERCAP/f100"
 	one link-auto $LINK f200 "$DA" -n auto "$U:$LINK/f200"
 	one link-1 $LINK f200 "$DA" -n 1 "$U:$LINK/f200"
-	for n in auto 1 2 4; do
-		one small-$n $SMALL f256k "$DA" -n $n "$U:$SMALL/f256k"
+	# A tenth of a second each: five of each count a run, taking turns,
+	# so the median is not one moment's noise.
+	for rep in 1 2 3 4 5; do
+		for n in auto 1 2 4; do
+			one small-$n $SMALL f256k "$DA" -n $n "$U:$SMALL/f256k"
+		done
 	done
-	# The order alternates, so neither side always runs first.
-	if [ $((run % 2)) -eq 1 ]; then
-		one big-auto $NP big "$DA" -n auto "$U:$NP/big"
-		one big-4 $NP big "$DA" -n 4 "$U:$NP/big"
-	else
-		one big-4 $NP big "$DA" -n 4 "$U:$NP/big"
-		one big-auto $NP big "$DA" -n auto "$U:$NP/big"
-	fi
+	one perclient-auto $PERCL f40 "$DA" -n auto "$U:$PERCL/f40"
+	echo "$(grep -c ' 503 ' "$B/perclient.log")" >>"$R/perclient-503"
+	: >"$B/perclient.log"
+	one perclient-4 $PERCL f40 "$DA" -n 4 "$U:$PERCL/f40"
+	throttled throttle-auto "$DA" -n auto
+	throttled throttle-4 "$DA" -n 4
+	throttled throttle-16 "$DA" -n 16
+	# Each side runs first once a run (auto, -n 4, -n 4, auto): the
+	# first of a pair after other work pays more, and an odd number of
+	# runs alternating would give it to one side twice. The memory a GiB
+	# needs is touched first by a throwaway file each time.
+	for k in auto 4 4 auto; do
+		head -c $((1024 << 20)) /dev/zero >"$D/warm" && rm -f "$D/warm"
+		one big-$k $NP big "$DA" -n $k "$U:$NP/big"
+	done
 done
 
 a=$(median percap-auto 1) f=$(median percap-16 1) x=$(median percap-axel 1)
@@ -139,5 +181,11 @@ echo "| same | | -n 1: $o | $(ratio "$a" "$o") |"
 best=$(for n in 1 2 4; do median small-$n 1; done | sort -n | head -n 1)
 a=$(median small-auto 1)
 echo "| 256 KiB at 1 MiB/s per connection | $a ($(median small-auto 2)) | best fixed: $best | $(ratio "$a" "$best") (>= 0.91x) |"
+a=$(median perclient-auto 1) f=$(median perclient-4 1)
+echo "| 4 conns per client (503 beyond), 2 MiB/s each, 40 MiB | $a ($(median perclient-auto 2), $(median perclient-auto 3); 503s: $(sort -n "$R/perclient-503" | tr '\n' ' ' | sed 's/ $//')) | 4 x cap: 5.000 | $(ratio "$a" 5) (>= 0.90x) |"
+echo "| same | | -n 4: $f | $(ratio "$a" "$f") |"
+best=$(for n in 4 16; do median throttle-$n 1; done | sort -n | head -n 1)
+a=$(median throttle-auto 1)
+echo "| 4 -> 1 MiB/s per conn after 10 s, 16 MiB/s link, 200 MiB | $a ($(median throttle-auto 2), $(median throttle-auto 3)) | best of -n 4 ($(median throttle-4 1)), -n 16 ($(median throttle-16 1)): $best | $(ratio "$a" "$best") (>= 0.90x) |"
 a=$(median big-auto 1) f=$(median big-4 1)
 echo "| uncapped 1 GiB, nginx | $a ($(median big-auto 2)) | -n 4: $f | $(ratio "$a" "$f") (>= 0.95x) |"

@@ -355,13 +355,19 @@ range_retry(struct accel *a, struct accel_conn *c, int range)
 static int
 one_too_many(struct accel *a, struct accel_conn *c)
 {
-	int host;
+	int host, busy = busy_conns(a);
 
-	if (!a->src[c->src].served ||
-	    (host = budget_refused(a->budget, a->src[c->src].host)) <= 0)
+	if (!a->src[c->src].served)
 		return 0;
-	if (a->ctl != NULL && busy_conns(a) > 0)
-		connctl_refused(a->ctl, mtime_now(), busy_conns(a));
+	/* A refusal the controller doubts (the server still counting a
+	 * connection just closed) caps neither it nor the host. */
+	if (a->ctl != NULL && busy > 0) {
+		connctl_refused(a->ctl, mtime_now(), busy);
+		if (connctl_ceiling(a->ctl) > busy)
+			return 1;
+	}
+	if ((host = budget_refused(a->budget, a->src[c->src].host)) <= 0)
+		return 0;
 	return 1;
 }
 
@@ -440,6 +446,22 @@ target(const struct accel *a)
 	return a->ctl != NULL ? connctl_target(a->ctl) : a->nconns;
 }
 
+/* The receive buffer budget goes to the connections the controller
+ * holds, not to every handle, so a download held at four reads in
+ * buffers as large as -n 4's; a busy handle takes it at its next start,
+ * one made later (setup_conn) from the start. */
+static void
+size_buffers(struct accel *a, int want)
+{
+	long buf = RECV_BUDGET / (want > 0 ? want : 1);
+
+	buf = buf < RECV_MIN ? RECV_MIN : buf > RECV_MAX ? RECV_MAX : buf;
+	for (int i = 0; i < a->nconns; i++)
+		if (!a->conns[i].busy && a->conns[i].easy != NULL)
+			curl_easy_setopt(a->conns[i].easy, CURLOPT_BUFFERSIZE,
+					 buf);
+}
+
 /*
  * Tells the budget how many more connections this download wants than it
  * holds: no more than its unfinished bytes could give work to, and none
@@ -474,7 +496,7 @@ tell_demand(struct accel *a, int want)
 static void
 control(struct accel *a, double now)
 {
-	int want, busy = busy_conns(a);
+	int want, held, busy = busy_conns(a);
 
 	if (busy > a->res->conns_max)
 		a->res->conns_max = busy;
@@ -491,7 +513,8 @@ control(struct accel *a, double now)
 		return;
 	}
 	if (a->ctl == NULL) {
-		struct connctl_opts co = {.max = a->nconns};
+		struct connctl_opts co = {.max = a->nconns,
+					  .busy = connctl_thread_busy};
 		int ranges = accel_plan_count(a->plan);
 
 		/* A file of a few ranges is fetched by one connection a range
@@ -505,8 +528,11 @@ control(struct accel *a, double now)
 				   strerror(ENOMEM));
 			return;
 		}
+		size_buffers(a, connctl_target(a->ctl));
 	}
-	want = connctl_update(a->ctl, now, a->received);
+	held = connctl_target(a->ctl);
+	if ((want = connctl_update(a->ctl, now, a->received)) != held)
+		size_buffers(a, want);
 	tell_demand(a, want - busy);
 	for (int i = a->nconns - 1; i >= 0 && busy > want; i--) {
 		struct accel_conn *c = &a->conns[i];
@@ -661,7 +687,8 @@ report(struct accel *a, double now)
 static int
 bind_conn(struct accel *a, struct accel_conn *c)
 {
-	long buf = RECV_BUDGET / a->nconns;
+	long buf = RECV_BUDGET /
+		   (a->ctl != NULL ? connctl_target(a->ctl) : a->nconns);
 
 	buf = buf < RECV_MIN ? RECV_MIN : buf > RECV_MAX ? RECV_MAX : buf;
 	curl_easy_setopt(c->easy, CURLOPT_PRIVATE, c);

@@ -67,6 +67,28 @@ read_head(struct httpserv_conn *c, char *buf, size_t *have)
 	}
 }
 
+/* Serves r, or refuses it when the connection is one past the client's
+ * limit; the first request also starts the clock of opts.rate_after. */
+static int
+serve_or_refuse(struct httpserv_conn *c, struct httpserv_req *r,
+		struct httpserv_resp *rs)
+{
+	struct httpserv *s = c->srv;
+
+	if (s->o.rate_after > 0) {
+		pthread_mutex_lock(&s->lock);
+		if (s->first_req == 0)
+			s->first_req = mtime_now();
+		pthread_mutex_unlock(&s->lock);
+	}
+	if (c->over) {
+		rs->keep = 0;
+		return httpserv__send_simple(c, r, rs, 503,
+					     "Retry-After: 1\r\n");
+	}
+	return httpserv__serve(c, r, rs);
+}
+
 /* Answers one request head. Returns 1 to keep the connection, else 0. */
 static int
 handle(struct httpserv_conn *c, char *head, long len)
@@ -89,7 +111,7 @@ handle(struct httpserv_conn *c, char *head, long len)
 		else
 			rs.keep =
 				httpserv__has_token(r.connection, "keep-alive");
-		rc = httpserv__serve(c, &r, &rs);
+		rc = serve_or_refuse(c, &r, &rs);
 	}
 	c->cut = rs.cut;
 	pthread_mutex_lock(&s->lock);
@@ -149,6 +171,7 @@ conn_main(void *arg)
 	char *buf = malloc(REQ_MAX + 1);
 	size_t have = 0;
 
+	httpserv__pace(c);
 	while (buf != NULL && !atomic_load(&s->stopping)) {
 		long len = read_head(c, buf, &have);
 		int keep;
@@ -186,6 +209,40 @@ conn_main(void *arg)
 	return NULL;
 }
 
+static int
+same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	const struct sockaddr_in *a4 = (const void *)a, *b4 = (const void *)b;
+	const struct sockaddr_in6 *a6 = (const void *)a, *b6 = (const void *)b;
+
+	if (a->ss_family != b->ss_family)
+		return 0;
+	if (a->ss_family == AF_INET)
+		return a4->sin_addr.s_addr == b4->sin_addr.s_addr;
+	if (a->ss_family == AF_INET6)
+		return memcmp(&a6->sin6_addr, &b6->sin6_addr,
+			      sizeof(a6->sin6_addr)) == 0;
+	return 0;
+}
+
+/* Is a new connection from peer one past its client's limit? Called with
+ * s->lock held: it counts the connections being served to that address. */
+static int
+over_limit_locked(struct httpserv *s, const struct sockaddr_storage *peer)
+{
+	int n = 0;
+
+	if (s->o.max_per_client <= 0)
+		return 0;
+	for (int i = 0; i < s->o.max_conns; i++) {
+		const struct httpserv_conn *c = &s->conns[i];
+
+		n += c->state == SLOT_RUN && !c->over &&
+		     same_addr(&c->peer, peer);
+	}
+	return n >= s->o.max_per_client;
+}
+
 /* Joins finished connection threads. Called with s->lock held; those
  * threads have left their last critical section, so the join is short. */
 static void
@@ -199,11 +256,44 @@ reap_locked(struct httpserv *s)
 	}
 }
 
+/*
+ * Milliseconds until the cap changes (opts.rate_after; -1: it never will,
+ * or has). At the change it gives every open connection the new cap: a
+ * connection whose whole reply is already queued makes no more writes to
+ * take it at. Called by the accepting thread only.
+ */
+static int
+rate_change(struct httpserv *s, int *done)
+{
+	unsigned long r = s->o.rate_later;
+	double due, now = mtime_now();
+	int ms = -1;
+
+	if (s->o.rate_after <= 0 || *done)
+		return -1;
+	pthread_mutex_lock(&s->lock);
+	due = s->first_req + s->o.rate_after;
+	if (s->first_req == 0) {
+		ms = 50; /* no request yet: look again soon */
+	} else if (now < due) {
+		ms = (int)((due - now) * 1000) + 1;
+	} else {
+		for (int i = 0; i < s->o.max_conns; i++)
+			if (s->conns[i].state == SLOT_RUN &&
+			    s->conns[i].fd >= 0)
+				sock_set_pacing(s->conns[i].fd, r ? r : ~0UL);
+		*done = 1;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return ms;
+}
+
 static void *
 accept_main(void *arg)
 {
 	struct httpserv *s = arg;
 	pthread_attr_t attr;
+	int changed = 0;
 
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, CONN_STACK);
@@ -213,6 +303,7 @@ accept_main(void *arg)
 			{.fd = s->stopfd[0], .events = POLLIN},
 		};
 		struct httpserv_conn *c = NULL;
+		struct sockaddr_storage peer;
 		int fd;
 
 		/* Past the bound, new clients wait in the listen backlog. */
@@ -223,13 +314,14 @@ accept_main(void *arg)
 		pthread_mutex_unlock(&s->lock);
 		if (atomic_load(&s->stopping))
 			break;
-		if (poll(p, 2, -1) < 0 && errno != EINTR)
+		if (poll(p, 2, rate_change(s, &changed)) < 0 && errno != EINTR)
 			break;
 		if (p[1].revents & POLLIN)
 			break;
 		if (!(p[0].revents & POLLIN))
 			continue;
-		fd = sock_accept(s->lfd, 0, NULL);
+		memset(&peer, 0, sizeof(peer));
+		fd = sock_accept(s->lfd, 0, &peer);
 		if (fd < 0) {
 			/* Out of descriptors, say: let some connections end. */
 			if (fd == -EMFILE || fd == -ENFILE || fd == -ENOMEM ||
@@ -237,8 +329,6 @@ accept_main(void *arg)
 				httpserv__wait_or_stop(s, 50);
 			continue;
 		}
-		if (s->o.rate != 0)
-			sock_set_pacing(fd, s->o.rate);
 		pthread_mutex_lock(&s->lock);
 		for (int i = 0; i < s->o.max_conns; i++) {
 			if (s->conns[i].state == SLOT_FREE) {
@@ -252,6 +342,9 @@ accept_main(void *arg)
 			close(fd);
 			continue;
 		}
+		c->over = over_limit_locked(s, &peer);
+		c->peer = peer;
+		c->paced = 0;
 		c->fd = fd;
 		c->state = SLOT_RUN;
 		c->id = ++s->nconns;
@@ -275,7 +368,8 @@ httpserv_new(const struct httpserv_opts *opts)
 	int rc, e;
 
 	if (opts == NULL || opts->root == NULL || opts->max_conns < 0 ||
-	    opts->idle_timeout < 0) {
+	    opts->idle_timeout < 0 || opts->rate_after < 0 ||
+	    opts->max_per_client < 0) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -317,7 +411,7 @@ httpserv_new(const struct httpserv_opts *opts)
 		goto fail;
 	}
 	s->lfd = rc;
-	if (s->o.rate != 0) {
+	if (s->o.rate != 0 || s->o.rate_later != 0) {
 		/*
 		 * The kernel sends a connection's first 10 segments unpaced.
 		 * Loopback's 64 KiB segments would make that 640 KiB free of

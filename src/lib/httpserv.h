@@ -7,7 +7,15 @@
  * thread per connection with a bound on how many run at once. Each accepted
  * socket can be paced by the kernel (SO_MAX_PACING_RATE), which caps every
  * connection's rate smoothly, the way an internet server that limits each
- * connection behaves.
+ * connection behaves. The cap can change once, a set time after the first
+ * request (a server throttling harder mid-way): every open connection
+ * takes the new one then, even one whose reply is all queued, and later
+ * ones from their start. Lowering a cap takes effect at once; raising one
+ * only as fast as the connection's window grows.
+ *
+ * A limit on connections per client address answers the one too many with
+ * 503 and Retry-After, as servers that bound each client do. On loopback
+ * every client is 127.0.0.1, so the limit is on all connections at once.
  *
  * Paths never leave the root: "..", NUL and symlinks that point outside are
  * refused (openat2 RESOLVE_BENEATH). A folder serves its index.html.
@@ -68,16 +76,24 @@ struct httpserv_logent {
 typedef void httpserv_log_cb(const struct httpserv_logent *e, void *arg);
 
 struct httpserv_opts {
-	const char *root;     /* folder served; required */
-	const char *host;     /* bind address; NULL means 127.0.0.1 */
-	int port;	      /* 0: the kernel chooses */
-	unsigned long rate;   /* per-connection cap in bytes/s; 0: none */
-	unsigned long link;   /* one rate all connections share, bytes/s,
-			       * as a link would; 0: none */
-	int max_conns;	      /* connections served at once; 0: 128 */
-	double idle_timeout;  /* seconds a connection may idle; 0: 30 */
-	int faults;	      /* nonzero: honour /fault/SPEC/ paths */
-	httpserv_log_cb *log; /* may be NULL */
+	const char *root;	  /* folder served; required */
+	const char *host;	  /* bind address; NULL means 127.0.0.1 */
+	int port;		  /* 0: the kernel chooses */
+	unsigned long rate;	  /* per-connection cap in bytes/s; 0: none */
+	unsigned long link;	  /* one rate all connections share, bytes/s,
+				   * as a link would; 0: none */
+	double rate_after;	  /* seconds after the first request when the
+				   * per-connection cap becomes rate_later;
+				   * 0: never */
+	unsigned long rate_later; /* that cap, bytes/s; 0: none */
+	int max_conns;		  /* connections served at once; 0: 128 */
+	int max_per_client;	  /* connections served at once to one client
+				   * address; the one past it is answered 503
+				   * with Retry-After: 1 and closed; 0: no
+				   * limit */
+	double idle_timeout;	  /* seconds a connection may idle; 0: 30 */
+	int faults;		  /* nonzero: honour /fault/SPEC/ paths */
+	httpserv_log_cb *log;	  /* may be NULL */
 	void *log_arg;
 };
 

@@ -9,6 +9,7 @@
 
 #include "httpserv_int.h"
 #include "mtime.h"
+#include "sock.h"
 
 #define FAULT_SPECS 4096 /* distinct SPEC texts counted */
 
@@ -243,4 +244,31 @@ httpserv__link_take(struct httpserv *s, size_t n)
 	s->link_free += (double)n / (double)s->o.link;
 	pthread_mutex_unlock(&s->link_lock);
 	return start > now ? start - now : 0;
+}
+
+unsigned long
+httpserv__rate(struct httpserv *s)
+{
+	double first;
+
+	if (s->o.rate_after <= 0)
+		return s->o.rate;
+	pthread_mutex_lock(&s->lock);
+	first = s->first_req;
+	pthread_mutex_unlock(&s->lock);
+	if (first > 0 && mtime_now() >= first + s->o.rate_after)
+		return s->o.rate_later;
+	return s->o.rate;
+}
+
+void
+httpserv__pace(struct httpserv_conn *c)
+{
+	unsigned long r = httpserv__rate(c->srv);
+
+	if (r == c->paced)
+		return;
+	/* The kernel reads ~0 as no cap. */
+	sock_set_pacing(c->fd, r != 0 ? r : ~0UL);
+	c->paced = r;
 }

@@ -198,6 +198,17 @@ next_step(const struct httpserv_body *b, long long pos, size_t step)
 						       (long long)step);
 }
 
+/* Has the client closed its side? A connection it gave up on must not
+ * hold a share of the link (opts.link) any longer. */
+static int
+peer_gone(int fd)
+{
+	struct pollfd p = {.fd = fd, .events = POLLRDHUP};
+
+	return poll(&p, 1, 0) > 0 &&
+	       (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+}
+
 /* Waits secs seconds for the link; -ECANCELED when the server stops. */
 static int
 link_wait(struct httpserv_conn *c, double secs)
@@ -254,6 +265,8 @@ send_body(struct httpserv_conn *c, const struct httpserv_body *b,
 		if (pos >= b->len)
 			break;
 		n = next_step(b, pos, step);
+		if (b->rate == 0)
+			httpserv__pace(c); /* a cap that changed mid-way */
 		if (b->rate != 0) {
 			double due = t0 + (double)pos / (double)b->rate;
 			double wait = due - mtime_now();
@@ -263,6 +276,10 @@ send_body(struct httpserv_conn *c, const struct httpserv_body *b,
 				rc = -ECANCELED;
 				break;
 			}
+		}
+		if (c->srv->o.link != 0 && peer_gone(c->fd)) {
+			rc = -EPIPE;
+			break;
 		}
 		if (c->srv->o.link != 0 &&
 		    link_wait(c, httpserv__link_take(c->srv, n)) < 0) {
@@ -593,7 +610,6 @@ send_file_body(struct httpserv_answer *a)
 {
 	const struct httpserv_fault *f = &a->f;
 	struct httpserv_conn *c = a->c;
-	unsigned long srv_rate = c->srv->o.rate;
 	struct httpserv_body b;
 	int rc;
 
@@ -621,11 +637,11 @@ send_file_body(struct httpserv_answer *a)
 	 * kernel's cap mid-connection takes effect only gradually.
 	 */
 	b.rate = f->rate;
-	if (f->rate != 0 && srv_rate != 0)
+	if (f->rate != 0 && c->paced != 0)
 		sock_set_pacing(c->fd, ~0UL);
 	rc = send_body(c, &b, a->rs);
-	if (f->rate != 0 && srv_rate != 0)
-		sock_set_pacing(c->fd, srv_rate);
+	if (f->rate != 0 && c->paced != 0)
+		sock_set_pacing(c->fd, c->paced);
 	if (rc == 1) {
 		struct linger l = {.l_onoff = 1, .l_linger = 0};
 

@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
+#include <sys/socket.h>
 
 #include "httpserv.h"
 
@@ -21,7 +22,10 @@ struct httpserv_conn {
 	int fd;	   /* -1 once closed; under srv->lock */
 	int state; /* SLOT_*; under srv->lock */
 	int cut;   /* a fault cut the connection */
+	int over;  /* one past max_per_client: answered 503 */
 	unsigned long id;
+	unsigned long paced; /* the cap set on the socket; 0: none */
+	struct sockaddr_storage peer;
 };
 
 struct httpserv_fault_count {
@@ -50,6 +54,7 @@ struct httpserv {
 	unsigned long nconns, nreqs;
 	struct httpserv_fault_count *faults;
 	int nfaults;
+	double first_req; /* when the first request came; 0: none yet */
 	/* The link cap: the time until which the link is taken by what
 	 * was sent before. Guarded by link_lock, held only to reserve. */
 	pthread_mutex_t link_lock;
@@ -145,6 +150,13 @@ unsigned long httpserv__fault_count(struct httpserv *s, const char *spec,
 /* Reserves the shared link (opts.link) for n bytes: returns how many
  * seconds to wait before sending them (0: now). */
 double httpserv__link_take(struct httpserv *s, size_t n);
+
+/* The per-connection cap in force now (opts.rate, or opts.rate_later
+ * once it is due), bytes/s; 0: none. */
+unsigned long httpserv__rate(struct httpserv *s);
+
+/* Sets c's socket to the cap in force now, if it changed. */
+void httpserv__pace(struct httpserv_conn *c);
 
 /* httpserv_file.c: answers. */
 

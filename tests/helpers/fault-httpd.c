@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: ISC */
 /* fault-httpd.c -- the test HTTP server: httpserv with faults, on port 0.
  *
- *   fault-httpd -d ROOT [-r RATE_PER_CONN] [-c MAX_CONNS] [--portfile F]
- *               [-b ADDR] [--log F] [--no-faults]
+ *   fault-httpd -d ROOT [-r RATE_PER_CONN] [--link RATE]
+ *               [--rate-after SECS:RATE] [-c MAX_CONNS]
+ *               [--max-per-client N] [--portfile F] [-b ADDR] [--log F]
+ *               [--no-faults]
  *
  * Serves ROOT on ADDR (default 127.0.0.1) on a port the kernel chooses.
  * Once listening, writes the port to F atomically (F.tmp, then rename),
@@ -10,6 +12,13 @@
  * ends every connection and exits 0. Paths /fault/SPEC/... inject the
  * faults described in src/lib/httpserv.h. --log F appends one line per
  * request: "CONN METHOD TARGET STATUS SENT RANGE CUT".
+ *
+ * --rate-after SECS:RATE changes the per-connection cap to RATE SECS
+ * seconds after the first request (not the start, so that a test's own
+ * set-up takes none of them); connections open then take it at once.
+ * --max-per-client N answers a connection from an address that
+ * already has N being served with 503 and "Retry-After: 1", then closes
+ * it; on loopback every client is 127.0.0.1.
  */
 #include <err.h>
 #include <errno.h>
@@ -27,22 +36,33 @@
 static void
 usage(FILE *f)
 {
-	fprintf(f,
-		"usage: fault-httpd -d ROOT [-r RATE] [--link RATE] [-c CONNS] "
-		"[--portfile F]\n"
-		"                   [-b ADDR] [--log F] [--no-faults]\n"
-		"  -d, --root ROOT    folder to serve\n"
-		"  -r, --rate RATE    pace each connection at RATE bytes/s "
-		"(64k, 2M)\n"
-		"      --link RATE    one rate shared by all connections, "
-		"as a link\n"
-		"  -c, --conns N      connections served at once (default "
-		"128)\n"
-		"  -b, --bind ADDR    address to listen on (default "
-		"127.0.0.1)\n"
-		"      --portfile F   write the port to F once listening\n"
-		"      --log F        append one line per request to F\n"
-		"      --no-faults    serve /fault/ paths as plain files\n");
+	fprintf(f, "usage: fault-httpd -d ROOT [-r RATE] [--link RATE] "
+		   "[--rate-after SECS:RATE]\n"
+		   "                   [-c CONNS] [--max-per-client N] "
+		   "[--portfile F]\n"
+		   "                   [-b ADDR] [--log F] [--no-faults]\n"
+		   "  -d, --root ROOT    folder to serve\n"
+		   "  -r, --rate RATE    pace each connection at RATE bytes/s "
+		   "(64k, 2M)\n"
+		   "      --link RATE    one rate shared by all connections, "
+		   "as a link\n"
+		   "      --rate-after SECS:RATE\n"
+		   "                     SECS after the first request, pace "
+		   "each connection\n"
+		   "                     at RATE instead (open ones "
+		   "too)\n"
+		   "  -c, --conns N      connections served at once (default "
+		   "128)\n"
+		   "      --max-per-client N\n"
+		   "                     serve N connections from one address "
+		   "at once; answer\n"
+		   "                     the next 503 with Retry-After: 1 and "
+		   "close it\n"
+		   "  -b, --bind ADDR    address to listen on (default "
+		   "127.0.0.1)\n"
+		   "      --portfile F   write the port to F once listening\n"
+		   "      --log F        append one line per request to F\n"
+		   "      --no-faults    serve /fault/ paths as plain files\n");
 }
 
 static void
@@ -81,6 +101,27 @@ struct fh_opts {
 	const char *portfile, *logpath;
 };
 
+/* --rate-after SECS:RATE into o; exits 2 on a bad one. */
+static void
+rate_after(const char *arg, struct httpserv_opts *o)
+{
+	char secs[64];
+	const char *colon = strchr(arg, ':');
+	size_t n = colon != NULL ? (size_t)(colon - arg) : 0;
+	int rc;
+
+	if (colon == NULL || n >= sizeof(secs))
+		cli_bad_value("rate-after (SECS:RATE)", arg, -EINVAL);
+	memcpy(secs, arg, n);
+	secs[n] = '\0';
+	if ((rc = cli_parse_seconds(secs, 86400, &o->rate_after)) < 0 ||
+	    o->rate_after <= 0)
+		cli_bad_value("rate-after seconds", secs,
+			      rc < 0 ? rc : -ERANGE);
+	o->rate_later =
+		(unsigned long)cli_size_arg(colon + 1, 1, 4000000000LL, "rate");
+}
+
 /* The command line into o; exits on a bad one and after --help. */
 static void
 parse_args(int argc, char **argv, struct fh_opts *o)
@@ -89,7 +130,9 @@ parse_args(int argc, char **argv, struct fh_opts *o)
 		{"root", required_argument, NULL, 'd'},
 		{"rate", required_argument, NULL, 'r'},
 		{"link", required_argument, NULL, 'K'},
+		{"rate-after", required_argument, NULL, 'A'},
 		{"conns", required_argument, NULL, 'c'},
+		{"max-per-client", required_argument, NULL, 'M'},
 		{"bind", required_argument, NULL, 'b'},
 		{"portfile", required_argument, NULL, 'P'},
 		{"log", required_argument, NULL, 'L'},
@@ -117,9 +160,17 @@ parse_args(int argc, char **argv, struct fh_opts *o)
 			v = cli_size_arg(optarg, 1, 4000000000LL, "link rate");
 			o->srv.link = (unsigned long)v;
 			break;
+		case 'A':
+			rate_after(optarg, &o->srv);
+			break;
 		case 'c':
 			v = cli_long_arg(optarg, 1, 100000, "connection count");
 			o->srv.max_conns = (int)v;
+			break;
+		case 'M':
+			v = cli_long_arg(optarg, 1, 100000,
+					 "connections per client");
+			o->srv.max_per_client = (int)v;
 			break;
 		case 'b':
 			o->srv.host = optarg;

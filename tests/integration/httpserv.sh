@@ -203,6 +203,37 @@ exec 5>&- 6>&-
 is "$(timeout 5 curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/a.txt")" 200 \
 	"and is served once one closes"
 
+# Per-client limit: with --max-per-client 2, a third connection from
+# 127.0.0.1 is answered 503 with Retry-After, and served once one leaves.
+check "fault-httpd --max-per-client 2 starts" fh_start perclient \
+	--max-per-client 2
+exec 5<>/dev/tcp/127.0.0.1/$PORT 6<>/dev/tcp/127.0.0.1/$PORT
+sleep 0.2
+is "$(get /a.txt)" "503 24" "third connection from one address: 503"
+is "$(hdr Retry-After)" 1 "with Retry-After: 1"
+is "$(hdr Connection)" close "and Connection: close"
+exec 5>&-
+sleep 0.3
+is "$(get /a.txt)" "200 6" "served once one of the two leaves"
+exec 6>&-
+kill -TERM "$PID_perclient"
+
+# A cap that changes: 1 MiB/s for the first 0.5 s after the first request,
+# then 256 KiB/s. 1 MiB takes about 0.5 s + 512 KiB at 256 KiB/s = 2.5 s
+# (1 s without the change); an open connection takes the new cap. What
+# the socket had queued and the kernel's first unpaced segments make it
+# up to half a second shorter.
+check "fault-httpd --rate-after 0.5:256k starts" fh_start later -r 1M \
+	--rate-after 0.5:256k
+t=$(timeout 30 curl -s -o "$T_TMP/out/p" -w '%{time_total}' "http://127.0.0.1:$PORT/1m.bin")
+check "the cap falls mid-download: about 2.5 s (took $t s)" \
+	awk -v t="$t" 'BEGIN{exit !(t > 1.8 && t < 3.5)}'
+check "and the body is right" same "$T_TMP/out/p" "$W/1m.bin"
+t=$(timeout 30 curl -s -o /dev/null -w '%{time_total}' "http://127.0.0.1:$PORT/sub/300k.bin")
+check "a new connection gets the new cap: 300000 bytes, about 1.1 s ($t s)" \
+	awk -v t="$t" 'BEGIN{exit !(t > 0.95 && t < 1.8)}'
+kill -TERM "$PID_later"
+
 # Clean exit on SIGTERM, even with a connection mid-body.
 timeout 20 curl -s -o /dev/null "http://127.0.0.1:$PORT/fault/stall=30/1m.bin" &
 cpid=$!
@@ -257,6 +288,12 @@ is "$?" 2 "no -d: exit 2"
 is "$?" 2 "bad rate: exit 2"
 "$FH" -d "$W" --link 0 2>/dev/null
 is "$?" 2 "bad link rate: exit 2"
+"$FH" -d "$W" --rate-after 5 2>/dev/null
+is "$?" 2 "--rate-after without :RATE: exit 2"
+"$FH" -d "$W" --rate-after 0:1M 2>/dev/null
+is "$?" 2 "--rate-after 0 seconds: exit 2"
+"$FH" -d "$W" --max-per-client 0 2>/dev/null
+is "$?" 2 "--max-per-client 0: exit 2"
 err=$("$FH" -d "$T_TMP/nope" --portfile "$T_TMP/x.port" 2>&1)
 is "$?" 1 "missing root: exit 1"
 check "and says which" sh -c 'echo "$1" | grep -q "^fault-httpd: .*nope: No such file"' _ "$err"

@@ -25,14 +25,27 @@ struct trace {
 	double mean;  /* the target's mean over the run */
 	double bytes; /* what was received */
 	int at[120];  /* the target at each whole second */
+	double first; /* when the target first changed */
 };
+
+/* The options run() gives the controller; NULL: the defaults. */
+static const struct connctl_opts *run_opts;
+/* The trace's clock, and the share of it the caller's thread is busy. */
+static double clock_now, busy_share;
+
+static double
+busy_clock(void *arg)
+{
+	(void)arg;
+	return busy_share * clock_now;
+}
 
 /* Runs the controller for secs seconds against rate(n, t); with noise, a
  * window's rate swings by up to +-noise (a fixed pseudo-random walk). */
 static void
 run(rate_fn *rate, double secs, double noise, struct trace *tr)
 {
-	struct connctl *c = connctl_new(NULL, 0);
+	struct connctl *c = connctl_new(run_opts, 0);
 	unsigned long long x = 88172645463325252ULL;
 	double sum = 0;
 	int last, n = 0;
@@ -40,6 +53,7 @@ run(rate_fn *rate, double secs, double noise, struct trace *tr)
 	assert_non_null(c);
 	tr->bytes = 0;
 	tr->changes = 0;
+	tr->first = -1;
 	last = connctl_target(c);
 	for (double t = 0; t < secs; t += STEP, n++) {
 		int k = connctl_target(c);
@@ -48,9 +62,10 @@ run(rate_fn *rate, double secs, double noise, struct trace *tr)
 		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
 		r *= 1 + noise * ((double)(x % 2001) / 1000.0 - 1);
 		tr->bytes += r * STEP;
+		clock_now = t + STEP;
 		k = connctl_update(c, t + STEP, (int64_t)tr->bytes);
-		if (k != last)
-			tr->changes++;
+		if (k != last && tr->changes++ == 0)
+			tr->first = t + STEP;
 		last = k;
 		sum += k;
 		if ((int)(t + STEP) < 120 && (int)(t + STEP) != (int)t)
@@ -92,6 +107,16 @@ throttled(int n, double t)
 	return n * per < 16 * MiB ? n * per : 16 * MiB;
 }
 
+/* Per-connection caps, but the rate swings by half from one update to
+ * the next: no two halves of a window agree. */
+static double
+choppy(int n, double t)
+{
+	long slot = (long)(t / STEP + 1e-9);
+
+	return per_conn(n, t) * (slot % 2 ? 1.5 : 0.5);
+}
+
 static void
 test_parallel_pays(void **state)
 {
@@ -100,9 +125,43 @@ test_parallel_pays(void **state)
 	(void)state;
 	run(per_conn, 30, 0, &tr);
 	assert_int_equal(tr.final, 16);
-	/* 2, 4, 8, 16: each step a settle and a window. */
-	assert_int_equal(tr.at[4], 16);
-	assert_true(tr.changes <= 3 + 30 / 4);
+	/* 8, then 16 after one settle and one window. */
+	assert_int_equal(tr.at[1], 16);
+	assert_true(tr.first <= 0.25);
+	assert_true(tr.changes <= 1);
+}
+
+static void
+test_unsteady_windows_wait(void **state)
+{
+	struct trace tr;
+
+	(void)state;
+	/* Halves that disagree are measured on, up to four windows. */
+	run(choppy, 10, 0, &tr);
+	assert_true(tr.first >= 0.5);
+	assert_true(tr.first <= 0.75);
+	assert_int_equal(tr.final, 16);
+}
+
+static void
+test_cpu_bound_holds(void **state)
+{
+	struct trace tr;
+
+	(void)state;
+	/* The caller's thread is busy all the time: more connections would
+	 * only cost CPU, so the count stays where it started. */
+	run_opts = &(struct connctl_opts){.busy = busy_clock};
+	busy_share = 1;
+	run(per_conn, 10, 0, &tr);
+	assert_int_equal(tr.final, 8);
+	assert_int_equal(tr.changes, 0);
+	/* Busy only half the time: it grows as before. */
+	busy_share = 0.5;
+	run(per_conn, 10, 0, &tr);
+	assert_int_equal(tr.final, 16);
+	run_opts = NULL;
 }
 
 static void
@@ -112,8 +171,10 @@ test_shared_link(void **state)
 
 	(void)state;
 	run(link_only, 60, 0, &tr);
-	assert_true(tr.final <= 3);
-	assert_true(tr.mean <= 3.0);
+	/* Started at 8, it sheds to one within two seconds. */
+	assert_int_equal(tr.at[2], 1);
+	assert_true(tr.final <= 2);
+	assert_true(tr.mean <= 1.5);
 	/* Probes back off: at most a handful in a minute. */
 	assert_true(tr.changes <= 12);
 	assert_true(tr.bytes >= 0.99 * 20 * MiB * 60);
@@ -189,6 +250,37 @@ test_ceiling(void **state)
 }
 
 static void
+test_ceiling_doubt(void **state)
+{
+	struct connctl *c = connctl_new(NULL, 0);
+
+	(void)state;
+	assert_non_null(c);
+	/* The first burst of refusals: each one lowers the ceiling. */
+	assert_int_equal(connctl_refused(c, 0.1, 6), 6);
+	assert_int_equal(connctl_refused(c, 0.11, 4), 4);
+	/* Much later, one refusal with three working: the server may still
+	 * count a connection just closed. Three for a moment, then four. */
+	assert_int_equal(connctl_refused(c, 5, 3), 3);
+	assert_int_equal(connctl_update(c, 5.05, 0), 3);
+	/* Too soon after it for the server to have seen a close. */
+	assert_int_equal(connctl_refused(c, 5.01, 3), 3);
+	assert_int_equal(connctl_update(c, 5.11, 0), 4);
+	/* A second one later on confirms it, for good. */
+	assert_int_equal(connctl_refused(c, 5.3, 3), 3);
+	assert_int_equal(connctl_reason(c), CONNCTL_CEILING);
+	assert_int_equal(connctl_update(c, 6, 0), 3);
+	/* Doubts far apart are each a first. */
+	assert_int_equal(connctl_refused(c, 10, 2), 2);
+	assert_int_equal(connctl_update(c, 10.2, 0), 3);
+	assert_int_equal(connctl_refused(c, 20, 2), 2);
+	assert_int_equal(connctl_update(c, 20.2, 0), 3);
+	assert_int_equal(connctl_refused(c, 20.5, 2), 2);
+	assert_int_equal(connctl_update(c, 21, 0), 2);
+	connctl_free(c);
+}
+
+static void
 test_options(void **state)
 {
 	struct connctl_opts o = {.start = 4, .max = 2};
@@ -210,11 +302,14 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parallel_pays),
+		cmocka_unit_test(test_unsteady_windows_wait),
+		cmocka_unit_test(test_cpu_bound_holds),
 		cmocka_unit_test(test_shared_link),
 		cmocka_unit_test(test_both_caps),
 		cmocka_unit_test(test_throttle_change),
 		cmocka_unit_test(test_noise_does_not_thrash),
 		cmocka_unit_test(test_ceiling),
+		cmocka_unit_test(test_ceiling_doubt),
 		cmocka_unit_test(test_options),
 	};
 	return cmocka_run_group_tests(tests, watchdog_setup, NULL);
