@@ -6,6 +6,7 @@
 # four, and no range fails), a cap that falls mid-way (it opens more),
 # and --max-connections; -n N stays fixed.
 # timeout: 180
+# serial: its choices follow measured rates, which another test's load moves
 . "$(dirname "$0")/lib.sh"
 DA=$NT_BIN/download-accelerator
 FH=$NT_HELPERS/fault-httpd

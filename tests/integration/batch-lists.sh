@@ -133,6 +133,19 @@ check "the default (8): more at once (peak $1), so the count above can fail" [ "
 set -- $(peak_at_server timeout 60 "$TD" -i lp -d P16 -j 4 -s 4 --max-per-host 16 -q)
 check "-j 4: at most 4 transfers at once over all files (peak $1)" [ "$1" -le 4 -a "$1" -ge 2 ]
 
+# A server that allows 3 connections per client (503 and Retry-After
+# beyond): the list asks for 16, is refused, holds what the server allows,
+# and no file fails.
+fh_start percl -r 1M --max-per-client 3 || { notok "per-client server starts"; done_testing; exit 1; }
+C=$PORT
+for i in 1 2 3 4; do echo "http://127.0.0.1:$C/p/q$i"; done >lc
+timeout 60 "$TD" -i lc -d PC -j 16 -s 4 --retries 1 -q 2>err.pc
+is "$?" 0 "3 connections per client: every file completes"
+for i in 1 2 3 4; do cmp -s "$W/p/q$i" PC/q$i || break; done
+is "$i" 4 "3 connections per client: all four byte for byte"
+check "the server did refuse some ($(grep -c ' 503 ' percl.log))" [ "$(grep -c ' 503 ' percl.log)" -ge 1 ]
+check "and the list did not fail on them" [ ! -s err.pc ]
+
 # --max-speed is one rate for the whole run: 4 x 1 MB at 2 MB/s over four
 # files at once takes about 2 s, not 0.5 s.
 t0=$EPOCHREALTIME

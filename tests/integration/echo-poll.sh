@@ -4,6 +4,7 @@
 # timeouts, a client that never reads, resets, connect-close cycles,
 # shedding, workers, SIGTERM, IPv6; echo-bench on every backend too.
 # timeout: 300
+# serial: ten thousand connections and the shedding limits want both processors
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/echo.lib"
 S=$NT_BIN/echo-server-poll
