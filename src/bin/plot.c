@@ -131,10 +131,10 @@ by_size(const void *a, const void *b)
 	return strcmp(x->name, y->name);
 }
 
-/* The x axis: a little room either side of the thread counts, and a tic
- * at each thread count plotted. */
+/* The x axis: a little room either side of the thread counts (and, with
+ * with_auto, of the -n auto points), and a tic at each count plotted. */
 static void
-x_axis(FILE *g, const struct series *ss, int ns, double *boxw)
+x_axis(FILE *g, const struct series *ss, int ns, int with_auto, double *boxw)
 {
 	int tmax = 1, gap = 0;
 	int seen[MAX_STATS], nseen = 0;
@@ -154,6 +154,13 @@ x_axis(FILE *g, const struct series *ss, int ns, double *boxw)
 				dup |= seen[j] == t;
 			if (!dup && nseen < MAX_STATS)
 				seen[nseen++] = t;
+		}
+		/* An -n auto point past the fixed counts stays in view. */
+		if (with_auto && ss[i].auto_speedup > 0 &&
+		    ss[i].auto_conns > tmax) {
+			tmax = (int)ss[i].auto_conns;
+			if (nseen < MAX_STATS)
+				seen[nseen++] = tmax;
 		}
 	}
 	if (gap == 0)
@@ -360,7 +367,7 @@ plot_times(FILE *gp, const struct plot *p, int i)
 
 	if (outliers < 0)
 		return -1;
-	x_axis(gp, s, 1, &boxw);
+	x_axis(gp, s, 1, 0, &boxw);
 	snprintf(path, sizeof(path), "%s/download-time-%s.png", p->o->outdir,
 		 s->name);
 	snprintf(title, sizeof(title), "Download time: %s (%s), %zu runs",
@@ -398,7 +405,7 @@ plot_speedup(FILE *gp, const struct plot *p)
 	char path[PATH_MAX + 32];
 	double boxw;
 
-	x_axis(gp, p->ss, p->ns, &boxw);
+	x_axis(gp, p->ss, p->ns, 1, &boxw);
 	snprintf(path, sizeof(path), "%s/speedup.png", p->o->outdir);
 	fprintf(gp, "set output ");
 	gp_str(gp, path);
@@ -423,7 +430,8 @@ plot_speedup(FILE *gp, const struct plot *p)
 			continue;
 		/* Where -n auto landed: a point of its own, the line's
 		 * colour, at the count it chose. */
-		snprintf(title, sizeof(title), "%s: -n auto", s->name);
+		snprintf(title, sizeof(title), "%s: -n auto (most at once)",
+			 s->name);
 		fprintf(gp,
 			", \\\n  '+' using (%g):(%g) every ::0::0 with "
 			"points pt 5 ps 2.5 lc %d title ",
