@@ -500,6 +500,32 @@ gather(struct accel *a, struct accel_conn *c, const char *p, size_t n)
 	return 0;
 }
 
+/*
+ * c's range is done and bytes keep coming: when the budget has no other
+ * connection for the host, a request that runs to the end of the file
+ * (the probe's) goes on into the range that starts there if no connection
+ * has it: one request for several ranges instead of a cut and a new
+ * request a range, each a round trip and often a new connection (-j 1
+ * fetched a 10 MiB file behind a 50 ms delay in 0.8 s, not 0.1 s).
+ * Returns whether so.
+ */
+static int
+go_on(struct accel *a, struct accel_conn *c)
+{
+	int next;
+
+	if (c->req_end >= 0 && c->req_end < a->meta.size)
+		return 0;
+	/* Only when no other connection could take that range now: with
+	 * room in the budget, ranges in parallel are the point. */
+	if (budget_host_room(a->budget, a->src[c->src].host))
+		return 0;
+	if ((next = accel_plan_take_at(a->plan, c->pos)) < 0)
+		return 0;
+	c->range = next;
+	return 1;
+}
+
 size_t
 accel__on_data(char *ptr, size_t size, size_t nmemb, void *arg)
 {
@@ -529,23 +555,31 @@ accel__on_data(char *ptr, size_t size, size_t nmemb, void *arg)
 		}
 		budget_spend(a->budget, (long long)n);
 	}
-	if (a->mode == ACCEL_M_RANGES) {
-		const struct accel_range *r =
-			accel_plan_range(a->plan, c->range);
+	for (size_t left = n; left > 0;) {
+		take = left;
+		if (a->mode == ACCEL_M_RANGES) {
+			const struct accel_range *r =
+				accel_plan_range(a->plan, c->range);
 
-		if ((int64_t)take > r->end - c->pos)
-			take = (size_t)(r->end - c->pos);
-	}
-	if (take > 0) {
-		if (gather(a, c, ptr, take) < 0)
-			return 0;
-		if (a->mode == ACCEL_M_RANGES)
-			accel_plan_advance(a->plan, c->range, (int64_t)take);
-		a->received += (int64_t)take;
-		c->pos += (int64_t)take;
-		c->got += (int64_t)take;
-	}
-	if (take < n) {
+			if ((int64_t)take > r->end - c->pos)
+				take = (size_t)(r->end - c->pos);
+		}
+		if (take > 0) {
+			if (gather(a, c, ptr, take) < 0)
+				return 0;
+			if (a->mode == ACCEL_M_RANGES)
+				accel_plan_advance(a->plan, c->range,
+						   (int64_t)take);
+			a->received += (int64_t)take;
+			c->pos += (int64_t)take;
+			c->got += (int64_t)take;
+			ptr += take;
+			left -= take;
+		}
+		if (left == 0)
+			break;
+		if (go_on(a, c))
+			continue;
 		/* Its range ends here (another connection took the rest):
 		 * cutting the transfer is cheaper than reading on. */
 		c->stopped = 1;
