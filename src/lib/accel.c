@@ -463,6 +463,26 @@ size_buffers(struct accel *a, int want)
 }
 
 /*
+ * The round-trip time of c's path in seconds: from its request sent to
+ * the first byte of the reply (the server's time to answer included, as
+ * every later request will wait for it too); 0 when not known yet.
+ */
+static double
+path_rtt(const struct accel_conn *c)
+{
+	curl_off_t sent = 0, first = 0;
+
+	if (c->easy == NULL ||
+	    curl_easy_getinfo(c->easy, CURLINFO_PRETRANSFER_TIME_T, &sent) !=
+		    CURLE_OK ||
+	    curl_easy_getinfo(c->easy, CURLINFO_STARTTRANSFER_TIME_T, &first) !=
+		    CURLE_OK ||
+	    first <= sent)
+		return 0;
+	return (double)(first - sent) / 1e6;
+}
+
+/*
  * Tells the budget how many more connections this download wants than it
  * holds: no more than its unfinished bytes could give work to, and none
  * once the file is whole. The batch starts another file only when a
@@ -514,7 +534,8 @@ control(struct accel *a, double now)
 	}
 	if (a->ctl == NULL) {
 		struct connctl_opts co = {.max = a->nconns,
-					  .busy = connctl_thread_busy};
+					  .busy = connctl_thread_busy,
+					  .rtt = path_rtt(&a->conns[0])};
 		int ranges = accel_plan_count(a->plan);
 
 		/* A file of a few ranges is fetched by one connection a range

@@ -22,9 +22,10 @@ struct connctl {
 	enum connctl_phase phase;
 	enum connctl_reason reason;
 	int target, max_used, ceiling;
-	double changed; /* when the target last changed */
-	int measuring;	/* 0: settling, 1: first half, 2: second half */
-	double opened;	/* when this measurement began */
+	double changed;			   /* when the target last changed */
+	double first_settle, first_window; /* for the first measurement */
+	int measuring; /* 0: settling, 1: first half, 2: second half */
+	double opened; /* when this measurement began */
 	struct connctl__mark w0, wm; /* its start and its middle */
 	int cpu_bound;		     /* in the last window */
 	int base_n;	  /* the count that paid last, 0 before any */
@@ -67,6 +68,31 @@ struct connctl {
 /* Added connections that bring less than this share of the average one
  * brought nothing worth a smaller step. */
 #define PARTIAL 0.2
+
+/* The shortest first settle and window a known round-trip time gives
+ * (why: connctl.h). */
+#define SETTLE_MIN 0.015
+#define WINDOW_MIN 0.04
+
+static double
+clamp(double v, double lo, double hi)
+{
+	return v < lo ? lo : v > hi ? hi : v;
+}
+
+/* The measurement's window and settle: the first one only sets the
+ * baseline, and is as short as the path allows. */
+static double
+window_of(const struct connctl *c)
+{
+	return c->base_n == 0 ? c->first_window : c->o.window;
+}
+
+static double
+settle_of(const struct connctl *c)
+{
+	return c->base_n == 0 ? c->first_settle : c->o.settle;
+}
 
 static int
 limit(const struct connctl *c)
@@ -121,6 +147,12 @@ connctl_new(const struct connctl_opts *opts, double now)
 		return NULL;
 	}
 	c->ceiling = c->o.max;
+	c->first_settle = c->o.settle;
+	c->first_window = c->o.window;
+	if (c->o.rtt > 0) {
+		c->first_settle = clamp(4 * c->o.rtt, SETTLE_MIN, c->o.settle);
+		c->first_window = clamp(16 * c->o.rtt, WINDOW_MIN, c->o.window);
+	}
 	c->probe_wait = c->o.reprobe;
 	c->target = c->max_used = c->o.start;
 	c->changed = now;
@@ -340,7 +372,7 @@ window_end(struct connctl *c, double now, int64_t bytes)
 
 	mark(c, &e, now, bytes);
 	if (!steady(rate_between(&c->w0, &c->wm), rate_between(&c->wm, &e)) &&
-	    now - c->opened < MAX_WINDOWS * c->o.window) {
+	    now - c->opened < MAX_WINDOWS * window_of(c)) {
 		c->w0 = c->wm;
 		c->wm = e;
 		return;
@@ -364,18 +396,18 @@ connctl_update(struct connctl *c, double now, int64_t bytes)
 	}
 	/* A new connection's first moments (handshake, slow start) say
 	 * nothing about what it will bring. */
-	if (now - c->changed < c->o.settle)
+	if (now - c->changed < settle_of(c))
 		return c->target;
 	if (c->measuring == 0) {
 		mark(c, &c->w0, now, bytes);
 		c->opened = now;
 		c->measuring = 1;
 	} else if (c->measuring == 1) {
-		if (now - c->w0.t >= c->o.window / 2) {
+		if (now - c->w0.t >= window_of(c) / 2) {
 			mark(c, &c->wm, now, bytes);
 			c->measuring = 2;
 		}
-	} else if (now - c->w0.t >= c->o.window) {
+	} else if (now - c->w0.t >= window_of(c)) {
 		window_end(c, now, bytes);
 	}
 	return c->target;

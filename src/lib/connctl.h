@@ -38,9 +38,18 @@ typedef double connctl_busy_cb(void *arg);
  * start well inside 0.05 s. A window is two halves, and a rate counts only
  * when its halves agree (or after four windows of trying): a kernel-paced
  * connection is steady within 0.15 s, while a slower path, still ramping
- * up, shows as halves that differ and is measured for longer. A share of
- * one half tells "each added connection brought its own cap" (a gain near
- * 1) from "they shared a link" (near 0) with room for noise either side.
+ * up, shows as halves that differ and is measured for longer. The first
+ * window only sets the baseline the first step is judged against, and
+ * every download pays for it at the start count: with the path's
+ * round-trip time known it lasts sixteen round trips (eight a half, so
+ * that TCP's delivery in round-trip bursts averages out) after four (a
+ * new connection's handshake and first flights), never under 0.04 s and
+ * 0.015 s, where the loop's own timing and the kernel's scheduling would
+ * show as rate, nor over the others. Later windows, which judge steps and
+ * shed, keep their length: on 0.04 s windows a link the test server
+ * shares out in 10 ms slices read as loss, and was shed to four, not one.
+ * A share of one half tells "each added connection brought its own cap" (a gain
+ * near 1) from "they shared a link" (near 0) with room for noise either side.
  */
 struct connctl_opts {
 	int start;	       /* connections at first; 0: 8, or max if less */
@@ -49,6 +58,8 @@ struct connctl_opts {
 				* 0: 0.05 */
 	double window;	       /* seconds a measurement lasts at least;
 				* 0: 0.15 */
+	double rtt;	       /* the path's round-trip time, seconds, for
+				* the first window; 0: not known */
 	double gain;	       /* an added connection must bring this share of
 				* the average one's rate; 0: 0.5 */
 	double reprobe;	       /* seconds between probes while holding; 0: 4,

@@ -281,6 +281,32 @@ test_ceiling_doubt(void **state)
 }
 
 static void
+test_short_path_decides_sooner(void **state)
+{
+	struct connctl_opts o = {.rtt = 0.001};
+	struct trace tr;
+
+	(void)state;
+	/* A millisecond path: windows of 0.04 s after 0.015 s, so the
+	 * first step comes three updates in, not five. */
+	run_opts = &o;
+	run(per_conn, 10, 0, &tr);
+	assert_int_equal(tr.final, 16);
+	assert_true(tr.first <= 0.151);
+	assert_true(tr.changes <= 1);
+	/* And a shared link is still shed to one or two. */
+	run(link_only, 30, 0, &tr);
+	assert_true(tr.final <= 2);
+	assert_true(tr.mean <= 1.5);
+	assert_true(tr.bytes >= 0.99 * 20 * MiB * 30);
+	/* A long path keeps the defaults' windows: no sooner than them. */
+	o.rtt = 0.2;
+	run(per_conn, 10, 0, &tr);
+	assert_true(tr.first >= 0.199);
+	run_opts = NULL;
+}
+
+static void
 test_options(void **state)
 {
 	struct connctl_opts o = {.start = 4, .max = 2};
@@ -310,6 +336,7 @@ main(void)
 		cmocka_unit_test(test_noise_does_not_thrash),
 		cmocka_unit_test(test_ceiling),
 		cmocka_unit_test(test_ceiling_doubt),
+		cmocka_unit_test(test_short_path_decides_sooner),
 		cmocka_unit_test(test_options),
 	};
 	return cmocka_run_group_tests(tests, watchdog_setup, NULL);
