@@ -508,6 +508,30 @@ tell_demand(struct accel *a, int want)
 	}
 }
 
+/* Tells the program where the download stands. */
+static void
+report(struct accel *a, double now)
+{
+	struct accel_stats st;
+
+	if (a->o->progress == NULL)
+		return;
+	st.total = a->mode == ACCEL_M_RANGES ? a->meta.size :
+		   a->mode == ACCEL_M_STREAM ? a->meta.size :
+					       -1;
+	st.done = a->mode == ACCEL_M_RANGES ? accel_plan_done_bytes(a->plan) :
+		  a->mode == ACCEL_M_STREAM ? a->conns[0].pos :
+					      0;
+	st.conns = 0;
+	for (int i = 0; i < a->nconns; i++)
+		st.conns += a->conns[i].busy && now - a->conns[i].last_data < 1;
+	st.elapsed = now - a->t0;
+	st.target = a->ctl != NULL ? connctl_target(a->ctl) : 0;
+	st.why = a->ctl != NULL ? connctl_reason_str(connctl_reason(a->ctl)) :
+				  NULL;
+	a->o->progress(&st, a->o->arg);
+}
+
 /*
  * Without a fixed count, the controller sees the bytes received and says
  * how many connections to hold; connections over its count stop, their
@@ -554,6 +578,12 @@ control(struct accel *a, double now)
 	held = connctl_target(a->ctl);
 	if ((want = connctl_update(a->ctl, now, a->received)) != held)
 		size_buffers(a, want);
+	/* Each change is told as it happens (a refusal changes the target
+	 * between two updates). */
+	if (want != a->told) {
+		a->told = want;
+		report(a, now);
+	}
 	tell_demand(a, want - busy);
 	for (int i = a->nconns - 1; i >= 0 && busy > want; i--) {
 		struct accel_conn *c = &a->conns[i];
@@ -682,26 +712,6 @@ refill(struct accel *a, double now, double *wake)
 			curl_easy_pause(c->easy, CURLPAUSE_CONT);
 		}
 	}
-}
-
-static void
-report(struct accel *a, double now)
-{
-	struct accel_stats st;
-
-	if (a->o->progress == NULL)
-		return;
-	st.total = a->mode == ACCEL_M_RANGES ? a->meta.size :
-		   a->mode == ACCEL_M_STREAM ? a->meta.size :
-					       -1;
-	st.done = a->mode == ACCEL_M_RANGES ? accel_plan_done_bytes(a->plan) :
-		  a->mode == ACCEL_M_STREAM ? a->conns[0].pos :
-					      0;
-	st.conns = 0;
-	for (int i = 0; i < a->nconns; i++)
-		st.conns += a->conns[i].busy && now - a->conns[i].last_data < 1;
-	st.elapsed = now - a->t0;
-	a->o->progress(&st, a->o->arg);
 }
 
 /* Sets on c's handle what belongs to this connection and download. */

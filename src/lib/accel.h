@@ -17,6 +17,11 @@ struct accel_stats {
 	int64_t total;	/* file size, -1 while unknown */
 	int conns;	/* connections receiving data now */
 	double elapsed; /* seconds since the start */
+	/* -n auto: the count the controller holds, and why it last changed
+	 * ("start", "growing", ...); 0 and NULL with a fixed count. A
+	 * change is reported at once, not at the next tick. */
+	int target;
+	const char *why;
 };
 
 typedef void accel_progress_cb(const struct accel_stats *st, void *arg);

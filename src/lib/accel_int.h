@@ -153,6 +153,7 @@ struct accel {
 		     * budget */
 	double t0;
 	struct connctl *ctl; /* conns 0: decides how many connections */
+	int told;	     /* the controller's target last reported */
 	int64_t received;    /* body bytes written, for the controller */
 };
 

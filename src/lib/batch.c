@@ -345,6 +345,9 @@ on_progress(const struct accel_stats *st, void *arg)
 	j->it->size = st->total;
 	j->it->done = st->done;
 	j->it->conns = st->conns;
+	j->it->elapsed = st->elapsed;
+	j->it->target = st->target;
+	j->it->target_why = st->why;
 	if (j->r->o->on_progress != NULL)
 		j->r->o->on_progress(j->it, j->r->o->arg);
 }

@@ -42,10 +42,14 @@ struct batch_item {
 	long long size; /* -1 while unknown */
 	long long done; /* bytes on disk */
 	int conns;	/* connections receiving now */
+	double elapsed; /* seconds since it started */
+	int target;	/* -n auto: the count chosen, 0 with a fixed one */
+	const char *target_why; /* why it last changed (static) */
 	/* What batch_json_*() have said of it. */
 	int json_started;
 	double json_at;	     /* the last progress event */
 	long long json_done; /* and its bytes */
+	int json_target;     /* the count last said */
 };
 
 /* The items of a batch by how they ended. */

@@ -59,9 +59,14 @@ batch_json_progress(struct jsonout *j, struct batch_item *it)
 
 	if (j == NULL || it->size < 0)
 		return;
-	if (!it->json_started) {
+	if (!it->json_started)
 		json_start(j, it);
-		return;
+	if (it->target > 0 && it->target != it->json_target) {
+		it->json_target = it->target;
+		jsonout_event(j, "connections", "s:name", it->path,
+			      "i:connections", it->target, "s:reason",
+			      it->target_why != NULL ? it->target_why : "",
+			      "f:seconds", it->elapsed, NULL);
 	}
 	if (now - it->json_at < 1.0)
 		return;

@@ -42,8 +42,24 @@ get "http://127.0.0.1:$PORT/f8" -n 3
 is "$rc/$n" 0/3 "-n 3: three, fixed, as before"
 
 fh_start link --link 4M || { notok "fault-httpd --link starts"; exit 1; }
-get "http://127.0.0.1:$PORT/f8"
+# As JSON: each change of the count is an event with its reason.
+t0=$EPOCHREALTIME
+rm -f f8
+timeout 60 "$DA" --json "http://127.0.0.1:$PORT/f8" >"$T_TMP/link.json" \
+	2>"$T_TMP/err"
+rc=$?
+secs=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN{printf "%.2f", b-a}')
+[ $rc -eq 0 ] && ! cmp -s f8 "$W/f8" && rc=99
+n=$(jq -r 'select(.event == "done") | .connections' "$T_TMP/link.json")
 is "$rc" 0 "a link of 4 MiB/s shared: auto downloads the file"
+jq -c 'select(.event == "connections") | [.connections, .reason]' \
+	"$T_TMP/link.json" >"$T_TMP/changes"
+check "--json: every line is one JSON object" \
+	sh -c 'while IFS= read -r l; do printf "%s" "$l" | jq -e . >/dev/null || exit 1; done <"$1"' _ "$T_TMP/link.json"
+is "$(head -n 1 "$T_TMP/changes")" '[8,"start"]' \
+	"--json: the count starts at eight, said as it is chosen"
+check "--json: and it sheds on the shared link ($(tr '\n' ' ' <"$T_TMP/changes"))" \
+	sh -c 'grep -q "\"shedding\"" "$1" && tail -n 1 "$1" | awk -F"[[,]" "{exit !(\$2 <= 4)}"' _ "$T_TMP/changes"
 # It tries more at first, then sheds them: most bytes come over the four
 # connections that carried the most (sixteen held would carry a quarter).
 top=$(awk '{b[$1] += $5; t += $5} END {for (c in b) print b[c] / t}' \
