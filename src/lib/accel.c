@@ -350,7 +350,8 @@ range_retry(struct accel *a, struct accel_conn *c, int range)
  * many for that server, not a fault of the file. The host's count (over
  * every download sharing the budget) and the controller's stay below it
  * from now on. A source that never served is failing, not full. Returns
- * whether so.
+ * 1 when so, 2 when the controller doubts it (the count goes back soon),
+ * 0 when not.
  */
 static int
 one_too_many(struct accel *a, struct accel_conn *c)
@@ -364,7 +365,7 @@ one_too_many(struct accel *a, struct accel_conn *c)
 	if (a->ctl != NULL && busy > 0) {
 		connctl_refused(a->ctl, mtime_now(), busy);
 		if (connctl_ceiling(a->ctl) > busy)
-			return 1;
+			return 2;
 	}
 	if ((host = budget_refused(a->budget, a->src[c->src].host)) <= 0)
 		return 0;
@@ -376,6 +377,7 @@ static void
 range_done(struct accel *a, struct accel_conn *c, enum accel_fail f, int range)
 {
 	struct accel_source *s = &a->src[c->src];
+	int too_many;
 
 	if (f == ACCEL_F_NONE) {
 		if (range < 0 ||
@@ -404,10 +406,17 @@ range_done(struct accel *a, struct accel_conn *c, enum accel_fail f, int range)
 		accel__err(a, -EIO, src_url(s), "%s", c->why);
 		return;
 	}
-	if (range >= 0 && c->refused && one_too_many(a, c)) {
-		/* The range waits for another connection. */
-		accel_plan_release(a->plan, range,
-				   mtime_now() + backoff(a, 1, c->retry_after));
+	if (range >= 0 && c->refused && (too_many = one_too_many(a, c)) > 0) {
+		/* The range waits for another connection: as long as the
+		 * server asks, or, when the refusal is doubted, as long as
+		 * the controller holds the count down (a range parked for
+		 * the Retry-After second was left for the end, 0.2 s late
+		 * on 40 MiB). */
+		accel_plan_release(
+			a->plan, range,
+			mtime_now() + (too_many == 2 ?
+					       CONNCTL_DOUBT_HOLD :
+					       backoff(a, 1, c->retry_after)));
 		return;
 	}
 	if (range >= 0)

@@ -19,6 +19,7 @@
 
 #include "accel.h"
 #include "accel_int.h"
+#include "connctl.h"
 #include "fsutil.h"
 #include "mtime.h"
 #include "urlname.h"
@@ -343,6 +344,12 @@ static int
 start_ranges(struct accel *a, int64_t size)
 {
 	int rc, resume = a->saved != NULL;
+	/* -n auto: as many ranges as the controller starts with. Each
+	 * connection it adds splits one that is running, so they all end
+	 * together; ranges for all it might add left those it adds after
+	 * the first window a late start to make up at the end. */
+	int ranges =
+		a->o->conns > 0 ? a->nconns : connctl_start_count(a->nconns);
 
 	if ((rc = make_headers(a)) < 0) {
 		accel__err(a, rc, a->o->urls[0], "%s", strerror(-rc));
@@ -351,7 +358,7 @@ start_ranges(struct accel *a, int64_t size)
 	if (resume) {
 		a->plan = a->saved;
 		a->saved = NULL;
-	} else if ((a->plan = accel_plan_new(size, a->nconns, MIN_PIECE)) ==
+	} else if ((a->plan = accel_plan_new(size, ranges, MIN_PIECE)) ==
 		   NULL) {
 		accel__err(a, -ENOMEM, a->o->urls[0], "%s", strerror(ENOMEM));
 		return a->fatal;

@@ -71,8 +71,8 @@ struct connctl {
 
 /* The shortest first settle and window a known round-trip time gives
  * (why: connctl.h). */
-#define SETTLE_MIN 0.015
-#define WINDOW_MIN 0.04
+#define SETTLE_MIN 0.01
+#define WINDOW_MIN 0.03
 
 static double
 clamp(double v, double lo, double hi)
@@ -129,6 +129,15 @@ defaults(struct connctl_opts *o)
 	o->window = o->window > 0 ? o->window : 0.15;
 	o->gain = o->gain > 0 ? o->gain : 0.5;
 	o->reprobe = o->reprobe > 0 ? o->reprobe : 4;
+}
+
+int
+connctl_start_count(int max)
+{
+	struct connctl_opts o = {.max = max};
+
+	defaults(&o);
+	return o.start;
 }
 
 struct connctl *
@@ -297,7 +306,15 @@ first(struct connctl *c, double now, double rate)
 {
 	c->base_n = c->target;
 	c->base_rate = rate;
-	if (c->cpu_bound) {
+	if (c->cpu_bound && c->target > 1) {
+		/* The caller's thread is the limit: more would not pay, and
+		 * fewer may carry as much for less work (uncapped on
+		 * loopback, eight read 13 % slower than four). Half, once:
+		 * shedding stops where the thread is still the limit. */
+		c->phase = CONNCTL_LESS;
+		c->lower = 0;
+		set_target(c, now, c->target / 2, CONNCTL_CPU);
+	} else if (c->cpu_bound) {
 		c->reason = CONNCTL_CPU;
 		hold(c, now, rate);
 	} else if (c->target < limit(c)) {
@@ -440,7 +457,7 @@ connctl_refused(struct connctl *c, double now, int live)
 		 * closed connection only now) would refuse too, and another,
 		 * each a range sent to wait: live for a moment, then back. */
 		if (c->target > live && c->resume == 0) {
-			c->resume = now + DOUBT_MIN;
+			c->resume = now + CONNCTL_DOUBT_HOLD;
 			c->resume_n = c->target;
 			set_target(c, now, live, CONNCTL_CEILING);
 		}

@@ -43,13 +43,14 @@ typedef double connctl_busy_cb(void *arg);
  * every download pays for it at the start count: with the path's
  * round-trip time known it lasts sixteen round trips (eight a half, so
  * that TCP's delivery in round-trip bursts averages out) after four (a
- * new connection's handshake and first flights), never under 0.04 s and
- * 0.015 s, where the loop's own timing and the kernel's scheduling would
+ * new connection's handshake and first flights), never under 0.03 s and
+ * 0.01 s, where the loop's own timing and the kernel's scheduling would
  * show as rate, nor over the others. Later windows, which judge steps and
  * shed, keep their length: on 0.04 s windows a link the test server
  * shares out in 10 ms slices read as loss, and was shed to four, not one.
- * A share of one half tells "each added connection brought its own cap" (a gain
- * near 1) from "they shared a link" (near 0) with room for noise either side.
+ * A share of one half tells "each added connection brought its own cap"
+ * (a gain near 1) from "they shared a link" (near 0) with room for noise
+ * either side.
  */
 struct connctl_opts {
 	int start;	       /* connections at first; 0: 8, or max if less */
@@ -82,9 +83,16 @@ enum connctl_reason {
 
 struct connctl;
 
+/* Seconds a refusal the controller doubts holds the count at the live
+ * one before it goes back. */
+#define CONNCTL_DOUBT_HOLD 0.1
+
 /* A controller at time now. Returns it (caller frees with
  * connctl_free()), or NULL with errno ENOMEM or EINVAL (max < start). */
 struct connctl *connctl_new(const struct connctl_opts *opts, double now);
+/* The count a controller of at most max connections (0: the default)
+ * starts at when not told. */
+int connctl_start_count(int max);
 void connctl_free(struct connctl *c);
 
 /*
