@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "display.h"
 #include "expdata.h"
 #include "fsutil.h"
 #include "httpserv.h"
@@ -392,6 +393,12 @@ struct run {
 	struct expdata_row r; /* out, parsed */
 	char *why;	      /* on RUN_FAILED, what went wrong */
 	size_t whylen;
+	/* An auto run's output is --json events, read line by line as it
+	 * comes (out holds the line not yet whole), for the count it held
+	 * longest; bad is the first thing wrong with them, or "". */
+	struct expdata_json js;
+	long lineno;
+	char bad[400];
 };
 
 /*
@@ -432,15 +439,66 @@ run_spawn(struct run *rn, int *fd)
 		    dup2(pfd[1], 1) < 0 || dup2(er, 2) < 0 ||
 		    chdir(e->rundir) < 0)
 			_exit(126);
-		execl(e->accel, "download-accelerator", "-n",
-		      rn->threads == AUTO ? "auto" : nbuf, rn->t->url,
-		      (char *)NULL);
+		if (rn->threads == AUTO)
+			execl(e->accel, "download-accelerator", "-n", "auto",
+			      "--json", rn->t->url, (char *)NULL);
+		else
+			execl(e->accel, "download-accelerator", "-n", nbuf,
+			      rn->t->url, (char *)NULL);
 		dprintf(2, "%s: %s\n", e->accel, strerror(errno));
 		_exit(127);
 	}
 	close(pfd[1]);
 	*fd = pfd[0];
 	return pid;
+}
+
+/* What is wrong with line lineno of an auto run's output, with the
+ * line as a terminal may show it, unless something was already. */
+static void
+run_bad_line(struct run *rn, const char *why, const char *line, size_t len)
+{
+	char raw[256], shown[128];
+
+	if (rn->bad[0] != '\0')
+		return;
+	if (len >= sizeof(raw))
+		len = sizeof(raw) - 1;
+	memcpy(raw, line, len);
+	raw[len] = '\0';
+	say(rn->bad, sizeof(rn->bad), "line %ld: %s: \"%s\"", rn->lineno, why,
+	    display_text(raw, shown, sizeof(shown)));
+}
+
+/*
+ * Reads the whole lines in out as events and drops them, so that the
+ * progress events of a long run never fill it; a line that does fill it
+ * is wrong, and what follows is only drained.
+ */
+static void
+run_take_events(struct run *rn)
+{
+	char *line = rn->out, *nl;
+	const char *why;
+
+	while ((nl = memchr(line, '\n', rn->have - (size_t)(line - rn->out))) !=
+	       NULL) {
+		rn->lineno++;
+		if (rn->bad[0] == '\0' &&
+		    expdata_json_line(&rn->js, line, (size_t)(nl - line),
+				      &why) < 0)
+			run_bad_line(rn, why, line, (size_t)(nl - line));
+		line = nl + 1;
+	}
+	rn->have -= (size_t)(line - rn->out);
+	memmove(rn->out, line, rn->have);
+	if (rn->have == OUT_MAX) {
+		rn->lineno++;
+		run_bad_line(rn, "a line of 8 KiB or more", rn->out, rn->have);
+		rn->have = 0;
+	}
+	if (rn->bad[0] != '\0')
+		rn->have = 0;
 }
 
 /*
@@ -483,7 +541,9 @@ run_collect(struct run *rn, pid_t pid, int fd)
 		if (n <= 0)
 			break;
 		rn->have += (size_t)n;
-		if (rn->have == OUT_MAX)
+		if (rn->threads == AUTO)
+			run_take_events(rn);
+		else if (rn->have == OUT_MAX)
 			rn->have = OUT_MAX - 1; /* far too much: keep reading */
 	}
 	close(fd);
@@ -520,6 +580,26 @@ run_check_exit(struct run *rn)
 	return RUN_OK;
 }
 
+/* An auto run's events: all well-formed, ending in a done event for
+ * this URL. Their row goes to rn->r. */
+static int
+run_check_events(struct run *rn)
+{
+	const char *why;
+
+	if (rn->have > 0) {
+		rn->lineno++;
+		run_bad_line(rn, "no newline at its end", rn->out, rn->have);
+	}
+	if (rn->bad[0] == '\0' && expdata_json_row(&rn->js, &rn->r, &why) < 0)
+		say(rn->bad, sizeof(rn->bad), "%s", why);
+	if (rn->bad[0] != '\0') {
+		say(rn->why, rn->whylen, "unexpected output: %s", rn->bad);
+		return RUN_FAILED;
+	}
+	return RUN_OK;
+}
+
 /* Exactly one line: URL N BYTES SECONDS, for this URL and N. */
 static int
 run_check_output(struct run *rn)
@@ -528,12 +608,13 @@ run_check_output(struct run *rn)
 	const char *url = rn->t->url, *bad = NULL;
 	size_t have = rn->have;
 
+	if (rn->threads == AUTO)
+		return run_check_events(rn);
 	if (have == 0 || out[have - 1] != '\n' ||
 	    strchr(out, '\n') != out + have - 1 ||
 	    expdata_parse_line(out, &rn->r, &bad) != 1 ||
 	    strncmp(out, url, strlen(url)) != 0 || out[strlen(url)] != ' ' ||
-	    (rn->threads == AUTO ? rn->r.threads < 1 :
-				   rn->r.threads != rn->threads)) {
+	    rn->r.threads != rn->threads) {
 		out[strcspn(out, "\n")] = '\0';
 		say(rn->why, rn->whylen, "unexpected output: \"%.200s\"", out);
 		return RUN_FAILED;
@@ -619,8 +700,9 @@ run_check_file(struct run *rn)
 
 /*
  * One download: runs the accelerator in an empty folder, waits for it
- * (bounded), checks its output line and the file it left. On RUN_OK, line
- * holds the line to record; on RUN_FAILED, why says what went wrong.
+ * (bounded), checks its output (a line, or an auto run's events) and the
+ * file it left. On RUN_OK, line holds the line to record, for an auto run
+ * with the count it held longest; on RUN_FAILED, why says what went wrong.
  */
 static int
 run_one(struct exp *e, struct target *t, int threads, long rep, char *line,
@@ -639,6 +721,7 @@ run_one(struct exp *e, struct target *t, int threads, long rep, char *line,
 	int fd, rc;
 
 	snprintf(rn.errpath, sizeof(rn.errpath), "%s/stderr.txt", e->work);
+	expdata_json_init(&rn.js, t->url);
 	if ((pid = run_spawn(&rn, &fd)) < 0)
 		return RUN_FAILED;
 	run_collect(&rn, pid, fd);
@@ -647,7 +730,11 @@ run_one(struct exp *e, struct target *t, int threads, long rep, char *line,
 	    (rc = run_check_file(&rn)) == RUN_OK) {
 		if (t->size < 0)
 			t->size = rn.r.bytes;
-		say(line, linelen, "%s", rn.out);
+		if (threads == AUTO)
+			say(line, linelen, "%s %d %lld %.3f\n", t->url,
+			    rn.r.threads, rn.r.bytes, rn.r.seconds);
+		else
+			say(line, linelen, "%s", rn.out);
 	}
 	/* The next run starts from an empty folder again. */
 	fsutil_remove_tree(e->rundir);
@@ -667,8 +754,8 @@ thread_index(const struct exp *e, int threads)
 	return -1;
 }
 
-/* The -n auto runs: their times against one thread's, and how many
- * connections the accelerator chose. */
+/* The -n auto runs: their times against one thread's, and the count
+ * each held longest. */
 static void
 summarize_auto(const struct exp *e, const struct target *t, double base)
 {
@@ -693,7 +780,7 @@ summarize_auto(const struct exp *e, const struct target *t, double base)
 	}
 	if (base > 0 && med > 0)
 		snprintf(speed, sizeof(speed), "%.2f", base / med);
-	printf("     auto  %4zu  %6d  %8.3f  %14s  %7s  (connections: "
+	printf("     auto  %4zu  %6d  %8.3f  %14s  %7s  (held longest: "
 	       "median %.0f)\n",
 	       rows > 0 ? d.n : 0, t->fails[k], med, "", speed, cm);
 	printf("  auto data: %s (%ld lines)\n", path, rows);

@@ -26,8 +26,8 @@ struct series {
 	struct expdata_stat st[MAX_STATS];
 	size_t n;
 	long long bytes;
-	/* The -n auto runs in auto-NAME.txt beside it: how many
-	 * connections they used and their speedup (0: none). */
+	/* The -n auto runs in auto-NAME.txt beside it: the median of the
+	 * counts they held longest and their speedup (0: none). */
 	double auto_conns, auto_speedup;
 };
 
@@ -253,9 +253,9 @@ parse_args(int argc, char **argv, struct plot_opts *o)
 }
 
 /* Reads one data file into s; 0, or -1 when it is skipped (said why). */
-/* DIR/auto-NAME.txt beside data-NAME.txt, if any: the median count the
- * accelerator chose and the speedup of the median time over the median
- * one-thread time. */
+/* DIR/auto-NAME.txt beside data-NAME.txt, if any: the median of the
+ * counts the runs held longest (THREADS there) and the speedup of the
+ * median time over the median one-thread time. */
 static void
 load_auto(struct series *s)
 {
@@ -429,8 +429,8 @@ plot_speedup(FILE *gp, const struct plot *p)
 		if (s->auto_speedup <= 0)
 			continue;
 		/* Where -n auto landed: a point of its own, the line's
-		 * colour, at the count it chose. */
-		snprintf(title, sizeof(title), "%s: -n auto (most at once)",
+		 * colour, at the count it held longest. */
+		snprintf(title, sizeof(title), "%s: -n auto (held longest)",
 			 s->name);
 		fprintf(gp,
 			", \\\n  '+' using (%g):(%g) every ::0::0 with "

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /* expdata.h -- the experiments' data files ("URL THREADS BYTES SECONDS")
- * and the box statistics that experiments and plot print and draw.
+ * and the box statistics that experiments and plot print and draw; the
+ * row of an -n auto run from the accelerator's --json events.
  */
 #ifndef NT_EXPDATA_H
 #define NT_EXPDATA_H
@@ -67,5 +68,52 @@ double expdata_median(double *v, size_t n);
 
 /* "1.0 MiB", "300 KiB", "12 B" for a byte count into buf. Returns buf. */
 char *expdata_size_str(long long bytes, char *buf, size_t len);
+
+/* The counts an -n auto run may hold: --max-connections' range. */
+#define EXPDATA_JSON_MAX_CONNS 64
+
+/*
+ * One -n auto run as download-accelerator --json tells it, read line by
+ * line (expdata_json.c): where its controller's count stood and for how
+ * long, and the done event. Caller-allocated; expdata_json_init it first.
+ * Its members are expdata_json's own.
+ */
+struct expdata_json {
+	const char *url; /* the URL done must name, the caller's */
+	/* Microseconds at each count; bit c - 1 of seen: c was held. */
+	long long held[EXPDATA_JSON_MAX_CONNS + 1];
+	unsigned long long seen;
+	int conns;	 /* the count since the last connections event */
+	long long since; /* when that event came, microseconds */
+	int done;	 /* done was read: the members below are set */
+	int most;	 /* its connections: the most at once */
+	long long end;	 /* its seconds, in microseconds */
+	struct expdata_row row;
+};
+
+/* Readies j for a run of url (kept, not copied: it must outlive j). */
+void expdata_json_init(struct expdata_json *j, const char *url);
+
+/*
+ * Reads one event: len bytes at line, without the newline (a NUL byte in
+ * them is an error, not an end). Each line must be one JSON object of
+ * strings, numbers, true, false and null, with an "event" member naming
+ * start, connections, progress, done or summary; the members connections
+ * and done carry must be there, in range, and in order of time; done must
+ * come once and name j's URL. Returns 0, or -EINVAL with *why set to a
+ * static reason; j is then of no further use.
+ */
+int expdata_json_line(struct expdata_json *j, const char *line, size_t len,
+		      const char **why);
+
+/*
+ * The row the events make, into *r: threads is the count held longest
+ * (each count from its connections event to the next, the last to done's
+ * seconds; a tie goes to the smaller count; with no connections event,
+ * done's most at once), bytes and seconds are done's. Returns 0, or
+ * -EINVAL with *why set to a static reason (no done event was read).
+ */
+int expdata_json_row(const struct expdata_json *j, struct expdata_row *r,
+		     const char **why);
 
 #endif

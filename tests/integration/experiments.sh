@@ -73,13 +73,36 @@ cat >"$T_TMP/liar" <<'EOF'
 # A deliberately broken accelerator, to test that experiments checks.
 # LIAR=bytes: right size, wrong bytes; LIAR=size: claims a wrong size;
 # LIAR=part: leaves only a .part file; LIAR=talk: prints two lines.
-url=$3 n=$2 f=$(basename "$3")
+# With --json (-n auto), events: LIAR=json: sixteen at most, two held
+# longest, after 20 KB of progress events; json-url: done names another
+# URL; json-cut: done cut short; json-none: no done event; json-long: a
+# line of 10 KB; json-line: the result line instead.
+n=$2 json=
+for a; do url=$a; [ "$a" = --json ] && json=1; done
+f=$(basename "$url")
 size=$(curl -s -o "$f" -w '%{size_download}' "$url") || exit 1
 case $LIAR in
 bytes) printf 'X' | dd of="$f" bs=1 seek=100 conv=notrunc 2>/dev/null ;;
 size) size=$((size + 1)) ;;
 part) mv "$f" "$f.part" ;;
 talk) echo "progress 50%" ;;
+esac
+case $json$LIAR in
+1json|1json-url|1json-cut|1json-none|1json-long)
+	[ "$LIAR" = json ] && seq 200 | sed 's/.*/{"event":"progress","name":"f","bytes":&,"size":65536,"rate":1.5,"connections":2}/'
+	[ "$LIAR" = json-long ] && printf '{"event":"progress","name":"%010000d"}\n' 0
+	for c in 8:0 16:0.1 2:0.3; do
+		printf '{"event":"connections","connections":%s,"seconds":%s}\n' \
+			"${c%:*}" "${c#*:}"
+	done
+	[ "$LIAR" = json-url ] && url=$url.x
+	ev="{\"event\":\"done\",\"url\":\"$url\",\"bytes\":$size,"
+	case $LIAR in
+	json-cut) echo "$ev\"sec" ;;
+	json-none) ;;
+	*) echo "$ev\"seconds\":1.25,\"connections\":16}" ;;
+	esac
+	exit 0 ;;
 esac
 echo "$url $n $size 0.01"
 EOF
@@ -97,6 +120,35 @@ for mode in bytes size part talk; do
 	talk) want="unexpected output" ;;
 	esac
 	check "liar ($mode): says '$want'" grep -q "^experiments: small -n 1 (run 1 of 1): $want" "$T_TMP/e3"
+done
+# -n auto is asked for --json events (a fixed count is not) and recorded
+# at the count held longest; bad events are failures, said in one line.
+D3=$T_TMP/liar-json
+LIAR=json timeout 60 $NT_VALGRIND "$E" -q -a "$T_TMP/liar" -t 1,auto -r 1 \
+	-s 64k -d "$D3" >/dev/null 2>"$T_TMP/e3"
+is "$?" 0 "liar (json): exit 0"
+is "$(lines "$D3/data-small.txt")" "1 65536 " "liar (json): -n 1 records its line"
+is "$(awk '{print $2, $3, $4}' "$D3/auto-small.txt")" "2 65536 1.250" \
+	"liar (json): -n auto records the count held longest, not the most"
+for mode in json-url json-cut json-none json-long json-line; do
+	D3=$T_TMP/liar-$mode
+	LIAR=$mode timeout 60 $NT_VALGRIND "$E" -q -a "$T_TMP/liar" -t auto \
+		-r 1 -s 64k -d "$D3" >/dev/null 2>"$T_TMP/e3"
+	is "$?" 1 "liar ($mode): exit 1"
+	is "$(wc -l <"$D3/auto-small.txt")" 0 "liar ($mode): nothing recorded"
+	case $mode in
+	json-url) want='line 4: done: another URL: "{"event":"done",' ;;
+	json-cut) want='line 4: a string is not closed: "{"event":"done",' ;;
+	json-none) want='no done event$' ;;
+	json-long) want='line 1: a line of 8 KiB or more: "{"event":"progress","name":"0000.*\.\.\."$' ;;
+	json-line) want='line 1: not a JSON object: "http://127' ;;
+	esac
+	check "liar ($mode): says '$want'" \
+		grep -q "^experiments: small -n auto (run 1 of 1): unexpected output: $want" \
+		"$T_TMP/e3"
+	# (valgrind's own lines aside)
+	is "$(grep -Evc '^(==|--)[0-9]+(==|--)' "$T_TMP/e3")" 1 \
+		"liar ($mode): in one line"
 done
 
 # Ctrl-C: the run in flight stops, the server and files go, exit 130.
@@ -131,15 +183,41 @@ timeout 10 "$E" --help | grep -q '^usage: experiments' && ok "--help" || notok "
 timeout 10 "$E" --version | grep -q '^experiments (netthreads) ' && ok "--version" || notok "--version"
 # The two regimes and -n auto, on experiments' own server: a link all
 # connections share, and auto runs recorded apart (auto-NAME.txt, N the
-# count the accelerator chose), names carrying a label.
-timeout 120 "$E" -q -t 1,4,auto -r 1 -s 512k -c 0 --link 1M --label lk \
-	-d "$T_TMP/reg" --fresh >"$T_TMP/o5" 2>"$T_TMP/e5"
+# count the accelerator held longest), names carrying a label. The real
+# accelerator, its output kept to read the events.
+cat >"$T_TMP/tee-accel" <<EOF
+#!/bin/sh
+out=\$("$A" "\$@"); rc=\$?
+printf '%s\\n' "\$out" | tee -a "$T_TMP/events"
+exit \$rc
+EOF
+chmod +x "$T_TMP/tee-accel"
+timeout 120 "$E" -q -a "$T_TMP/tee-accel" -t 1,4,auto -r 1 -s 2M -c 0 \
+	--link 1M --label lk -d "$T_TMP/reg" --fresh >"$T_TMP/o5" 2>"$T_TMP/e5"
 is "$?" 0 "-t 1,4,auto with --link and --label: exit 0"
-is "$(lines "$T_TMP/reg/data-lk-small.txt")" "1 524288 4 524288 " \
+is "$(lines "$T_TMP/reg/data-lk-small.txt")" "1 2097152 4 2097152 " \
 	"data-lk-small.txt: the fixed counts only"
-check "auto-lk-small.txt: one run, at a count it chose" \
-	awk '$2 >= 1 && $2 <= 16 && $3 == 524288 { n++ } END { exit n != 1 }' \
+# Sixteen at first, then shed to one or two: the count held longest is
+# few, though the most at once (the result line's N) is many.
+grep '^{' "$T_TMP/events" >"$T_TMP/auto.json"
+most=$(jq -r 'select(.event == "done") | .connections' "$T_TMP/auto.json")
+held=$(jq -r 'select(.event == "connections" or .event == "done") |
+	"\(.event) \(.connections) \(.seconds)"' "$T_TMP/auto.json" | awk '
+	$1 == "connections" { if (n) t[n] += $3 - s; n = $2; s = $3 }
+	$1 == "done" { if (n) t[n] += $3 - s; else t[$2] = 1 }
+	END {
+		for (c in t)
+			if (b == "" || t[c] > t[b] || (t[c] == t[b] && c + 0 < b + 0))
+				b = c
+		print b
+	}')
+check "auto-lk-small.txt: one run, at the count held longest (${held:-none})" \
+	awk -v h="$held" '$2 == h && $3 == 2097152 { n++ } END { exit n != 1 }' \
 	"$T_TMP/reg/auto-lk-small.txt"
+check "which is few on a shared link ($(awk '{print $2}' "$T_TMP/reg/auto-lk-small.txt") <= 4)" \
+	awk '$2 <= 4 { n++ } END { exit n != 1 }' "$T_TMP/reg/auto-lk-small.txt"
+check "though the most at once is many (${most:-none} > 4)" \
+	awk -v m="${most:-0}" 'BEGIN { exit !(m > 4) }'
 check "the summary names the link" grep -q "a link of 1 MiB/s shared" "$T_TMP/o5"
 check "and the auto row" grep -Eq "^ +auto +1 +0 " "$T_TMP/o5"
 check "four connections through the link: no faster than one" \

@@ -45,15 +45,27 @@ check "the images have content (over 8 KB)" \
 	"$O/download-time-medium.png" "$O/speedup.png"
 
 # -n auto runs beside a data file (auto-NAME.txt): drawn on speedup.png
-# as a point of their own, where the count they chose and their median
-# time put them; a bad line there is reported like any other.
+# as a point of their own, where the count they held longest and their
+# median time put them; a bad line there is reported like any other.
+# gnuplot is the real one, its script kept to read the key.
+mkdir -p "$T_TMP/gp"
+cat >"$T_TMP/gp/gnuplot" <<EOF
+#!/bin/sh
+cp "\$1" "$T_TMP/speedup.gp"
+exec "$(command -v gnuplot)" "\$@"
+EOF
+chmod +x "$T_TMP/gp/gnuplot"
 cp "$O/speedup.png" "$T_TMP/speedup-plain.png"
 printf 'http://x/s.bin 3 1048576 0.2\nhttp://x/s.bin 4 1048576 0.25\nbad\n' \
 	>"$D/auto-small.txt"
-timeout 60 $NT_VALGRIND "$P" -d "$D" -o "$O" >/dev/null 2>"$T_TMP/err"
+PATH=$T_TMP/gp:$PATH timeout 60 $NT_VALGRIND "$P" -d "$D" -o "$O" \
+	>/dev/null 2>"$T_TMP/err"
 is "$?" 0 "plot with an auto file exits 0"
 check "speedup.png now shows the auto point" \
 	sh -c '! cmp -s "$1" "$2"' _ "$O/speedup.png" "$T_TMP/speedup-plain.png"
+check "at x = 3.5, the median count held longest, keyed so" \
+	grep -q "using (3.5):.* title 'small: -n auto (held longest)'" \
+	"$T_TMP/speedup.gp"
 is "$(png_dims "$O/speedup.png")" "800 600" "and is still a PNG of 800x600"
 check "its bad line is reported" \
 	grep -q "^plot: $D/auto-small.txt:3: expected 4 fields" "$T_TMP/err"
