@@ -1069,8 +1069,6 @@ make_work(struct exp *e)
 	say(e->rundir, sizeof(e->rundir), "%s/run", e->work);
 }
 
-/* Opens every data file and sums the weights of the runs for the ETA;
- * 0, or -1 when a file cannot be opened (said why). */
 /* Opens DIR/KIND-NAME.txt to append to (emptied with --fresh). Returns
  * the descriptor, or -1 after saying why. */
 static int
@@ -1089,6 +1087,8 @@ open_data(const struct exp *e, const char *kind, const char *name)
 	return fd;
 }
 
+/* Opens every data file and sums the weights of the runs for the ETA;
+ * 0, or -1 when a file cannot be opened (said why). */
 static int
 open_targets(struct exp *e)
 {

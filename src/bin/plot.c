@@ -252,7 +252,6 @@ parse_args(int argc, char **argv, struct plot_opts *o)
 		o->outdir = o->dir;
 }
 
-/* Reads one data file into s; 0, or -1 when it is skipped (said why). */
 /* DIR/auto-NAME.txt beside data-NAME.txt, if any: the median of the
  * counts the runs held longest (THREADS there) and the speedup of the
  * median time over the median one-thread time. */
@@ -288,6 +287,7 @@ load_auto(struct series *s)
 	bad_file = s->file;
 }
 
+/* Reads one data file into s; 0, or -1 when it is skipped (said why). */
 static int
 load_one(const char *path, struct series *s)
 {
