@@ -455,16 +455,25 @@ target(const struct accel *a)
 	return a->ctl != NULL ? connctl_target(a->ctl) : a->nconns;
 }
 
+/* A connection's share of the receive buffer budget when held
+ * connections share it. */
+static long
+recv_buf(int held)
+{
+	long buf = RECV_BUDGET / (held > 0 ? held : 1);
+
+	return buf < RECV_MIN ? RECV_MIN : buf > RECV_MAX ? RECV_MAX : buf;
+}
+
 /* The receive buffer budget goes to the connections the controller
  * holds, not to every handle, so a download held at four reads in
  * buffers as large as -n 4's; a busy handle takes it at its next start,
- * one made later (setup_conn) from the start. */
+ * one made later (bind_conn) from the start. */
 static void
 size_buffers(struct accel *a, int want)
 {
-	long buf = RECV_BUDGET / (want > 0 ? want : 1);
+	long buf = recv_buf(want);
 
-	buf = buf < RECV_MIN ? RECV_MIN : buf > RECV_MAX ? RECV_MAX : buf;
 	for (int i = 0; i < a->nconns; i++)
 		if (!a->conns[i].busy && a->conns[i].easy != NULL)
 			curl_easy_setopt(a->conns[i].easy, CURLOPT_BUFFERSIZE,
@@ -727,10 +736,8 @@ refill(struct accel *a, double now, double *wake)
 static int
 bind_conn(struct accel *a, struct accel_conn *c)
 {
-	long buf = RECV_BUDGET /
-		   (a->ctl != NULL ? connctl_target(a->ctl) : a->nconns);
+	long buf = recv_buf(target(a));
 
-	buf = buf < RECV_MIN ? RECV_MIN : buf > RECV_MAX ? RECV_MAX : buf;
 	curl_easy_setopt(c->easy, CURLOPT_PRIVATE, c);
 	curl_easy_setopt(c->easy, CURLOPT_ERRORBUFFER, c->errbuf);
 	curl_easy_setopt(c->easy, CURLOPT_WRITEDATA, c);
