@@ -309,7 +309,7 @@ first(struct connctl *c, double now, double rate)
 	if (c->cpu_bound && c->target > 1) {
 		/* The caller's thread is the limit: more would not pay, and
 		 * fewer may carry as much for less work (uncapped on
-		 * loopback, eight read 13 % slower than four). Half, once:
+		 * loopback, eight took 7 % longer than four). Half, once:
 		 * shedding stops where the thread is still the limit. */
 		c->phase = CONNCTL_LESS;
 		c->lower = 0;
