@@ -615,8 +615,11 @@ run_check_output(struct run *rn)
 	    expdata_parse_line(out, &rn->r, &bad) != 1 ||
 	    strncmp(out, url, strlen(url)) != 0 || out[strlen(url)] != ' ' ||
 	    rn->r.threads != rn->threads) {
+		char shown[208];
+
 		out[strcspn(out, "\n")] = '\0';
-		say(rn->why, rn->whylen, "unexpected output: \"%.200s\"", out);
+		say(rn->why, rn->whylen, "unexpected output: \"%s\"",
+		    display_text(out, shown, sizeof(shown)));
 		return RUN_FAILED;
 	}
 	return RUN_OK;

@@ -72,7 +72,8 @@ cat >"$T_TMP/liar" <<'EOF'
 #!/bin/sh
 # A deliberately broken accelerator, to test that experiments checks.
 # LIAR=bytes: right size, wrong bytes; LIAR=size: claims a wrong size;
-# LIAR=part: leaves only a .part file; LIAR=talk: prints two lines.
+# LIAR=part: leaves only a .part file; LIAR=talk: prints two lines, the
+# first with a terminal's clear-screen sequence.
 # With --json (-n auto), events: LIAR=json: sixteen at most, two held
 # longest, after 20 KB of progress events; json-url: done names another
 # URL; json-cut: done cut short; json-none: no done event; json-long: a
@@ -85,7 +86,7 @@ case $LIAR in
 bytes) printf 'X' | dd of="$f" bs=1 seek=100 conv=notrunc 2>/dev/null ;;
 size) size=$((size + 1)) ;;
 part) mv "$f" "$f.part" ;;
-talk) echo "progress 50%" ;;
+talk) printf 'progress \033[2J 50%%\n' ;;
 esac
 case $json$LIAR in
 1json|1json-url|1json-cut|1json-none|1json-long)
@@ -120,6 +121,8 @@ for mode in bytes size part talk; do
 	talk) want="unexpected output" ;;
 	esac
 	check "liar ($mode): says '$want'" grep -q "^experiments: small -n 1 (run 1 of 1): $want" "$T_TMP/e3"
+	[ $mode = talk ] && check "liar (talk): the child's escape is not passed on" \
+		sh -c '! grep -q "$(printf "\033")" "$1"' _ "$T_TMP/e3"
 done
 # -n auto is asked for --json events (a fixed count is not) and recorded
 # at the count held longest; bad events are failures, said in one line.
