@@ -49,7 +49,7 @@ conn_start(struct accel *a, struct accel_conn *c, int64_t begin, int64_t end)
 	c->req_end = end;
 	c->pos = begin;
 	c->got = 0;
-	c->checked = c->stopped = c->paused = c->slow = 0;
+	c->checked = c->stopped = c->shed = c->paused = c->slow = 0;
 	c->fail = ACCEL_F_NONE;
 	c->why[0] = c->errbuf[0] = '\0';
 	c->status = 0;
@@ -558,7 +558,7 @@ report(struct accel *a, double now)
 static void
 control(struct accel *a, double now)
 {
-	int want, held, busy = busy_conns(a);
+	int want, busy = busy_conns(a);
 
 	if (busy > a->res->conns_max)
 		a->res->conns_max = busy;
@@ -591,11 +591,13 @@ control(struct accel *a, double now)
 				   strerror(ENOMEM));
 			return;
 		}
-		size_buffers(a, connctl_target(a->ctl));
+		a->sized = connctl_target(a->ctl);
+		size_buffers(a, a->sized);
 	}
-	held = connctl_target(a->ctl);
-	if ((want = connctl_update(a->ctl, now, a->received)) != held)
+	if ((want = connctl_update(a->ctl, now, a->received)) != a->sized) {
+		a->sized = want;
 		size_buffers(a, want);
+	}
 	/* Each change is told as it happens (a refusal changes the target
 	 * between two updates). */
 	if (want != a->told) {
@@ -615,6 +617,36 @@ control(struct accel *a, double now)
 		busy--;
 		a->kick = 1;
 	}
+}
+
+/*
+ * One pass of the loop over fast connections can read for a tenth of a
+ * second and more (libcurl reads a connection until its socket is empty,
+ * up to a hundred buffers), too late for a controller whose first window
+ * lasts 0.03 s on loopback. So it also sees the bytes as they arrive, and
+ * a connection over its count stops at its next bytes, not at the pass's
+ * end: its range, and what it got, stay in the plan for the others.
+ */
+int
+accel__feed(struct accel *a, struct accel_conn *c, double now)
+{
+	int want, live = 0;
+
+	if (a->ctl == NULL || a->mode != ACCEL_M_RANGES)
+		return 0;
+	want = connctl_update(a->ctl, now, a->received);
+	if (c->probe || c->range < 0)
+		return 0;
+	for (int i = 0; i < a->nconns && live <= want; i++)
+		live += a->conns[i].busy && !a->conns[i].shed;
+	if (live <= want)
+		return 0;
+	if (accel__flush(a, c) < 0)
+		return 1; /* (the flush failed: the download has) */
+	accel_plan_release(a->plan, c->range, 0);
+	c->range = -1;
+	c->stopped = c->shed = 1;
+	return 1;
 }
 
 /* Gives work to the connections that have none. */

@@ -83,6 +83,7 @@ struct accel_conn {
 	int64_t got;  /* bytes written by this try */
 	int checked;  /* response validated */
 	int stopped;  /* cut on purpose at its range's end */
+	int shed;     /* stopped mid-pass: the controller holds fewer */
 	int paused;   /* held back by --max-speed */
 	int slow;     /* abandoned below --min-speed */
 	int refused;  /* answered 429/503, or the connect refused */
@@ -154,6 +155,7 @@ struct accel {
 	double t0;
 	struct connctl *ctl; /* conns 0: decides how many connections */
 	int told;	     /* the controller's target last reported */
+	int sized;	     /* and the count the buffers are sized for */
 	int64_t received;    /* body bytes written, for the controller */
 };
 
@@ -199,6 +201,9 @@ void accel__keep_or_remove(struct accel *a);
  */
 size_t accel__on_header(char *buf, size_t size, size_t nmemb, void *arg);
 size_t accel__on_data(char *ptr, size_t size, size_t nmemb, void *arg);
+/* accel.c: feeds the controller as bytes arrive; returns 1 when c is one
+ * connection more than it holds, and has stopped (its range released). */
+int accel__feed(struct accel *a, struct accel_conn *c, double now);
 /* The probe's reply: mode, size, plan, .part. Returns 0, -EPROTO with the
  * failure recorded on c, or the download's error (a->fatal). */
 int accel__check_probe(struct accel *a, struct accel_conn *c);

@@ -592,5 +592,7 @@ accel__on_data(char *ptr, size_t size, size_t nmemb, void *arg)
 		c->stopped = 1;
 		return 0;
 	}
+	if (accel__feed(a, c, c->last_data))
+		return 0;
 	return n;
 }
