@@ -58,6 +58,10 @@ struct connctl {
 /* Shedding keeps the smaller count when the rate stays within this share
  * of what the larger one had. */
 #define SHED_LOSS 0.15
+/* The same, for a count halved because the thread was busy throughout
+ * (why: cpu_halved()); a per-connection cap halves the rate with the
+ * count. */
+#define CPU_SHED_LOSS 0.3
 /* Refusals this close to the first are of its burst: each lowers the
  * ceiling. Later, one below the ceiling may be the server still counting
  * a connection the client has just closed; only a second one, late enough
@@ -202,14 +206,32 @@ probe(struct connctl *c, double now, double rate, int step,
 	set_target(c, now, c->target + step, why);
 }
 
+/*
+ * The caller's thread is the limit at base_n connections or above: more
+ * would not pay, and fewer may carry as much for less work (uncapped on
+ * loopback, eight took 7 % longer than four). Half is tried, once.
+ */
+static void
+cpu_halve(struct connctl *c, double now)
+{
+	c->phase = CONNCTL_LESS;
+	c->lower = 0;
+	set_target(c, now, c->base_n / 2, CONNCTL_CPU);
+}
+
 /* The added connections brought nothing: back to the count that paid,
- * and after a first search, try fewer than that. */
+ * and after a first search, try fewer than that (half, when the thread
+ * was busy throughout). */
 static void
 plateau(struct connctl *c, double now)
 {
 	if (c->phase == CONNCTL_TRY && c->probe_wait < PROBE_WAIT_MAX)
 		c->probe_wait *= 2;
-	if (c->phase == CONNCTL_GROW && c->base_n > 1 && !c->cpu_bound) {
+	if (c->phase == CONNCTL_GROW && c->base_n > 1 && c->cpu_bound) {
+		cpu_halve(c, now);
+		return;
+	}
+	if (c->phase == CONNCTL_GROW && c->base_n > 1) {
 		c->phase = CONNCTL_LESS;
 		c->lower = 0;
 		set_target(c, now, c->base_n / 2, CONNCTL_SHED);
@@ -278,6 +300,23 @@ shed_next(const struct connctl *c)
 	return c->lower > 0 ? (c->lower + c->base_n + 1) / 2 : c->base_n / 2;
 }
 
+/* Halved because the thread was the limit: half stays, unless it lost
+ * more than the noise of the rate it is compared with (the first
+ * window's, when the count was halved after it: the shortest, and the
+ * one that drained the socket buffers filled at the start). */
+static void
+cpu_halved(struct connctl *c, double now, double rate)
+{
+	if (rate >= (1 - CPU_SHED_LOSS) * c->base_rate) {
+		c->base_n = c->target;
+		c->base_rate = rate;
+		hold(c, now, rate);
+		return;
+	}
+	set_target(c, now, c->base_n, CONNCTL_PLATEAU);
+	hold(c, now, c->base_rate);
+}
+
 /* Shedding: did the rate hold with fewer? Then fewer still, down to one
  * or to the count seen not to hold it; else halfway back. */
 static void
@@ -285,6 +324,10 @@ shed(struct connctl *c, double now, double rate)
 {
 	int next;
 
+	if (c->reason == CONNCTL_CPU) {
+		cpu_halved(c, now, rate);
+		return;
+	}
 	if (rate >= (1 - SHED_LOSS) * c->base_rate) {
 		c->base_n = c->target;
 		c->base_rate = rate;
@@ -307,13 +350,7 @@ first(struct connctl *c, double now, double rate)
 	c->base_n = c->target;
 	c->base_rate = rate;
 	if (c->cpu_bound && c->target > 1) {
-		/* The caller's thread is the limit: more would not pay, and
-		 * fewer may carry as much for less work (uncapped on
-		 * loopback, eight took 7 % longer than four). Half, once:
-		 * shedding stops where the thread is still the limit. */
-		c->phase = CONNCTL_LESS;
-		c->lower = 0;
-		set_target(c, now, c->target / 2, CONNCTL_CPU);
+		cpu_halve(c, now);
 	} else if (c->cpu_bound) {
 		c->reason = CONNCTL_CPU;
 		hold(c, now, rate);
@@ -388,15 +425,19 @@ window_end(struct connctl *c, double now, int64_t bytes)
 	double rate;
 
 	mark(c, &e, now, bytes);
-	if (!steady(rate_between(&c->w0, &c->wm), rate_between(&c->wm, &e)) &&
+	c->cpu_bound = c->o.busy != NULL &&
+		       e.busy - c->w0.busy >= CPU_BOUND * (now - c->w0.t);
+	/* A first window the thread was busy throughout is taken as it is:
+	 * what comes next (half, once) does not depend on steady halves,
+	 * and each window more at the start count costs the download. */
+	if (!(c->cpu_bound && c->base_n == 0) &&
+	    !steady(rate_between(&c->w0, &c->wm), rate_between(&c->wm, &e)) &&
 	    now - c->opened < MAX_WINDOWS * window_of(c)) {
 		c->w0 = c->wm;
 		c->wm = e;
 		return;
 	}
 	rate = rate_between(&c->w0, &e);
-	c->cpu_bound = c->o.busy != NULL &&
-		       e.busy - c->w0.busy >= CPU_BOUND * (now - c->w0.t);
 	/* The next window begins here, unless the target changes. */
 	c->w0 = e;
 	c->opened = now;
@@ -411,8 +452,6 @@ connctl_update(struct connctl *c, double now, int64_t bytes)
 		c->resume = 0;
 		set_target(c, now, c->resume_n, CONNCTL_CEILING);
 	}
-	/* A new connection's first moments (handshake, slow start) say
-	 * nothing about what it will bring. */
 	if (now - c->changed < settle_of(c))
 		return c->target;
 	if (c->measuring == 0) {

@@ -30,14 +30,16 @@ struct trace {
 
 /* The options run() gives the controller; NULL: the defaults. */
 static const struct connctl_opts *run_opts;
-/* The trace's clock, and the share of it the caller's thread is busy. */
-static double clock_now, busy_share;
+/* The share of the time the caller's thread is busy; with more than
+ * busy_over connections (0: none), all of it. And its busy clock. */
+static double busy_share, busy_now;
+static int busy_over;
 
 static double
 busy_clock(void *arg)
 {
 	(void)arg;
-	return busy_share * clock_now;
+	return busy_now;
 }
 
 /* Runs the controller for secs seconds against rate(n, t); with noise, a
@@ -54,6 +56,7 @@ run(rate_fn *rate, double secs, double noise, struct trace *tr)
 	tr->bytes = 0;
 	tr->changes = 0;
 	tr->first = -1;
+	busy_now = 0;
 	last = connctl_target(c);
 	for (double t = 0; t < secs; t += STEP, n++) {
 		int k = connctl_target(c);
@@ -62,7 +65,7 @@ run(rate_fn *rate, double secs, double noise, struct trace *tr)
 		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
 		r *= 1 + noise * ((double)(x % 2001) / 1000.0 - 1);
 		tr->bytes += r * STEP;
-		clock_now = t + STEP;
+		busy_now += STEP * (busy_over > 0 && k > busy_over ? 1 : busy_share);
 		k = connctl_update(c, t + STEP, (int64_t)tr->bytes);
 		if (k != last && tr->changes++ == 0)
 			tr->first = t + STEP;
@@ -117,6 +120,15 @@ choppy(int n, double t)
 	return per_conn(n, t) * (slot % 2 ? 1.5 : 0.5);
 }
 
+/* A CPU-bound download: four connections measure a fifth below eight,
+ * as a short first window can make them. */
+static double
+cpu_noisy(int n, double t)
+{
+	(void)t;
+	return n >= 8 ? 100 * MiB : 80 * MiB;
+}
+
 static void
 test_parallel_pays(void **state)
 {
@@ -162,10 +174,24 @@ test_cpu_bound_holds(void **state)
 	run(link_only, 10, 0, &tr);
 	assert_int_equal(tr.final, 4);
 	assert_true(tr.changes <= 1);
+	/* And a fifth less at half, still busy throughout, is taken for
+	 * the first window's noise: half stays. */
+	run(cpu_noisy, 10, 0, &tr);
+	assert_int_equal(tr.final, 4);
+	assert_true(tr.changes <= 1);
 	/* Busy only half the time: it grows as before. */
 	busy_share = 0.5;
 	run(per_conn, 10, 0, &tr);
 	assert_int_equal(tr.final, 16);
+	/* Not busy at the start count, so it grows; busy throughout at the
+	 * count it grew to, which brought nothing: half the start count. */
+	busy_over = 8;
+	run(cpu_noisy, 10, 0, &tr);
+	assert_int_equal(tr.at[1], 4);
+	assert_int_equal(tr.final, 4);
+	/* (Eight, sixteen, four, and one probe and back.) */
+	assert_true(tr.changes <= 4);
+	busy_over = 0;
 	run_opts = NULL;
 }
 
