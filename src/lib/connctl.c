@@ -427,10 +427,11 @@ window_end(struct connctl *c, double now, int64_t bytes)
 	mark(c, &e, now, bytes);
 	c->cpu_bound = c->o.busy != NULL &&
 		       e.busy - c->w0.busy >= CPU_BOUND * (now - c->w0.t);
-	/* A first window the thread was busy throughout is taken as it is:
-	 * what comes next (half, once) does not depend on steady halves,
-	 * and each window more at the start count costs the download. */
-	if (!(c->cpu_bound && c->base_n == 0) &&
+	/* A window the thread was busy throughout is taken as it is: halves
+	 * that differ tell a path still ramping up, and this one waits on
+	 * no path; each window more at a count that costs CPU costs the
+	 * download. */
+	if (!c->cpu_bound &&
 	    !steady(rate_between(&c->w0, &c->wm), rate_between(&c->wm, &e)) &&
 	    now - c->opened < MAX_WINDOWS * window_of(c)) {
 		c->w0 = c->wm;
