@@ -13,8 +13,9 @@
  * each connection: parallel pays), and when the added ones bring nothing
  * (a link all connections share) it goes back and sheds connections below
  * the start for as long as the rate holds. A thread of the caller's that
- * is busy the whole window (a CPU-bound download) stops the search where
- * it is: more connections would cost CPU and bring nothing. It holds what
+ * is busy the whole window (a CPU-bound download) stops the search: more
+ * connections would cost CPU and bring nothing, and half as many is tried
+ * once, kept unless it loses more than noise. It holds what
  * it found and probes again now and then, or at once when the rate falls,
  * so a server that throttles harder mid-way gets more connections. A probe
  * that fails makes the next one wait twice as long, so a steady link never
