@@ -65,7 +65,8 @@ run(rate_fn *rate, double secs, double noise, struct trace *tr)
 		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
 		r *= 1 + noise * ((double)(x % 2001) / 1000.0 - 1);
 		tr->bytes += r * STEP;
-		busy_now += STEP * (busy_over > 0 && k > busy_over ? 1 : busy_share);
+		busy_now += STEP *
+			    (busy_over > 0 && k > busy_over ? 1 : busy_share);
 		k = connctl_update(c, t + STEP, (int64_t)tr->bytes);
 		if (k != last && tr->changes++ == 0)
 			tr->first = t + STEP;
