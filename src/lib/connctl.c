@@ -453,6 +453,8 @@ connctl_update(struct connctl *c, double now, int64_t bytes)
 		c->resume = 0;
 		set_target(c, now, c->resume_n, CONNCTL_CEILING);
 	}
+	/* A new connection's first moments (handshake, slow start) say
+	 * nothing about what it will bring. */
 	if (now - c->changed < settle_of(c))
 		return c->target;
 	if (c->measuring == 0) {
