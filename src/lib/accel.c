@@ -764,11 +764,17 @@ refill(struct accel *a, double now, double *wake)
 	}
 }
 
-/* Sets on c's handle what belongs to this connection and download. */
+/* Sets on c's handle what belongs to this connection and download. The
+ * probe's handle is made before the controller: its receive buffer is
+ * the share of the count the controller will start with, not of the most
+ * it may reach (a quarter MiB instead of half; the probe's range is an
+ * eighth of the file, read through the smaller buffer to its end). */
 static int
 bind_conn(struct accel *a, struct accel_conn *c)
 {
-	long buf = recv_buf(target(a));
+	long buf = recv_buf(a->ctl == NULL && a->o->conns == 0 ?
+				    connctl_start_count(a->nconns) :
+				    target(a));
 
 	curl_easy_setopt(c->easy, CURLOPT_PRIVATE, c);
 	curl_easy_setopt(c->easy, CURLOPT_ERRORBUFFER, c->errbuf);
