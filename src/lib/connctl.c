@@ -207,16 +207,17 @@ probe(struct connctl *c, double now, double rate, int step,
 }
 
 /*
- * The caller's thread is the limit at base_n connections or above: more
- * would not pay, and fewer may carry as much for less work (uncapped on
- * loopback, eight took 7 % longer than four). Half is tried, once.
+ * Sheds to half of base_n, the count that paid. Why says whether the
+ * caller's thread was the limit (CONNCTL_CPU): then more would not pay,
+ * and fewer may carry as much for less work; half is tried once
+ * (cpu_halved()). Otherwise shedding goes on while the rate holds.
  */
 static void
-cpu_halve(struct connctl *c, double now)
+halve(struct connctl *c, double now, enum connctl_reason why)
 {
 	c->phase = CONNCTL_LESS;
 	c->lower = 0;
-	set_target(c, now, c->base_n / 2, CONNCTL_CPU);
+	set_target(c, now, c->base_n / 2, why);
 }
 
 /* The added connections brought nothing: back to the count that paid,
@@ -227,14 +228,8 @@ plateau(struct connctl *c, double now)
 {
 	if (c->phase == CONNCTL_TRY && c->probe_wait < PROBE_WAIT_MAX)
 		c->probe_wait *= 2;
-	if (c->phase == CONNCTL_GROW && c->base_n > 1 && c->cpu_bound) {
-		cpu_halve(c, now);
-		return;
-	}
 	if (c->phase == CONNCTL_GROW && c->base_n > 1) {
-		c->phase = CONNCTL_LESS;
-		c->lower = 0;
-		set_target(c, now, c->base_n / 2, CONNCTL_SHED);
+		halve(c, now, c->cpu_bound ? CONNCTL_CPU : CONNCTL_SHED);
 		return;
 	}
 	set_target(c, now, c->base_n, CONNCTL_PLATEAU);
@@ -350,7 +345,7 @@ first(struct connctl *c, double now, double rate)
 	c->base_n = c->target;
 	c->base_rate = rate;
 	if (c->cpu_bound && c->target > 1) {
-		cpu_halve(c, now);
+		halve(c, now, CONNCTL_CPU);
 	} else if (c->cpu_bound) {
 		c->reason = CONNCTL_CPU;
 		hold(c, now, rate);
