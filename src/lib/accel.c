@@ -455,6 +455,12 @@ target(const struct accel *a)
 	return a->ctl != NULL ? connctl_target(a->ctl) : a->nconns;
 }
 
+int
+accel__start_count(const struct accel *a)
+{
+	return a->o->conns > 0 ? a->nconns : connctl_start_count(a->nconns);
+}
+
 /* A connection's share of the receive buffer budget when held
  * connections share it. */
 static long
@@ -772,9 +778,7 @@ refill(struct accel *a, double now, double *wake)
 static int
 bind_conn(struct accel *a, struct accel_conn *c)
 {
-	long buf = recv_buf(a->ctl == NULL && a->o->conns == 0 ?
-				    connctl_start_count(a->nconns) :
-				    target(a));
+	long buf = recv_buf(a->ctl != NULL ? target(a) : accel__start_count(a));
 
 	curl_easy_setopt(c->easy, CURLOPT_PRIVATE, c);
 	curl_easy_setopt(c->easy, CURLOPT_ERRORBUFFER, c->errbuf);

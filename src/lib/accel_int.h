@@ -204,6 +204,9 @@ size_t accel__on_data(char *ptr, size_t size, size_t nmemb, void *arg);
 /* accel.c: feeds the controller as bytes arrive; returns 1 when c is one
  * connection more than it holds, and has stopped (its range released). */
 int accel__feed(struct accel *a, struct accel_conn *c, double now);
+/* accel.c: the connections a download starts with: -n N's N, or the
+ * count the controller starts at. */
+int accel__start_count(const struct accel *a);
 /* The probe's reply: mode, size, plan, .part. Returns 0, -EPROTO with the
  * failure recorded on c, or the download's error (a->fatal). */
 int accel__check_probe(struct accel *a, struct accel_conn *c);

@@ -19,7 +19,6 @@
 
 #include "accel.h"
 #include "accel_int.h"
-#include "connctl.h"
 #include "fsutil.h"
 #include "mtime.h"
 #include "urlname.h"
@@ -348,8 +347,7 @@ start_ranges(struct accel *a, int64_t size)
 	 * connection it adds splits one that is running, so they all end
 	 * together; ranges for all it might add left those it adds after
 	 * the first window a late start to make up at the end. */
-	int ranges =
-		a->o->conns > 0 ? a->nconns : connctl_start_count(a->nconns);
+	int ranges = accel__start_count(a);
 
 	if ((rc = make_headers(a)) < 0) {
 		accel__err(a, rc, a->o->urls[0], "%s", strerror(-rc));
