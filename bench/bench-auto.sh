@@ -190,10 +190,10 @@ best=$(for n in 4 16; do median throttle-$n 1; done | sort -n | head -n 1)
 a=$(median throttle-auto 1)
 echo "| 4 -> 1 MiB/s per conn after 10 s, 16 MiB/s link, 200 MiB | $a ($(median throttle-auto 2), $(median throttle-auto 3)) | best of -n 4 ($(median throttle-4 1)), -n 16 ($(median throttle-16 1)): $best | $(ratio "$a" "$best") (>= 0.90x) |"
 a=$(median big-auto 1) f=$(median big-4 1)
-# The pairs' ratios, -n 4's time over auto's, lowest to highest.
-pairs=$(paste -d ' ' "$R/big-auto" "$R/big-4" | awk '
+# The pairs' ratios, -n 4's time over auto's, and their median.
+paste -d ' ' "$R/big-auto" "$R/big-4" | awk '
 	$1 == "fail" || $4 == "fail" { print "fail"; next }
-	{ printf "%.3f\n", $4 / $1 }' | sort -n)
-pr=$(echo "$pairs" | awk '/fail/ { f = 1 } { v[NR] = $1 }
-	END { if (f || !NR) print "-"; else printf "%.2fx", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
-echo "| uncapped 1 GiB, nginx | $a ($(median big-auto 2)) | -n 4: $f | $pr (>= 0.95x), median of $(echo "$pairs" | grep -c .) pairs, $(echo "$pairs" | head -n 1)-$(echo "$pairs" | tail -n 1) |"
+	{ printf "%.3f\n", $4 / $1 }' | sort -n >"$R/big-pairs"
+pr=$(median big-pairs 1)
+case $pr in fail | -) ;; *) pr=$(awk -v r="$pr" 'BEGIN {printf "%.2fx", r}') ;; esac
+echo "| uncapped 1 GiB, nginx | $a ($(median big-auto 2)) | -n 4: $f | $pr (>= 0.95x), median of $(wc -l <"$R/big-pairs") pairs, $(head -n 1 "$R/big-pairs")-$(tail -n 1 "$R/big-pairs") |"
