@@ -39,7 +39,9 @@ struct accel_opts {
 	 * it; 0: opened from path (a folder is never standard input). */
 	int folder_fd;
 	/* The caller saw no NAME.part.state: a fresh download need not
-	 * remove one. */
+	 * remove one, and leaves alone a NAME.part found with one (an
+	 * earlier run's, come since the caller looked): it fails with
+	 * -EEXIST, the partial file kept for a resume. */
 	int no_old_state;
 	int disposition;       /* name the file as the first reply's
 				* Content-Disposition says, if it does, in

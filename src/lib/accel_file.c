@@ -336,7 +336,8 @@ accel__keep_or_remove(struct accel *a)
  * before anything changes it: a second download into the same name loses
  * the lock and leaves the first one's file as it was. fresh: created when
  * missing. Returns the descriptor, or -errno (-EBUSY: another download
- * holds it; -ELOOP: a symlink; -EINVAL: not a regular file).
+ * holds it; -ELOOP: a symlink; -EINVAL: not a regular file; -EEXIST: an
+ * earlier run's, see no_old_state).
  */
 static int
 lock_part(struct accel *a, int fresh)
@@ -355,6 +356,12 @@ lock_part(struct accel *a, int fresh)
 				    base | O_CREAT | O_EXCL, 0644) :
 			     -1;
 		made = fd >= 0;
+		/* There, with a state the caller did not see: an earlier
+		 * run's partial file, for a resume to take. */
+		if (fd < 0 && fresh && errno == EEXIST && a->o->no_old_state &&
+		    fstatat(a->dirfd, a->state_name, &st,
+			    AT_SYMLINK_NOFOLLOW) == 0)
+			return -EEXIST;
 		if (fd < 0 && (!fresh || errno == EEXIST))
 			fd = openat(a->dirfd, a->part_name, base);
 		if (fd < 0 && errno == ENOENT && fresh)

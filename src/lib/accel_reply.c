@@ -394,9 +394,13 @@ accel__check_probe(struct accel *a, struct accel_conn *c)
 	if (eff != NULL && a->src[0].eff == NULL)
 		a->src[0].eff = strdup(eff);
 	if ((rc = accel__open_part(a, size < 0 ? 0 : size, !resume)) < 0) {
+		a->res->kept = rc == -EEXIST;
 		accel__err(a, rc, a->part, "%s",
 			   rc == -EBUSY ?
 				   "another download is writing it" :
+			   rc == -EEXIST ?
+				   "an earlier download's .part is there; "
+				   "resume it with -c" :
 			   rc == -ESTALE ?
 				   "its size does not match its state file" :
 			   rc == -ELOOP	 ? "is a symbolic link; not followed" :

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "batch.h"
+#include "fsutil.h"
 #include "mtime.h"
 #include "tpool.h"
 #include "urlname.h"
@@ -304,6 +305,11 @@ struct batch_runner {
 	struct batch_job *jobs; /* one per item */
 	unsigned per_worker;	/* files one worker runs at once */
 	atomic_size_t next;	/* the next item a worker claims */
+	/* Without -c: the NAME.part.state files in the run's folder when it
+	 * started, when one pass over it could tell (states_listed). */
+	char **states;
+	size_t nstates;
+	int states_listed;
 };
 
 static int
@@ -449,7 +455,10 @@ skip_or_refuse(const struct batch_runner *r, struct batch_item *it)
 	}
 	snprintf(part, sizeof(part), "%s.part.state", it->path);
 	if (!r->o->resume && r->o->keep_parts &&
-	    fstatat(r->o->dirfd, part, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+	    (r->states_listed && strchr(part, '/') == NULL ?
+		     fsutil_names_has(r->states, r->nstates, part) :
+		     fstatat(r->o->dirfd, part, &st, AT_SYMLINK_NOFOLLOW) ==
+			     0)) {
 		it->state = BATCH_FAILED;
 		it->res.kept = 1;
 		snprintf(it->res.errmsg, sizeof(it->res.errmsg),
@@ -569,7 +578,7 @@ start_item(struct batch_runner *r, struct batch_item *it,
 	ao.nurls = it->nurls;
 	ao.path = j->path;
 	ao.folder_fd = j->subfd >= 0 ? j->subfd : o->dirfd;
-	/* keep_parts looked: no state of an earlier run is there. */
+	/* keep_parts looked: no state of an earlier run was there. */
 	ao.no_old_state = o->keep_parts && !o->resume;
 	ao.disposition = o->disposition && it->out == NULL;
 	ao.taken = taken;
@@ -698,6 +707,15 @@ batch_run(struct batch *b, const struct batch_run_opts *o)
 		rc = -ENOMEM;
 		goto out;
 	}
+	/* An earlier run's states, found in one pass over the folder rather
+	 * than a lookup a file; a folder far larger than the list is asked
+	 * name by name. One that comes later is caught as its NAME.part is
+	 * opened (accel's no_old_state). */
+	if (o->keep_parts && !o->resume)
+		r.states_listed =
+			fsutil_list_suffix(o->dirfd, ".part.state",
+					   16 * b->n + 4096, &r.states,
+					   &r.nstates) == 0;
 	if (o->jobs == 0) {
 		/* One file after another, on the calling thread. */
 		struct accel_session *s = worker_init(0, &r);
@@ -742,6 +760,7 @@ batch_run(struct batch *b, const struct batch_run_opts *o)
 out:
 	tpool_free(pool);
 	budget_free(r.budget);
+	fsutil_names_free(r.states, r.nstates);
 	free(r.jobs);
 	return rc;
 }

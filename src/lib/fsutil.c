@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 /* fsutil.c -- folder trees, whole writes, and a file's SHA-256. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -110,6 +111,84 @@ out:
 	EVP_MD_CTX_free(ctx);
 	free(buf);
 	return rc;
+}
+
+static int
+cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int
+fsutil_list_suffix(int dirfd, const char *suffix, size_t max, char ***names,
+		   size_t *n)
+{
+	size_t ls = strlen(suffix), cap = 0, seen = 0;
+	char **v = NULL;
+	struct dirent *e;
+	DIR *d;
+	int fd, rc = 0;
+
+	*names = NULL;
+	*n = 0;
+	if ((fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return -errno;
+	if ((d = fdopendir(fd)) == NULL) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
+	for (errno = 0; (e = readdir(d)) != NULL; errno = 0) {
+		size_t l = strlen(e->d_name);
+
+		if (++seen > max) {
+			rc = -E2BIG;
+			break;
+		}
+		if (l <= ls || memcmp(e->d_name + l - ls, suffix, ls) != 0)
+			continue;
+		if (*n == cap) {
+			char **t = realloc(v, (cap = cap ? 2 * cap : 8) *
+						      sizeof(*v));
+			if (t == NULL) {
+				rc = -ENOMEM;
+				break;
+			}
+			v = t;
+		}
+		if ((v[*n] = strdup(e->d_name)) == NULL) {
+			rc = -ENOMEM;
+			break;
+		}
+		(*n)++;
+	}
+	if (rc == 0 && errno != 0)
+		rc = -errno;
+	closedir(d);
+	if (rc < 0) {
+		fsutil_names_free(v, *n);
+		*n = 0;
+		return rc;
+	}
+	if (*n > 1)
+		qsort(v, *n, sizeof(*v), cmp_names);
+	*names = v;
+	return 0;
+}
+
+void
+fsutil_names_free(char **names, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
+int
+fsutil_names_has(char *const *names, size_t n, const char *name)
+{
+	return n > 0 &&
+	       bsearch(&name, names, n, sizeof(*names), cmp_names) != NULL;
 }
 
 int

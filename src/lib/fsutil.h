@@ -25,6 +25,20 @@ int fsutil_write_all(int fd, const void *p, size_t n, off_t off);
  * (-ENOMEM, -EIO for a digest failure). */
 int fsutil_sha256(int fd, unsigned char md[32]);
 
+/* The names in the folder dirfd that end in suffix, sorted by strcmp,
+ * into *names (freed with fsutil_names_free) and their count into *n,
+ * reading no more than max entries: a folder with more returns -E2BIG,
+ * and the caller asks name by name instead. One pass over the folder
+ * costs less than a lookup a name for a list of files (a lookup that
+ * fails still walks the path and leaves a negative dentry). Returns 0 or
+ * -errno. */
+int fsutil_list_suffix(int dirfd, const char *suffix, size_t max,
+		       char ***names, size_t *n);
+/* Frees what fsutil_list_suffix gave. */
+void fsutil_names_free(char **names, size_t n);
+/* Whether name is among the n sorted names. */
+int fsutil_names_has(char *const *names, size_t n, const char *name);
+
 /* Whether a file can be made in the folder dirfd: makes one and removes
  * it. Returns 0 or -errno. */
 int fsutil_probe_dir(int dirfd);

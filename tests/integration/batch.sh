@@ -281,6 +281,25 @@ timeout 60 "$TD" -i uslow -d kill9 -q 2>err.k
 is "$?" 1 "without -c, a .part of an earlier run fails its file"
 check "and says to resume with -c" grep -q 'resume it with -c' err.k
 check "SIGKILL, then -c: every file complete" resumed kill9
+# A partial file with its state that comes after the run looked at the
+# folder (an earlier run's, left there meanwhile): found as its NAME.part
+# is opened, and left alone all the same. late1 is slow, so f7, after it
+# with -j 1, starts after the two files are planted.
+head -c 600000 /dev/urandom >"$W/slow/late1"
+printf '%s\n' "$U/slow/late1" "$U/f/f7" >ulate
+mkdir late
+timeout 60 "$TD" -i ulate -d late -j 1 -s 1 -q 2>err.l &
+pid=$!
+for i in $(seq 1 100); do [ -f late/late1.part ] && break; sleep 0.05; done
+echo partial >late/f7.part
+echo state >late/f7.part.state
+wait $pid
+is "$?" 1 "a .part with a state that came since the start fails its file"
+check "and says to resume with -c" grep -q "late/f7.part: an earlier download's .part is there; resume it with -c" err.l
+check "the earlier run's files are left as they were" \
+	[ "$(cat late/f7.part late/f7.part.state)" = "partial
+state" ]
+check "the file before it is saved" cmp -s "$W/slow/late1" late/late1
 
 # A write that fails (file size limit: writes past 100 KiB fail with EFBIG,
 # SIGXFSZ ignored): that file fails and leaves nothing (its NAME.part cannot
