@@ -9,10 +9,12 @@
 #    aria2c -i -j 8 -x 4 -s 4 -k 1M; ideal 8 x 40 / (32 x 2) = 5 s.
 #    Median of LISTS_REPS runs (default 3), the tools taking turns.
 # 2. 200 x 64 KiB from nginx, uncapped, -j 8 and -j 32: wall and CPU
-#    (runstat), the median of LISTS_SMALL_REPS paired runs (default 15);
+#    (runstat), the median of LISTS_SMALL_REPS paired runs (default 31);
 #    with LISTS_BASE=DIR (another build's bin/) that build's
-#    threaded-download runs beside, as the base of the ratios; else curl
-#    --parallel is the base.
+#    threaded-download runs beside, as the base of the ratios, and the
+#    median of the run-by-run ratios is given too (a run of 20 ms swings
+#    by more than the 5 % looked for; the pairs cancel the drift); else
+#    curl --parallel is the base.
 # 3. A 4-file list (4 x 24 MiB, -j 16 -s 4, 2 MiB/s per connection) killed
 #    with SIGKILL after 2 s, then run again with -c: the bytes the server
 #    sent in all, less the files' size, against one second of transfer
@@ -28,7 +30,7 @@ bin=${NT_BIN:-$top/build/plain/bin}
 helpers=${NT_HELPERS:-$top/build/plain/helpers}
 BB=${NT_BENCH_BIN:-$(dirname "$bin")/bench}
 reps=${LISTS_REPS:-3}
-sreps=${LISTS_SMALL_REPS:-15}
+sreps=${LISTS_SMALL_REPS:-31}
 base=${LISTS_BASE:-}
 MiB=1048576
 
@@ -113,6 +115,13 @@ stat1() {
 	[ "$(ls "$outdir/o" | wc -l)" -eq 200 ] || echo "FAIL: $name" >&2
 	cat "$tmp/t" >>"$tmp/$name"
 }
+# pairs N: the median, lowest and highest of column N of new over old,
+# run by run.
+pairs() {
+	paste -d ' ' "$tmp/new" "$tmp/old" | awk -v n="$1" '{ print $n / $(n + 3) }' |
+		sort -n | awk '{ v[NR] = $1 } END {
+			printf "%.3f (%.2f-%.2f)", v[int((NR + 1) / 2)], v[1], v[NR] }'
+}
 echo
 echo "## 200 x 64 KiB, uncapped (nginx); median of $sreps paired runs"
 printf '%-40s %3s %8s %8s %8s %8s\n' tool N wall cpu "x wall" "x cpu"
@@ -134,10 +143,12 @@ for n in 8 32; do
 		old) l="threaded-download -j N ($base)" ;;
 		curl) l="curl --parallel-max N" ;;
 		esac
-		printf '%-40s %3s %8s %8s %8s %8s\n' "$l" $n "$w" "$c" \
+		printf '%-40s %3s %8.4f %8.4f %8s %8s\n' "$l" $n "$w" "$c" \
 			"$(awk -v a="$w" -v b="$rw" 'BEGIN { printf "%.2f", a / b }')" \
 			"$(awk -v a="$c" -v b="$rc" 'BEGIN { printf "%.2f", a / b }')"
 	done
+	[ -n "$base" ] && echo "  paired, new / base run by run (median, lowest-highest):" \
+		"wall $(pairs 1), cpu $(pairs 2)"
 done
 echo "(x wall, x cpu: over the $( [ -n "$base" ] && echo "base build's" || echo "curl") median)"
 fi

@@ -46,7 +46,7 @@ main(int argc, char **argv)
 	if (wait4(pid, &st, 0, &ru) < 0)
 		err(2, "wait4");
 	t1 = mtime_now();
-	fprintf(out, "%.3f %.3f %ld\n", t1 - t0,
+	fprintf(out, "%.6f %.6f %ld\n", t1 - t0,
 		tv(ru.ru_utime) + tv(ru.ru_stime), ru.ru_maxrss);
 	if (fclose(out) != 0)
 		err(2, "%s", argv[1]);
