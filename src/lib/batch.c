@@ -639,6 +639,32 @@ item_unrunnable(struct batch_runner *r, struct batch_item *it)
  * downloads on, all on the calling thread, until the items run out and
  * its last download ends.
  */
+/* Waits up to timeout seconds for room to start a file: for held, a
+ * connection to one of its hosts, not only one in all (with a host at
+ * its cap, the run's total alone said yes at once, and a worker with no
+ * file running spun on it). */
+static void
+wait_room(struct batch_runner *r, const struct batch_item *held, double timeout)
+{
+	char(*keys)[BUDGET_HOST_MAX] = NULL;
+	const char **hosts = NULL;
+	int n = 0;
+
+	if (held != NULL && held->nurls > 0 &&
+	    (keys = calloc((size_t)held->nurls, sizeof(*keys))) != NULL &&
+	    (hosts = calloc((size_t)held->nurls, sizeof(*hosts))) != NULL)
+		for (int i = 0; i < held->nurls; i++)
+			if (budget_host(held->urls[i], keys[n],
+					sizeof(keys[n])) == 0) {
+				hosts[n] = keys[n];
+				n++;
+			}
+	/* No host to wait for (none valid, or no memory): any room. */
+	budget_wait_room(r->budget, hosts, n, timeout);
+	free(hosts);
+	free(keys);
+}
+
 static void
 worker_task(void *wctx, void *arg)
 {
@@ -654,7 +680,8 @@ worker_task(void *wctx, void *arg)
 	}
 	for (;;) {
 		while (more && accel_session_busy(s) < (int)r->per_worker) {
-			if (held == NULL && budget_wait_room(r->budget, 0) &&
+			if (held == NULL &&
+			    budget_wait_room(r->budget, NULL, 0, 0) &&
 			    (held = claim(r)) == NULL)
 				more = 0;
 			if (held == NULL || (first = take_first(r, held)) == 0)
@@ -667,7 +694,7 @@ worker_task(void *wctx, void *arg)
 		else if ((!more && held == NULL) || stopping(r->o))
 			break;
 		else
-			budget_wait_room(r->budget, 0.1);
+			wait_room(r, held, 0.1);
 	}
 }
 

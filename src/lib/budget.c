@@ -173,9 +173,10 @@ budget_put(struct budget *b, const char *host)
 		h->open--;
 		b->open--;
 	}
-	/* One connection back: one waiter may start a file on it. */
+	/* One connection back: waiters for other hosts cannot use it, so
+	 * all look (they are a few threads, one a worker at most). */
 	if (b->waiters > 0)
-		pthread_cond_signal(&b->room);
+		pthread_cond_broadcast(&b->room);
 	pthread_mutex_unlock(&b->mu);
 }
 
@@ -232,14 +233,25 @@ budget_want(struct budget *b, int delta)
 	pthread_mutex_unlock(&b->mu);
 }
 
+/* Room in all and, with n > 0, to one of the hosts. */
 static int
-has_room(const struct budget *b)
+has_room(struct budget *b, const char *const *hosts, int n)
 {
-	return b->o.total <= 0 || b->o.total - b->open > b->demand;
+	if (b->o.total > 0 && b->o.total - b->open <= b->demand)
+		return 0;
+	for (int i = 0; i < n; i++) {
+		struct budget_hostent *h = host_of(b, hosts[i]);
+
+		/* Without memory for its entry, a take fails too. */
+		if (h != NULL && (cap_of(b, h) == 0 || h->open < cap_of(b, h)))
+			return 1;
+	}
+	return n == 0;
 }
 
 int
-budget_wait_room(struct budget *b, double timeout)
+budget_wait_room(struct budget *b, const char *const *hosts, int n,
+		 double timeout)
 {
 	struct timespec ts;
 	double until = mtime_now() + timeout;
@@ -254,11 +266,11 @@ budget_wait_room(struct budget *b, double timeout)
 	}
 	pthread_mutex_lock(&b->mu);
 	b->waiters++;
-	while (!(room = has_room(b)) && mtime_now() < until)
+	while (!(room = has_room(b, hosts, n)) && mtime_now() < until)
 		if (pthread_cond_timedwait(&b->room, &b->mu, &ts) != 0)
 			break;
 	b->waiters--;
-	room = has_room(b);
+	room = has_room(b, hosts, n);
 	pthread_mutex_unlock(&b->mu);
 	return room;
 }

@@ -57,11 +57,13 @@ int budget_host_cap(struct budget *b, const char *host);
 void budget_want(struct budget *b, int delta);
 /*
  * Whether another download should start: a connection is free that no
- * running download is waiting for. Waits up to timeout seconds for one
- * (a budget_put() or a smaller demand wakes it); returns 1 when there is
- * room, 0 when the time ran out.
+ * running download is waiting for and, with n > 0, one of the n hosts
+ * (budget_host() keys) has room under its cap. Waits up to timeout
+ * seconds for that (a budget_put() or a smaller demand wakes it);
+ * returns 1 when there is room, 0 when the time ran out.
  */
-int budget_wait_room(struct budget *b, double timeout);
+int budget_wait_room(struct budget *b, const char *const *hosts, int n,
+		     double timeout);
 
 /*
  * The byte rate: whether bytes may arrive now. Returns 1 when the run has

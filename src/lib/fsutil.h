@@ -32,8 +32,8 @@ int fsutil_sha256(int fd, unsigned char md[32]);
  * costs less than a lookup a name for a list of files (a lookup that
  * fails still walks the path and leaves a negative dentry). Returns 0 or
  * -errno. */
-int fsutil_list_suffix(int dirfd, const char *suffix, size_t max,
-		       char ***names, size_t *n);
+int fsutil_list_suffix(int dirfd, const char *suffix, size_t max, char ***names,
+		       size_t *n);
 /* Frees what fsutil_list_suffix gave. */
 void fsutil_names_free(char **names, size_t n);
 /* Whether name is among the n sorted names. */

@@ -92,14 +92,14 @@ test_room_and_demand(void **state)
 	double t0;
 
 	(void)state;
-	assert_int_equal(budget_wait_room(b, 0), 1);
+	assert_int_equal(budget_wait_room(b, NULL, 0, 0), 1);
 	assert_int_equal(budget_take(b, "h"), 0);
 	budget_want(b, 3); /* the running file wants three more */
 	t0 = mtime_now();
-	assert_int_equal(budget_wait_room(b, 0.05), 0);
+	assert_int_equal(budget_wait_room(b, NULL, 0, 0.05), 0);
 	assert_true(mtime_now() - t0 >= 0.04);
 	budget_want(b, -1); /* it wants two more: one is free for others */
-	assert_int_equal(budget_wait_room(b, 0), 1);
+	assert_int_equal(budget_wait_room(b, NULL, 0, 0), 1);
 	budget_want(b, -2);
 	budget_put(b, "h");
 	/* No total: always room. */
@@ -107,13 +107,15 @@ test_room_and_demand(void **state)
 	budget_free(b);
 	b = budget_new(&o);
 	budget_want(b, 100);
-	assert_int_equal(budget_wait_room(b, 0), 1);
+	assert_int_equal(budget_wait_room(b, NULL, 0, 0), 1);
 	budget_free(b);
 }
 
 struct waiter {
 	struct budget *b;
 	int room;
+	const char *const *hosts;
+	int nhosts;
 };
 
 static void *
@@ -121,7 +123,7 @@ wait_thread(void *arg)
 {
 	struct waiter *w = arg;
 
-	w->room = budget_wait_room(w->b, 5);
+	w->room = budget_wait_room(w->b, w->hosts, w->nhosts, 5);
 	return NULL;
 }
 
@@ -130,7 +132,7 @@ static void
 test_put_wakes_waiter(void **state)
 {
 	struct budget_opts o = {.total = 1};
-	struct waiter w = {budget_new(&o), -1};
+	struct waiter w = {budget_new(&o), -1, NULL, 0};
 	pthread_t t;
 	double t0;
 
@@ -140,6 +142,40 @@ test_put_wakes_waiter(void **state)
 	assert_int_equal(pthread_create(&t, NULL, wait_thread, &w), 0);
 	usleep(50000);
 	budget_put(w.b, "h");
+	pthread_join(t, NULL);
+	assert_int_equal(w.room, 1);
+	assert_true(mtime_now() - t0 < 2);
+	budget_free(w.b);
+}
+
+/* Room for a file is room to one of its hosts: with its host at the cap,
+ * the run's total having room is not enough, and the waiter for that host
+ * wakes when a connection to it comes back, not when another does. */
+static void
+test_room_for_hosts(void **state)
+{
+	struct budget_opts o = {.total = 4, .per_host = 1};
+	const char *a[] = {"a"}, *ab[] = {"a", "b"};
+	struct waiter w = {budget_new(&o), -1, a, 1};
+	pthread_t t;
+	double t0;
+
+	(void)state;
+	assert_int_equal(budget_take(w.b, "a"), 0);
+	assert_int_equal(budget_take(w.b, "c"), 0);
+	assert_int_equal(budget_wait_room(w.b, NULL, 0, 0), 1);
+	t0 = mtime_now();
+	assert_int_equal(budget_wait_room(w.b, a, 1, 0.05), 0);
+	assert_true(mtime_now() - t0 >= 0.04);
+	/* A mirror on another host has room. */
+	assert_int_equal(budget_wait_room(w.b, ab, 2, 0), 1);
+	assert_int_equal(pthread_create(&t, NULL, wait_thread, &w), 0);
+	usleep(50000);
+	budget_put(w.b, "c"); /* wakes it; it goes on waiting for "a" */
+	usleep(50000);
+	assert_int_equal(w.room, -1);
+	t0 = mtime_now();
+	budget_put(w.b, "a");
 	pthread_join(t, NULL);
 	assert_int_equal(w.room, 1);
 	assert_true(mtime_now() - t0 < 2);
@@ -234,6 +270,7 @@ main(void)
 		cmocka_unit_test(test_refused_lowers_host_cap),
 		cmocka_unit_test(test_room_and_demand),
 		cmocka_unit_test(test_put_wakes_waiter),
+		cmocka_unit_test(test_room_for_hosts),
 		cmocka_unit_test(test_rate),
 		cmocka_unit_test(test_threads),
 	};
