@@ -633,12 +633,6 @@ item_unrunnable(struct batch_runner *r, struct batch_item *it)
 	item_end(r, it, -ENOMEM);
 }
 
-/*
- * A worker: starts the next item whenever it runs fewer than its share
- * and a connection is free that no running file wants, and moves its
- * downloads on, all on the calling thread, until the items run out and
- * its last download ends.
- */
 /* Waits up to timeout seconds for room to start a file: for held, a
  * connection to one of its hosts, not only one in all (with a host at
  * its cap, the run's total alone said yes at once, and a worker with no
@@ -665,6 +659,12 @@ wait_room(struct batch_runner *r, const struct batch_item *held, double timeout)
 	free(keys);
 }
 
+/*
+ * A worker: starts the next item whenever it runs fewer than its share
+ * and a connection is free that no running file wants, and moves its
+ * downloads on, all on the calling thread, until the items run out and
+ * its last download ends.
+ */
 static void
 worker_task(void *wctx, void *arg)
 {
