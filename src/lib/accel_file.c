@@ -356,12 +356,6 @@ lock_part(struct accel *a, int fresh)
 				    base | O_CREAT | O_EXCL, 0644) :
 			     -1;
 		made = fd >= 0;
-		/* There, with a state the caller did not see: an earlier
-		 * run's partial file, for a resume to take. */
-		if (fd < 0 && fresh && errno == EEXIST && a->o->no_old_state &&
-		    fstatat(a->dirfd, a->state_name, &st,
-			    AT_SYMLINK_NOFOLLOW) == 0)
-			return -EEXIST;
 		if (fd < 0 && (!fresh || errno == EEXIST))
 			fd = openat(a->dirfd, a->part_name, base);
 		if (fd < 0 && errno == ENOENT && fresh)
@@ -398,9 +392,19 @@ lock_part(struct accel *a, int fresh)
 		/* The name may have moved on while we waited (renamed into
 		 * place by the run that held it): lock what it names now. */
 		if (fstatat(a->dirfd, a->part_name, &now,
-			    AT_SYMLINK_NOFOLLOW) == 0 &&
-		    now.st_ino == st.st_ino && now.st_dev == st.st_dev)
-			return fd;
+			    AT_SYMLINK_NOFOLLOW) != 0 ||
+		    now.st_ino != st.st_ino || now.st_dev != st.st_dev)
+			continue;
+		/* Unlocked, with a state the caller did not see: an earlier
+		 * run's partial file, for a resume to take (a live run's
+		 * lost the lock above). */
+		if (fresh && a->o->no_old_state &&
+		    fstatat(a->dirfd, a->state_name, &now,
+			    AT_SYMLINK_NOFOLLOW) == 0) {
+			close(fd);
+			return -EEXIST;
+		}
+		return fd;
 	}
 	if (fd >= 0)
 		close(fd);
