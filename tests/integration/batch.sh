@@ -300,6 +300,19 @@ check "the earlier run's files are left as they were" \
 	[ "$(cat late/f7.part late/f7.part.state)" = "partial
 state" ]
 check "the file before it is saved" cmp -s "$W/slow/late1" late/late1
+# A folder far larger than the list is asked name by name, not listed:
+# an earlier run's state there is found all the same.
+mkdir crowd
+(cd crowd && seq 1 5000 | sed 's/^/junk/' | xargs touch)
+echo partial >crowd/f7.part
+echo state >crowd/f7.part.state
+printf '%s\n' "$U/f/f6" "$U/f/f7" >ucrowd
+timeout 60 "$TD" -i ucrowd -d crowd -q 2>err.c
+is "$?" 1 "in a crowded folder, an earlier run's .part fails its file"
+check "and says to resume with -c" grep -q "resume it with -c" err.c
+check "and is left as it was" [ "$(cat crowd/f7.part crowd/f7.part.state)" = "partial
+state" ]
+check "the other file is saved" cmp -s "$W/f/f6" crowd/f6
 
 # A write that fails (file size limit: writes past 100 KiB fail with EFBIG,
 # SIGXFSZ ignored): that file fails and leaves nothing (its NAME.part cannot
