@@ -19,6 +19,7 @@
 #include "accel_int.h"
 #include "display.h"
 #include "fsutil.h"
+#include "httpdate.h"
 #include "urlname.h"
 
 void
@@ -273,7 +274,7 @@ accel__finish(struct accel *a)
 	}
 	/* The server's time, as wget gives it: -N compares it next time. */
 	if (a->meta.lastmod[0] != '\0' &&
-	    (ts[1].tv_sec = curl_getdate(a->meta.lastmod, NULL)) >= 0) {
+	    (ts[1].tv_sec = httpdate_parse(a->meta.lastmod)) >= 0) {
 		ts[0].tv_nsec = UTIME_OMIT;
 		ts[1].tv_nsec = 0;
 		futimens(a->fd, ts);

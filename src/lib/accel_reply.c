@@ -20,8 +20,22 @@
 #include "accel.h"
 #include "accel_int.h"
 #include "fsutil.h"
+#include "httpdate.h"
 #include "mtime.h"
 #include "urlname.h"
+
+/* src into dst of size bytes, cut to fit, as snprintf's "%s" without
+ * its cost (this runs a few times for every file of a list). */
+static void
+copy_str(char *dst, size_t size, const char *src)
+{
+	size_t n = strlen(src);
+
+	if (n >= size)
+		n = size - 1;
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
 
 /* v (n bytes) without the white space around it, at *start; returns the
  * trimmed length. */
@@ -51,25 +65,51 @@ copy_trimmed(char *out, size_t len, const char *v, size_t n)
 	return 0;
 }
 
-/* "bytes A-B/T" or "bytes * /T" (without the space). */
+/* A number at *p (white space and a sign allowed before it, as strtoll
+ * takes them), *p moved past it. Returns 0, or -1 for no number. */
+static int
+number(const char **p, long long *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtoll(*p, &end, 10);
+	if (end == *p || errno == ERANGE)
+		return -1;
+	*p = end;
+	return 0;
+}
+
+/* "bytes A-B/T", "bytes A-B/ *" or "bytes * /T" (without the spaces
+ * around the star), read by hand: this runs for every reply. */
 static void
 parse_content_range(struct accel_conn *c, const char *v)
 {
 	long long b, e, t;
-	char star[2];
 
 	c->has_cr = 0;
-	if (sscanf(v, "bytes %lld-%lld/%lld", &b, &e, &t) == 3 && b >= 0 &&
-	    e >= b && t > e) {
-		c->cr_begin = b, c->cr_end = e, c->cr_total = t;
-		c->has_cr = 1;
-	} else if (sscanf(v, "bytes %lld-%lld/%1[*]", &b, &e, star) == 3 &&
-		   b >= 0 && e >= b) {
+	if (strncmp(v, "bytes", 5) != 0)
+		return;
+	v += 5;
+	while (isspace((unsigned char)*v))
+		v++;
+	if (v[0] == '*' && v[1] == '/') {
+		v += 2;
+		if (number(&v, &t) == 0 && t >= 0) {
+			c->cr_begin = -1, c->cr_end = -1, c->cr_total = t;
+			c->has_cr = 2;
+		}
+		return;
+	}
+	if (number(&v, &b) < 0 || *v++ != '-' || number(&v, &e) < 0 ||
+	    *v++ != '/' || b < 0 || e < b)
+		return;
+	if (*v == '*') {
 		c->cr_begin = b, c->cr_end = e, c->cr_total = -1;
 		c->has_cr = 1;
-	} else if (sscanf(v, "bytes */%lld", &t) == 1 && t >= 0) {
-		c->cr_begin = -1, c->cr_end = -1, c->cr_total = t;
-		c->has_cr = 2;
+	} else if (number(&v, &t) == 0 && t > e) {
+		c->cr_begin = b, c->cr_end = e, c->cr_total = t;
+		c->has_cr = 1;
 	}
 }
 
@@ -84,7 +124,7 @@ parse_retry_after(struct accel_conn *c, const char *v)
 		c->retry_after = s;
 		return;
 	}
-	if ((when = curl_getdate(v, NULL)) >= 0) {
+	if ((when = httpdate_parse(v)) >= 0) {
 		s = difftime(when, time(NULL));
 		c->retry_after = s > 0 ? s : 0;
 	}
@@ -134,14 +174,49 @@ on_encoding(struct accel_conn *c, const char *val)
 	return -EPROTO;
 }
 
+/* Whether the header name (n bytes) is the one given, in any case. */
+static int
+name_is(const char *name, size_t n, const char *want)
+{
+	return strlen(want) == n && strncasecmp(name, want, n) == 0;
+}
+
+/* The status line "HTTP/1.1 206 Partial Content" (trimmed, vn bytes and
+ * a NUL). */
+static void
+status_line(struct accel_conn *c, const char *v, size_t vn)
+{
+	const char *end = v + vn, *p = v + 5, *ver;
+	long long status;
+
+	/* The version, then the code: "HTTP/%*s %d" as sscanf reads it. */
+	while (p < end && isspace((unsigned char)*p))
+		p++;
+	for (ver = p; p < end && !isspace((unsigned char)*p);)
+		p++;
+	if (p == ver || p == end || number(&p, &status) < 0 || status < 0 ||
+	    status > 999)
+		return;
+	c->status = (int)status;
+	/* The reason phrase is only ever shown: cut to the room. */
+	while (p < end && *p == ' ')
+		p++;
+	if (p < end) {
+		size_t n = (size_t)(end - p);
+
+		if (n >= sizeof(c->reason))
+			n = sizeof(c->reason) - 1;
+		copy_trimmed(c->reason, sizeof(c->reason), p, n);
+	}
+}
+
 size_t
 accel__on_header(char *buf, size_t size, size_t nmemb, void *arg)
 {
 	struct accel_conn *c = arg;
-	size_t n = size * nmemb, vn;
-	char name[32], val[512];
-	const char *colon, *v;
-	int status;
+	size_t n = size * nmemb, vn, nn;
+	char val[512];
+	const char *colon, *v, *name;
 
 	if (n >= 5 && strncmp(buf, "HTTP/", 5) == 0) {
 		/* A new response (after a redirect or a 100): forget the
@@ -157,40 +232,31 @@ accel__on_header(char *buf, size_t size, size_t nmemb, void *arg)
 			free(c->a->cd_name);
 			c->a->cd_name = NULL;
 		}
-		/* A reason phrase longer than the room is cut: it is only
-		 * ever shown. */
+		/* libcurl's line has no NUL: a copy, cut to the room. */
 		vn = trim(buf, n, &v);
 		if (vn >= sizeof(val))
 			vn = sizeof(val) - 1;
 		memcpy(val, v, vn);
 		val[vn] = '\0';
-		if (sscanf(val, "HTTP/%*s %d", &status) == 1) {
-			const char *sp = strchr(val, ' ');
-
-			c->status = status;
-			sp = sp != NULL ? strchr(sp + 1, ' ') : NULL;
-			if (sp != NULL)
-				copy_trimmed(c->reason, sizeof(c->reason), sp,
-					     strlen(sp));
-		}
+		status_line(c, val, vn);
 		return n;
 	}
-	if ((colon = memchr(buf, ':', n)) == NULL ||
-	    (size_t)(colon - buf) >= sizeof(name))
+	/* Names are matched by length first: most headers of a reply are
+	 * none of these, and cost one comparison each. */
+	if ((colon = memchr(buf, ':', n)) == NULL)
 		return n;
-	copy_trimmed(name, sizeof(name), buf, (size_t)(colon - buf));
+	nn = trim(buf, (size_t)(colon - buf), &name);
 	v = colon + 1;
 	vn = n - (size_t)(colon - buf) - 1;
 	if (c->probe && c->a->o->disposition &&
-	    strcasecmp(name, "Content-Disposition") == 0) {
+	    name_is(name, nn, "Content-Disposition")) {
 		probe_disposition(c->a, v, vn);
 		return n;
 	}
 	/* Validators are sent back in If-Range exactly as they came: kept
 	 * whole, or refused; a cut one would make every range fail. */
-	if (strcasecmp(name, "ETag") == 0 ||
-	    strcasecmp(name, "Last-Modified") == 0) {
-		int etag = tolower((unsigned char)name[0]) == 'e';
+	if (name_is(name, nn, "ETag") || name_is(name, nn, "Last-Modified")) {
+		int etag = nn == 4;
 		char *to = etag ? c->etag : c->lastmod;
 
 		if (copy_trimmed(to, ACCEL_VALIDATOR_MAX + 1, v, vn) < 0) {
@@ -208,17 +274,22 @@ accel__on_header(char *buf, size_t size, size_t nmemb, void *arg)
 				to[0] = '\0';
 		return n;
 	}
-	/* The other values are short; a longer one is malformed, and is
+	if (!name_is(name, nn, "Content-Encoding") &&
+	    !name_is(name, nn, "Content-Range") &&
+	    !name_is(name, nn, "Retry-After") &&
+	    !name_is(name, nn, "Content-Length"))
+		return n;
+	/* These values are short; a longer one is malformed, and is
 	 * ignored rather than read cut. */
 	if (copy_trimmed(val, sizeof(val), v, vn) < 0)
 		return n;
-	if (strcasecmp(name, "Content-Encoding") == 0)
+	if (name_is(name, nn, "Content-Encoding"))
 		return on_encoding(c, val) < 0 ? 0 : n;
-	if (strcasecmp(name, "Content-Range") == 0)
+	if (name_is(name, nn, "Content-Range"))
 		parse_content_range(c, val);
-	else if (strcasecmp(name, "Retry-After") == 0)
+	else if (name_is(name, nn, "Retry-After"))
 		parse_retry_after(c, val);
-	else if (strcasecmp(name, "Content-Length") == 0) {
+	else {
 		char *end;
 		long long len = strtoll(val, &end, 10);
 
@@ -243,6 +314,7 @@ static int
 make_headers(struct accel *a)
 {
 	char h[sizeof("If-Range: ") + ACCEL_VALIDATOR_MAX];
+	const char *v = NULL;
 	struct curl_slist *l;
 
 	a->hdrs = curl_slist_append(NULL, "Accept-Encoding: identity");
@@ -251,12 +323,13 @@ make_headers(struct accel *a)
 	/* If-Range makes a server whose file changed answer 200 with the
 	 * whole new file instead of a slice of it; a weak ETag is not
 	 * allowed there, a date is. */
-	h[0] = '\0';
 	if (a->meta.etag[0] && strncmp(a->meta.etag, "W/", 2) != 0)
-		snprintf(h, sizeof(h), "If-Range: %s", a->meta.etag);
+		v = a->meta.etag;
 	else if (a->meta.lastmod[0])
-		snprintf(h, sizeof(h), "If-Range: %s", a->meta.lastmod);
-	if (h[0]) {
+		v = a->meta.lastmod;
+	if (v != NULL) {
+		memcpy(h, "If-Range: ", 10);
+		copy_str(h + 10, sizeof(h) - 10, v);
 		if ((l = curl_slist_append(a->hdrs, h)) == NULL)
 			return -ENOMEM;
 		a->hdrs = l;
@@ -330,10 +403,10 @@ probe_meta(struct accel *a, struct accel_conn *c, int64_t size)
 		return a->fatal;
 	}
 	a->meta.size = size;
-	snprintf(a->meta.url, sizeof(a->meta.url), "%s", bare);
+	copy_str(a->meta.url, sizeof(a->meta.url), bare);
 	free(bare);
-	snprintf(a->meta.etag, sizeof(a->meta.etag), "%s", c->etag);
-	snprintf(a->meta.lastmod, sizeof(a->meta.lastmod), "%s", c->lastmod);
+	copy_str(a->meta.etag, sizeof(a->meta.etag), c->etag);
+	copy_str(a->meta.lastmod, sizeof(a->meta.lastmod), c->lastmod);
 	return 0;
 }
 
