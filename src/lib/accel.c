@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /* accel.c -- the download engine: probe, parallel ranges, faults, resume. */
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -876,6 +877,30 @@ if_modified_since(struct accel *a)
 	return 0;
 }
 
+/* a->conns: n connections, all fields zero and strings empty, in the
+ * memory an earlier download on the session left when it is large enough.
+ * Returns 0 or -ENOMEM. */
+static int
+clear_conns(struct accel *a, int n)
+{
+	if (a->conn_cap < n) {
+		free(a->conn_mem);
+		a->conn_cap = 0;
+		if ((a->conn_mem = malloc((size_t)n * sizeof(*a->conns))) ==
+		    NULL)
+			return -ENOMEM;
+		a->conn_cap = n;
+	}
+	a->conns = a->conn_mem;
+	for (int i = 0; i < n; i++) {
+		struct accel_conn *c = &a->conns[i];
+
+		memset(c, 0, offsetof(struct accel_conn, reason));
+		c->reason[0] = c->encoding[0] = c->why[0] = c->errbuf[0] = '\0';
+	}
+	return 0;
+}
+
 /* Everything the loop needs: the folder, the multi handle, the sources
  * and one easy handle a connection, and for -c the saved state. Returns
  * 0 or the error recorded. */
@@ -895,7 +920,7 @@ setup(struct accel *a)
 			   "URL longer than %d bytes", ACCEL_URL_MAX);
 		return a->fatal;
 	}
-	if ((a->conns = calloc((size_t)nconns, sizeof(*a->conns))) == NULL ||
+	if (clear_conns(a, nconns) < 0 ||
 	    (a->src = calloc((size_t)o->nurls, sizeof(*a->src))) == NULL ||
 	    (a->probe_hdrs = curl_slist_append(
 		     NULL, "Accept-Encoding: identity")) == NULL ||
@@ -1062,7 +1087,6 @@ release(struct accel *a)
 	for (int i = 0; i < a->nsrc; i++)
 		free(a->src[i].eff);
 	free(a->src);
-	free(a->conns);
 	curl_slist_free_all(a->hdrs);
 	curl_slist_free_all(a->probe_hdrs);
 	accel_plan_free(a->plan);
@@ -1081,7 +1105,37 @@ release(struct accel *a)
 	free(a->state_name);
 	free(a->final_name);
 	free(a->cd_name);
+	if (a->sess != NULL && a->sess->nspare < SESSION_SPARE) {
+		a->next = a->sess->spare;
+		a->sess->spare = a;
+		a->sess->nspare++;
+		return;
+	}
+	free(a->conn_mem);
 	free(a);
+}
+
+/* Memory for a download, cleared as calloc would, but for the strings of
+ * its meta and connections, of which only the first bytes: an ended
+ * download's on the session when there is one. NULL when out of memory. */
+static struct accel *
+new_accel(struct accel_session *s)
+{
+	struct accel *a = s->spare;
+
+	if (a != NULL) {
+		s->spare = a->next;
+		s->nspare--;
+	} else if ((a = malloc(sizeof(*a))) != NULL) {
+		a->conn_mem = NULL;
+		a->conn_cap = 0;
+	} else {
+		return NULL;
+	}
+	memset(a, 0, offsetof(struct accel, meta));
+	a->meta.size = 0;
+	a->meta.url[0] = a->meta.etag[0] = a->meta.lastmod[0] = '\0';
+	return a;
 }
 
 /* Ends a download that started: concludes it, takes it off its session,
@@ -1114,7 +1168,7 @@ int
 accel_start(struct accel_session *s, const struct accel_opts *opts,
 	    struct accel_result *res, accel_done_cb *done, void *arg)
 {
-	struct accel *a = calloc(1, sizeof(*a));
+	struct accel *a = new_accel(s);
 	struct accel_opts *o;
 	int rc;
 
@@ -1280,6 +1334,13 @@ accel_session_free(struct accel_session *s)
 		free(s->pool[i].etag);
 		free(s->pool[i].lastmod);
 		free(s->pool[i].wbuf);
+	}
+	while (s->spare != NULL) {
+		struct accel *a = s->spare;
+
+		s->spare = a->next;
+		free(a->conn_mem);
+		free(a);
 	}
 	curl_multi_cleanup(s->multi);
 	free(s);

@@ -44,7 +44,8 @@ struct accel_handle {
 	char *etag, *lastmod, *wbuf;
 };
 
-#define SESSION_POOL 64 /* handles a session keeps for later downloads */
+#define SESSION_POOL  64 /* handles a session keeps for later downloads */
+#define SESSION_SPARE 8	 /* and ended downloads' memory */
 
 struct accel_session {
 	CURLM *multi;	    /* its connection cache outlives each download */
@@ -55,6 +56,11 @@ struct accel_session {
 	 * libcurl handle and its receive buffer for every small file. */
 	struct accel_handle pool[SESSION_POOL];
 	int npool;
+	/* Ended downloads, their memory reused by the next ones (linked by
+	 * next): a file of a list then costs no allocation of 40 KB, which
+	 * made malloc sweep its free lists once a file. */
+	struct accel *spare;
+	int nspare;
 };
 
 struct accel_source {
@@ -92,11 +98,9 @@ struct accel_conn {
 	int64_t win_got;  /* and the bytes received in it */
 	/* The current response's headers (reset at each status line). */
 	int status;
-	char reason[128];
 	int has_cr;
 	int64_t cr_begin, cr_end, cr_total; /* total -1 for "*" */
 	int64_t clen;
-	char encoding[32]; /* Content-Encoding other than identity, or "" */
 	/* ETag and Last-Modified, ACCEL_VALIDATOR_MAX + 1 bytes each, made
 	 * with the connection's handle. */
 	char *etag;
@@ -104,6 +108,10 @@ struct accel_conn {
 	double retry_after; /* seconds, -1 when absent */
 	/* Set by the callbacks when they refuse the transfer. */
 	enum accel_fail fail;
+	/* The strings last: a download clears what comes before them, and
+	 * only their first bytes (clear_conns). */
+	char reason[128];
+	char encoding[32]; /* Content-Encoding other than identity, or "" */
 	char why[256];
 	char errbuf[CURL_ERROR_SIZE]; /* libcurl's own detail */
 };
@@ -125,8 +133,7 @@ struct accel {
 	enum accel_mode mode;
 	struct accel_plan *plan;
 	struct accel_plan *saved; /* plan read from the state file */
-	struct accel_meta meta;
-	struct curl_slist *hdrs; /* for every ranged request */
+	struct curl_slist *hdrs;  /* for every ranged request */
 	struct curl_slist *probe_hdrs;
 	char *part, *state; /* paths, for messages */
 	int dirfd;	    /* the folder every file is opened in */
@@ -157,6 +164,12 @@ struct accel {
 	int told;	     /* the controller's target last reported */
 	int sized;	     /* and the count the buffers are sized for */
 	int64_t received;    /* body bytes written, for the controller */
+	/* Cleared by a download but for its strings' first bytes (25 KB,
+	 * almost all of it three strings of up to 8 KiB). */
+	struct accel_meta meta;
+	/* Not cleared: kept as the session reuses this memory. */
+	struct accel_conn *conn_mem; /* room for conn_cap connections */
+	int conn_cap;
 };
 
 /* Records the download's first fatal error (later ones are dropped). */

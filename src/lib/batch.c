@@ -432,6 +432,21 @@ out:
 	return rc < 0 ? rc : fd;
 }
 
+/* "dir/name", malloc'd; NULL with errno ENOMEM. */
+static char *
+join_path(const char *dir, const char *name)
+{
+	size_t d = strlen(dir), n = strlen(name);
+	char *p = malloc(d + n + 2);
+
+	if (p != NULL) {
+		memcpy(p, dir, d);
+		p[d] = '/';
+		memcpy(p + d + 1, name, n + 1);
+	}
+	return p;
+}
+
 /* Whether the item should not run: already there (-c, --no-clobber), or a
  * partial download of an earlier run that only -c may touch. */
 static int
@@ -439,11 +454,15 @@ skip_or_refuse(const struct batch_runner *r, struct batch_item *it)
 {
 	char part[PATH_MAX];
 	struct stat st;
-	int has_part;
+	int has_part = 0;
 
-	snprintf(part, sizeof(part), "%s.part", it->path);
-	has_part = r->o->resume &&
-		   fstatat(r->o->dirfd, part, &st, AT_SYMLINK_NOFOLLOW) == 0;
+	/* The names are made only when asked about: a list of small files
+	 * pays for every step here. */
+	if (r->o->resume) {
+		snprintf(part, sizeof(part), "%s.part", it->path);
+		has_part = fstatat(r->o->dirfd, part, &st,
+				   AT_SYMLINK_NOFOLLOW) == 0;
+	}
 	/* -c: a file there without a NAME.part beside it is complete. */
 	if ((r->o->no_clobber || (r->o->resume && !has_part)) &&
 	    fstatat(r->o->dirfd, it->path, &st, AT_SYMLINK_NOFOLLOW) == 0) {
@@ -453,9 +472,12 @@ skip_or_refuse(const struct batch_runner *r, struct batch_item *it)
 					    "already complete");
 		return 1;
 	}
+	if (r->o->resume || !r->o->keep_parts ||
+	    (r->states_listed && r->nstates == 0 &&
+	     strchr(it->path, '/') == NULL))
+		return 0;
 	snprintf(part, sizeof(part), "%s.part.state", it->path);
-	if (!r->o->resume && r->o->keep_parts &&
-	    (r->states_listed && strchr(part, '/') == NULL ?
+	if ((r->states_listed && strchr(part, '/') == NULL ?
 		     fsutil_names_has(r->states, r->nstates, part) :
 		     fstatat(r->o->dirfd, part, &st, AT_SYMLINK_NOFOLLOW) ==
 			     0)) {
@@ -562,9 +584,8 @@ start_item(struct batch_runner *r, struct batch_item *it,
 	}
 	j->subfd = -1;
 	if ((it->dir != NULL && (rc = j->subfd = make_subdir(r, it)) < 0) ||
-	    asprintf(&j->path, "%s/%s", o->dir, it->path) < 0) {
+	    (j->path = join_path(o->dir, it->path)) == NULL) {
 		if (rc == 0) {
-			j->path = NULL;
 			rc = -ENOMEM;
 			snprintf(it->res.errmsg, sizeof(it->res.errmsg), "%s",
 				 strerror(ENOMEM));
