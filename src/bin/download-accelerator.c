@@ -389,10 +389,12 @@ report(const struct ui *ui, const struct batch_item *it)
 		else
 			warnx("%s: interrupted", url);
 	} else if (res->kept) {
-		warnx("%s: %s (%s.part kept: resume with -c)", res->errurl,
-		      res->errmsg, out);
+		warnx("%s: %s (%s.part kept: resume with -c)",
+		      res->errurl != NULL ? res->errurl : url, res->errmsg,
+		      out);
 	} else {
-		warnx("%s: %s", res->errurl[0] ? res->errurl : url,
+		warnx("%s: %s",
+		      res->errurl != NULL && res->errurl[0] ? res->errurl : url,
 		      res->errmsg);
 	}
 	return 1;

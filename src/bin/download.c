@@ -234,7 +234,7 @@ say_done(struct out *o, struct batch_item *it)
 		fflush(stdout);
 		/* The file or mirror concerned, when it is not the URL. */
 		int other =
-			it->state != BATCH_INTERRUPTED &&
+			it->state != BATCH_INTERRUPTED && r->errurl != NULL &&
 			r->errurl[0] != '\0' &&
 			strcmp(r->errurl, display_url(it->url, u, sizeof(u)));
 

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: ISC */
 /* accel.c -- the download engine: probe, parallel ranges, faults, resume. */
 #include <errno.h>
-#include <stddef.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1072,6 +1072,9 @@ release(struct accel *a)
 
 		if (c->slot)
 			budget_put(a->budget, a->src[c->src].host);
+		if (c->easy == NULL && c->etag == NULL && c->lastmod == NULL &&
+		    c->wbuf == NULL)
+			continue; /* never used: most of a small file's */
 		if (c->easy != NULL && c->etag != NULL && c->lastmod != NULL &&
 		    a->sess != NULL && a->sess->npool < SESSION_POOL) {
 			/* Kept for the session's next download. */
@@ -1099,11 +1102,7 @@ release(struct accel *a)
 	if (a->demand != 0)
 		budget_want(a->budget, -a->demand);
 	budget_free(a->own_budget);
-	free(a->part);
-	free(a->state);
-	free(a->part_name);
-	free(a->state_name);
-	free(a->final_name);
+	free(a->part); /* and the other names, in the same block */
 	free(a->cd_name);
 	if (a->sess != NULL && a->sess->nspare < SESSION_SPARE) {
 		a->next = a->sess->spare;
@@ -1164,6 +1163,23 @@ end(struct accel *a)
 	done(rc, res, arg);
 }
 
+void
+accel_result_init(struct accel_result *res)
+{
+	res->bytes = res->resumed_from = 0;
+	res->seconds = 0;
+	res->errurl = NULL;
+	res->errmsg[0] = res->name[0] = '\0';
+	res->kept = res->conns_max = res->not_modified = 0;
+}
+
+void
+accel_result_clear(struct accel_result *res)
+{
+	free(res->errurl);
+	accel_result_init(res);
+}
+
 int
 accel_start(struct accel_session *s, const struct accel_opts *opts,
 	    struct accel_result *res, accel_done_cb *done, void *arg)
@@ -1172,7 +1188,7 @@ accel_start(struct accel_session *s, const struct accel_opts *opts,
 	struct accel_opts *o;
 	int rc;
 
-	memset(res, 0, sizeof(*res));
+	accel_result_clear(res);
 	if (a == NULL) {
 		char host[BUDGET_HOST_MAX];
 
@@ -1297,7 +1313,7 @@ accel_run(const struct accel_opts *opts, struct accel_result *res)
 	int rc = 1;
 
 	if (s == NULL && (s = own = accel_session_new()) == NULL) {
-		memset(res, 0, sizeof(*res));
+		accel_result_clear(res);
 		snprintf(res->errmsg, sizeof(res->errmsg), "%s",
 			 strerror(ENOMEM));
 		return -ENOMEM;

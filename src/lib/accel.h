@@ -97,7 +97,8 @@ struct accel_result {
 	int64_t bytes;	      /* file size */
 	int64_t resumed_from; /* bytes already on disk at the start */
 	double seconds;	      /* wall time */
-	char errurl[2048];    /* on failure: the URL concerned */
+	char *errurl;	      /* on failure: the URL concerned, or NULL
+			       * (malloc'd: accel_result_clear frees it) */
 	char errmsg[256];     /* on failure: why, e.g. "HTTP 404 Not Found" */
 	int kept;	      /* not done: NAME.part and its state stand,
 			       * for a resume with -c */
@@ -107,8 +108,17 @@ struct accel_result {
 			       * newer; nothing was fetched or changed */
 };
 
+/* Sets res, fresh memory, to the result of nothing yet: numbers zero,
+ * strings empty (only their first bytes are written: a list keeps a
+ * result a file, and the rest of their room stays untouched until a
+ * message needs it). accel_result_clear() does the same to a result used
+ * before, and frees its errurl. */
+void accel_result_init(struct accel_result *res);
+void accel_result_clear(struct accel_result *res);
+
 /*
- * Downloads opts->urls[0] to opts->path. Blocks until done, failed or
+ * Downloads opts->urls[0] to opts->path, into res (made by
+ * accel_result_init(), and cleared here). Blocks until done, failed or
  * stopped. Returns 0 when the file stands complete (and verified) under
  * its final name; -EINTR when *opts->stop was set; another -errno on
  * failure, with res->errurl and res->errmsg saying what happened (both

@@ -25,15 +25,17 @@
 void
 accel__err(struct accel *a, int rc, const char *url, const char *fmt, ...)
 {
-	char msg[sizeof(a->res->errmsg)];
+	char msg[sizeof(a->res->errmsg)], u[SHOWN_URL];
 	va_list ap;
 
 	if (a->fatal)
 		return;
 	a->fatal = rc;
 	/* Messages carry a server's words (a reason phrase, an ETag): they
-	 * leave the library printable, and URLs without a password. */
-	display_url(url, a->res->errurl, sizeof(a->res->errurl));
+	 * leave the library printable, and URLs without a password. Without
+	 * memory for the URL, the message goes alone. */
+	free(a->res->errurl);
+	a->res->errurl = strdup(display_url(url, u, sizeof(u)));
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
@@ -65,19 +67,6 @@ accel__why(struct accel_conn *c, enum accel_fail f, const char *fmt, ...)
 	va_end(ap);
 }
 
-static char *
-concat(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b);
-	char *s = malloc(la + lb + 1);
-
-	if (s != NULL) {
-		memcpy(s, a, la);
-		memcpy(s + la, b, lb + 1);
-	}
-	return s;
-}
-
 /*
  * The folder of opts->path, opened once: every file is then created and
  * renamed relative to it, so no symlink on the way to it is followed
@@ -88,28 +77,41 @@ int
 accel__open_folder(struct accel *a)
 {
 	const char *path = a->o->path, *slash = strrchr(path, '/');
-	char *dir;
+	size_t n = strlen(path),
+	       off = slash != NULL ? (size_t)(slash - path) + 1 : 0;
+	char *dir = NULL;
 
-	if ((a->part = concat(path, ".part")) == NULL ||
-	    (a->state = concat(a->part, ".state")) == NULL ||
-	    (a->final_name = strdup(slash != NULL ? slash + 1 : path)) ==
-		    NULL ||
-	    (a->part_name = concat(a->final_name, ".part")) == NULL ||
-	    (a->state_name = concat(a->part_name, ".state")) == NULL ||
-	    (dir = slash == NULL ? strdup(".") :
-		   slash == path ? strdup("/") :
-				   strndup(path, (size_t)(slash - path))) ==
-		    NULL) {
+	/* The five names in one block (a->part owns it): PATH.part,
+	 * PATH.part.state and NAME, with NAME.part and NAME.part.state the
+	 * ends of the first two. */
+	if ((a->part = malloc(3 * n - off + sizeof(".part") +
+			      sizeof(".part.state") + 1)) == NULL) {
 		accel__err(a, -ENOMEM, path, "%s", strerror(ENOMEM));
 		return a->fatal;
 	}
-	a->dirfd = a->o->folder_fd > 0 ?
-			   a->o->folder_fd :
-			   open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (a->dirfd < 0)
+	memcpy(a->part, path, n);
+	memcpy(a->part + n, ".part", sizeof(".part"));
+	a->state = a->part + n + sizeof(".part");
+	memcpy(a->state, path, n);
+	memcpy(a->state + n, ".part.state", sizeof(".part.state"));
+	a->final_name = a->state + n + sizeof(".part.state");
+	memcpy(a->final_name, path + off, n - off + 1);
+	a->part_name = a->part + off;
+	a->state_name = a->state + off;
+	if (a->o->folder_fd > 0) {
+		a->dirfd = a->o->folder_fd;
+	} else if ((dir = slash == NULL ? strdup(".") :
+			  slash == path ? strdup("/") :
+					  strndup(path, off - 1)) == NULL) {
+		accel__err(a, -ENOMEM, path, "%s", strerror(ENOMEM));
+		return a->fatal;
+	} else if ((a->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) <
+		   0) {
 		accel__err(a, -errno, dir, "%s", strerror(errno));
-	else if (a->final_name[0] == '\0' || strcmp(a->final_name, ".") == 0 ||
-		 strcmp(a->final_name, "..") == 0)
+	}
+	if (a->dirfd >= 0 &&
+	    (a->final_name[0] == '\0' || strcmp(a->final_name, ".") == 0 ||
+	     strcmp(a->final_name, "..") == 0))
 		accel__err(a, -EISDIR, path, "names a folder, not a file");
 	free(dir);
 	return a->fatal;

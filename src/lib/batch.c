@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,6 +61,7 @@ item_free(struct batch_item *it)
 	free(it->dir);
 	free(it->name);
 	free(it->path);
+	free(it->res.errurl);
 }
 
 void
@@ -102,7 +104,9 @@ new_item(struct batch *b, unsigned long line)
 		b->cap = cap;
 	}
 	it = &b->items[b->n];
-	memset(it, 0, sizeof(*it));
+	memset(it, 0, offsetof(struct batch_item, res));
+	accel_result_init(&it->res);
+	it->why[0] = '\0';
 	it->line = line;
 	it->state = BATCH_PENDING;
 	it->size = -1;
@@ -302,9 +306,8 @@ struct batch_runner {
 	struct batch *b;
 	const struct batch_run_opts *o;
 	struct budget *budget;
-	struct batch_job *jobs; /* one per item */
-	unsigned per_worker;	/* files one worker runs at once */
-	atomic_size_t next;	/* the next item a worker claims */
+	unsigned per_worker; /* files one worker runs at once */
+	atomic_size_t next;  /* the next item a worker claims */
 	/* Without -c: the NAME.part.state files in the run's folder when it
 	 * started, when one pass over it could tell (states_listed). */
 	char **states;
@@ -514,14 +517,15 @@ static void
 job_done(int rc, struct accel_result *res, void *arg)
 {
 	struct batch_job *j = arg;
+	struct batch_runner *r = j->r;
+	struct batch_item *it = j->it;
 
 	(void)res;
 	free(j->path);
-	j->path = NULL;
 	if (j->subfd >= 0)
 		close(j->subfd);
-	j->subfd = -1;
-	item_end(j->r, j->it, rc);
+	free(j);
+	item_end(r, it, rc);
 }
 
 /*
@@ -561,13 +565,11 @@ start_item(struct batch_runner *r, struct batch_item *it,
 	   struct accel_session *session, int first)
 {
 	const struct batch_run_opts *o = r->o;
-	struct batch_job *j = &r->jobs[it - r->b->items];
+	struct batch_job *j;
 	struct accel_opts ao;
 	int rc = 0;
 
-	j->r = r;
-	j->it = it;
-	memset(&it->res, 0, sizeof(it->res));
+	accel_result_clear(&it->res);
 	if (o->on_start != NULL)
 		o->on_start(it, o->arg);
 	if (skip_or_refuse(r, it)) {
@@ -575,14 +577,27 @@ start_item(struct batch_runner *r, struct batch_item *it,
 		item_end(r, it, 0);
 		return;
 	}
+	/* The job lives while the file downloads: freed memory of ended
+	 * ones serves, where an array of one a file took new pages. */
+	if ((j = malloc(sizeof(*j))) == NULL) {
+		put_first(r, it, first);
+		snprintf(it->res.errmsg, sizeof(it->res.errmsg), "%s",
+			 strerror(ENOMEM));
+		item_end(r, it, -ENOMEM);
+		return;
+	}
+	j->r = r;
+	j->it = it;
+	j->path = NULL;
+	j->subfd = -1;
 	if (item_req(r, it, &j->req) < 0) {
+		free(j);
 		put_first(r, it, first);
 		snprintf(it->res.errmsg, sizeof(it->res.errmsg),
 			 "more than %d headers", REQOPTS_MAX_HEADERS);
 		item_end(r, it, -E2BIG);
 		return;
 	}
-	j->subfd = -1;
 	if ((it->dir != NULL && (rc = j->subfd = make_subdir(r, it)) < 0) ||
 	    (j->path = join_path(o->dir, it->path)) == NULL) {
 		if (rc == 0) {
@@ -590,6 +605,9 @@ start_item(struct batch_runner *r, struct batch_item *it,
 			snprintf(it->res.errmsg, sizeof(it->res.errmsg), "%s",
 				 strerror(ENOMEM));
 		}
+		if (j->subfd >= 0)
+			close(j->subfd);
+		free(j);
 		put_first(r, it, first);
 		item_end(r, it, rc);
 		return;
@@ -648,7 +666,7 @@ item_unrunnable(struct batch_runner *r, struct batch_item *it)
 {
 	if (r->o->on_start != NULL)
 		r->o->on_start(it, r->o->arg);
-	memset(&it->res, 0, sizeof(it->res));
+	accel_result_clear(&it->res);
 	snprintf(it->res.errmsg, sizeof(it->res.errmsg), "%s",
 		 strerror(ENOMEM));
 	item_end(r, it, -ENOMEM);
@@ -750,8 +768,7 @@ batch_run(struct batch *b, const struct batch_run_opts *o)
 			pending++;
 	if (pending == 0)
 		return 0;
-	if ((r.budget = budget_new(&bo)) == NULL ||
-	    (r.jobs = calloc(b->n, sizeof(*r.jobs))) == NULL) {
+	if ((r.budget = budget_new(&bo)) == NULL) {
 		rc = -ENOMEM;
 		goto out;
 	}
@@ -809,6 +826,5 @@ out:
 	tpool_free(pool);
 	budget_free(r.budget);
 	fsutil_names_free(r.states, r.nstates);
-	free(r.jobs);
 	return rc;
 }

@@ -36,8 +36,6 @@ struct batch_item {
 	int split;	    /* connections for this file; 0: the run's */
 	unsigned long line; /* line number in the input */
 	enum batch_state state;
-	struct accel_result res;
-	char why[256]; /* skipped: why */
 	/* Progress, for the program (written by the item's thread). */
 	long long size; /* -1 while unknown */
 	long long done; /* bytes on disk */
@@ -50,6 +48,10 @@ struct batch_item {
 	double json_at;	     /* the last progress event */
 	long long json_done; /* and its bytes */
 	int json_target;     /* the count last said */
+	/* Last: a new item clears what comes before, and of these only what
+	 * accel_result_init() clears and why's first byte. */
+	struct accel_result res;
+	char why[256]; /* skipped: why */
 };
 
 /* The items of a batch by how they ended. */
