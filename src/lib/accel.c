@@ -37,6 +37,15 @@ src_url(const struct accel_source *s)
 
 static int conn_easy(struct accel *a, struct accel_conn *c);
 
+static void
+mark_used(struct accel *a, const struct accel_conn *c)
+{
+	int i = (int)(c - a->conns);
+
+	if (i >= a->nused)
+		a->nused = i + 1;
+}
+
 static int
 conn_start(struct accel *a, struct accel_conn *c, int64_t begin, int64_t end)
 {
@@ -46,6 +55,7 @@ conn_start(struct accel *a, struct accel_conn *c, int64_t begin, int64_t end)
 
 	if (conn_easy(a, c) < 0)
 		return a->fatal;
+	mark_used(a, c);
 	c->req_begin = begin;
 	c->req_end = end;
 	c->pos = begin;
@@ -107,6 +117,7 @@ conn_slot(struct accel *a, struct accel_conn *c)
 			a->src[i].users++;
 			c->src = i;
 			c->slot = 1;
+			mark_used(a, c);
 			return 0;
 		}
 	}
@@ -173,7 +184,7 @@ busy_conns(const struct accel *a)
 {
 	int n = 0;
 
-	for (int i = 0; i < a->nconns; i++)
+	for (int i = 0; i < a->nused; i++)
 		n += a->conns[i].busy;
 	return n;
 }
@@ -548,7 +559,7 @@ report(struct accel *a, double now)
 		  a->mode == ACCEL_M_STREAM ? a->conns[0].pos :
 					      0;
 	st.conns = 0;
-	for (int i = 0; i < a->nconns; i++)
+	for (int i = 0; i < a->nused; i++)
 		st.conns += a->conns[i].busy && now - a->conns[i].last_data < 1;
 	st.elapsed = now - a->t0;
 	st.target = a->ctl != NULL ? connctl_target(a->ctl) : 0;
@@ -612,7 +623,7 @@ control(struct accel *a, double now)
 		report(a, now);
 	}
 	tell_demand(a, want - busy);
-	for (int i = a->nconns - 1; i >= 0 && busy > want; i--) {
+	for (int i = a->nused - 1; i >= 0 && busy > want; i--) {
 		struct accel_conn *c = &a->conns[i];
 
 		if (!c->busy || c->probe)
@@ -644,7 +655,7 @@ accel__feed(struct accel *a, struct accel_conn *c, double now)
 	want = connctl_update(a->ctl, now, a->received);
 	if (c->probe || c->range < 0)
 		return 0;
-	for (int i = 0; i < a->nconns && live <= want; i++)
+	for (int i = 0; i < a->nused && live <= want; i++)
 		live += a->conns[i].busy && !a->conns[i].shed;
 	if (live <= want)
 		return 0;
@@ -718,7 +729,7 @@ check_stalls(struct accel *a, double now)
 {
 	double span, min = (double)a->o->min_speed;
 
-	for (int i = 0; i < a->nconns; i++) {
+	for (int i = 0; i < a->nused; i++) {
 		struct accel_conn *c = &a->conns[i];
 
 		if (!c->busy || c->paused)
@@ -759,7 +770,7 @@ refill(struct accel *a, double now, double *wake)
 			*wake = t;
 		return;
 	}
-	for (int i = 0; i < a->nconns; i++) {
+	for (int i = 0; i < a->nused; i++) {
 		struct accel_conn *c = &a->conns[i];
 
 		if (c->busy && c->paused) {
@@ -929,6 +940,7 @@ setup(struct accel *a)
 		return a->fatal;
 	}
 	a->nconns = nconns;
+	a->nused = 1; /* conns[0]: the probe's, and the caller's slot */
 	a->nsrc = o->nurls;
 	for (int i = 0; i < a->nsrc; i++) {
 		a->src[i].url = o->urls[i];
@@ -1045,7 +1057,7 @@ tend(struct accel *a, double now, double *wake)
 static int
 conclude(struct accel *a)
 {
-	for (int i = 0; i < a->nconns; i++)
+	for (int i = 0; i < a->nused; i++)
 		conn_stop(a, &a->conns[i]);
 	if (a->res->not_modified && !a->fatal)
 		return 0; /* nothing opened, nothing to leave */

@@ -128,6 +128,8 @@ struct accel {
 	CURLM *multi;
 	struct accel_conn *conns;
 	int nconns;
+	int nused; /* conns[nused..] never took a slot or started: the
+		    * loops over busy ones stop there (a small file uses 1) */
 	struct accel_source *src;
 	int nsrc;
 	enum accel_mode mode;
