@@ -8,8 +8,10 @@
 #    threaded-download -j 32 -s 4 --max-per-host 32 against
 #    aria2c -i -j 8 -x 4 -s 4 -k 1M; ideal 8 x 40 / (32 x 2) = 5 s.
 #    Median of LISTS_REPS runs (default 3), the tools taking turns.
-# 2. 200 x 64 KiB from nginx, uncapped, -j 8 and -j 32: wall and CPU
-#    (runstat), the median of LISTS_SMALL_REPS paired runs (default 31);
+# 2. 200 x 64 KiB from nginx, uncapped, -j 8 and -j 32 (the latter also
+#    with --max-per-host 32, the connections the base build opened): wall
+#    and CPU (runstat), the median of LISTS_SMALL_REPS paired runs
+#    (default 41), which build goes first alternating;
 #    with LISTS_BASE=DIR (another build's bin/) that build's
 #    threaded-download runs beside, as the base of the ratios, and the
 #    median of the run-by-run ratios is given too (a run of 20 ms swings
@@ -30,7 +32,7 @@ bin=${NT_BIN:-$top/build/plain/bin}
 helpers=${NT_HELPERS:-$top/build/plain/helpers}
 BB=${NT_BENCH_BIN:-$(dirname "$bin")/bench}
 reps=${LISTS_REPS:-3}
-sreps=${LISTS_SMALL_REPS:-31}
+sreps=${LISTS_SMALL_REPS:-41}
 base=${LISTS_BASE:-}
 MiB=1048576
 
@@ -125,12 +127,25 @@ pairs() {
 echo
 echo "## 200 x 64 KiB, uncapped (nginx); median of $sreps paired runs"
 printf '%-40s %3s %8s %8s %8s %8s\n' tool N wall cpu "x wall" "x cpu"
-for n in 8 32; do
+# Each case: the connections at once, and this build's options beyond
+# -j. -j 32 runs twice: with the default --max-per-host (8 to the one
+# host) and with 32, the count the base build opens (it had no cap).
+for case in "8" "32" "32 --max-per-host 32"; do
+	n=${case%% *} extra=
+	[ "$case" != "$n" ] && extra=${case#* }
 	: >"$tmp/new"; : >"$tmp/old"; : >"$tmp/curl"
 	for r in $(seq 1 "$sreps"); do
-		stat1 new "$bin/threaded-download" -q -j $n -i "$tmp/lsmall" -d .
-		[ -n "$base" ] && stat1 old "$base/threaded-download" -q -j $n -i "$tmp/lsmall" -d .
-		stat1 curl curl -s --parallel --parallel-max $n --remote-name-all $(cat "$tmp/lsmall")
+		# Which build goes first alternates: a run warms the server's
+		# and the kernel's caches for the one after it.
+		if [ $((r % 2)) -eq 1 ] || [ -z "$base" ]; then
+			stat1 new "$bin/threaded-download" -q -j $n $extra -i "$tmp/lsmall" -d .
+			[ -n "$base" ] && stat1 old "$base/threaded-download" -q -j $n -i "$tmp/lsmall" -d .
+		else
+			stat1 old "$base/threaded-download" -q -j $n -i "$tmp/lsmall" -d .
+			stat1 new "$bin/threaded-download" -q -j $n $extra -i "$tmp/lsmall" -d .
+		fi
+		[ -z "$extra" ] &&
+			stat1 curl curl -s --parallel --parallel-max $n --remote-name-all $(cat "$tmp/lsmall")
 	done
 	ref=curl
 	[ -n "$base" ] && ref=old
@@ -139,7 +154,7 @@ for n in 8 32; do
 		[ -s "$tmp/$t" ] || continue
 		w=$(awk '{ print $1 }' "$tmp/$t" | median) c=$(awk '{ print $2 }' "$tmp/$t" | median)
 		case $t in
-		new) l="threaded-download -j N" ;;
+		new) l="threaded-download -j N${extra:+ $extra}" ;;
 		old) l="threaded-download -j N ($base)" ;;
 		curl) l="curl --parallel-max N" ;;
 		esac

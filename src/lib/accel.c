@@ -912,6 +912,26 @@ clear_conns(struct accel *a, int n)
 	return 0;
 }
 
+/* The probe's request headers. With none of the caller's and no -N, the
+ * one list every such download shares (libcurl only reads it): a list of
+ * small files then makes none. Returns 0 or -ENOMEM. */
+static int
+probe_headers(struct accel *a)
+{
+	static char identity[] = "Accept-Encoding: identity";
+	static struct curl_slist only_identity = {identity, NULL};
+
+	if ((a->o->req == NULL || a->o->req->nheaders == 0) &&
+	    !a->o->timestamping) {
+		a->probe_hdrs = &only_identity;
+		a->probe_shared = 1;
+		return 0;
+	}
+	if ((a->probe_hdrs = curl_slist_append(NULL, identity)) == NULL)
+		return -ENOMEM;
+	return reqopts_headers(a->o->req, &a->probe_hdrs);
+}
+
 /* Everything the loop needs: the folder, the multi handle, the sources
  * and one easy handle a connection, and for -c the saved state. Returns
  * 0 or the error recorded. */
@@ -933,9 +953,7 @@ setup(struct accel *a)
 	}
 	if (clear_conns(a, nconns) < 0 ||
 	    (a->src = calloc((size_t)o->nurls, sizeof(*a->src))) == NULL ||
-	    (a->probe_hdrs = curl_slist_append(
-		     NULL, "Accept-Encoding: identity")) == NULL ||
-	    reqopts_headers(o->req, &a->probe_hdrs) < 0) {
+	    probe_headers(a) < 0) {
 		accel__err(a, -ENOMEM, o->urls[0], "%s", strerror(ENOMEM));
 		return a->fatal;
 	}
@@ -1103,7 +1121,8 @@ release(struct accel *a)
 		free(a->src[i].eff);
 	free(a->src);
 	curl_slist_free_all(a->hdrs);
-	curl_slist_free_all(a->probe_hdrs);
+	if (!a->probe_shared)
+		curl_slist_free_all(a->probe_hdrs);
 	accel_plan_free(a->plan);
 	accel_plan_free(a->saved);
 	if (a->fd >= 0)

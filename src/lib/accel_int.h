@@ -137,6 +137,7 @@ struct accel {
 	struct accel_plan *saved; /* plan read from the state file */
 	struct curl_slist *hdrs;  /* for every ranged request */
 	struct curl_slist *probe_hdrs;
+	int probe_shared;   /* probe_hdrs is the list all downloads share */
 	char *part, *state; /* paths, for messages; part owns all five */
 	int dirfd;	    /* the folder every file is opened in */
 	char *part_name, *state_name, *final_name; /* in dirfd */

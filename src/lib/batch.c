@@ -136,32 +136,46 @@ batch_add(struct batch *b, const char *url, unsigned long line)
 	return batch_add_entry(b, &e);
 }
 
-int
-batch_add_entry(struct batch *b, const struct urllist_entry *e)
+/* Gives it the file e describes, e's strings and all (it owns them). */
+static void
+item_take(struct batch_item *it, const struct urllist_entry *e)
 {
-	struct batch_item *it = new_item(b, e->line);
-
-	if (it == NULL)
-		return -ENOMEM;
-	b->n++;
+	it->urls = e->urls;
 	it->nurls = e->nurls;
+	it->url = it->urls[0];
+	it->headers = e->headers;
 	it->nheaders = e->nheaders;
+	it->out = e->out;
+	it->dir = e->dir;
 	it->has_sha256 = e->has_sha256;
 	memcpy(it->sha256, e->sha256, sizeof(it->sha256));
 	it->split = e->split;
-	if ((it->urls = copy_strings(e->urls, e->nurls)) == NULL ||
-	    (it->headers = copy_strings(e->headers, e->nheaders)) == NULL ||
-	    (e->out != NULL && (it->out = strdup(e->out)) == NULL) ||
-	    (e->dir != NULL && (it->dir = strdup(e->dir)) == NULL)) {
-		if (it->urls == NULL)
-			it->nurls = 0;
-		if (it->headers == NULL)
-			it->nheaders = 0;
-		item_free(it);
-		b->n--;
+}
+
+int
+batch_add_entry(struct batch *b, const struct urllist_entry *e)
+{
+	struct urllist_entry c = *e;
+	struct batch_item *it;
+
+	c.urls = copy_strings(e->urls, e->nurls);
+	c.headers = copy_strings(e->headers, e->nheaders);
+	c.out = e->out != NULL ? strdup(e->out) : NULL;
+	c.dir = e->dir != NULL ? strdup(e->dir) : NULL;
+	if (c.urls == NULL || c.headers == NULL ||
+	    (e->out != NULL && c.out == NULL) ||
+	    (e->dir != NULL && c.dir == NULL) ||
+	    (it = new_item(b, e->line)) == NULL) {
+		if (c.urls != NULL)
+			free_strings(c.urls, c.nurls);
+		if (c.headers != NULL)
+			free_strings(c.headers, c.nheaders);
+		free(c.out);
+		free(c.dir);
 		return -ENOMEM;
 	}
-	it->url = it->urls[0];
+	b->n++;
+	item_take(it, &c);
 	return 0;
 }
 
@@ -170,14 +184,23 @@ batch_read(struct batch *b, FILE *in, batch_bad_cb *bad, void *arg)
 {
 	struct urllist *l = urllist_new();
 	long nbad;
-	int rc = 0;
 
 	if (l == NULL)
 		return -ENOMEM;
 	nbad = urllist_read(l, in, bad, arg);
-	for (size_t i = 0; nbad >= 0 && i < urllist_count(l); i++)
-		if ((rc = batch_add_entry(b, urllist_entry(l, i))) < 0)
-			nbad = rc;
+	/* The items take the entries' strings rather than copies of them. */
+	for (size_t i = 0; nbad >= 0 && i < urllist_count(l); i++) {
+		struct batch_item *it = new_item(b, urllist_entry(l, i)->line);
+		struct urllist_entry e;
+
+		if (it == NULL) {
+			nbad = -ENOMEM;
+			break;
+		}
+		b->n++;
+		urllist_take(l, i, &e);
+		item_take(it, &e);
+	}
 	urllist_free(l);
 	return nbad;
 }

@@ -90,6 +90,13 @@ urllist_entry(const struct urllist *l, size_t i)
 	return &l->v[i];
 }
 
+void
+urllist_take(struct urllist *l, size_t i, struct urllist_entry *e)
+{
+	*e = l->v[i];
+	memset(&l->v[i], 0, sizeof(l->v[i]));
+}
+
 static int
 blank(int c)
 {

@@ -67,5 +67,9 @@ long urllist_read(struct urllist *l, FILE *in, urllist_bad_cb *bad, void *arg);
 size_t urllist_count(const struct urllist *l);
 /* The i-th entry (i < urllist_count()), in list order; owned by the list. */
 const struct urllist_entry *urllist_entry(const struct urllist *l, size_t i);
+/* Moves the i-th entry's strings to *e: the caller then owns and frees
+ * urls and headers (each string and the array), out and dir. The list
+ * keeps an empty entry in its place. */
+void urllist_take(struct urllist *l, size_t i, struct urllist_entry *e);
 
 #endif
