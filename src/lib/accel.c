@@ -52,9 +52,15 @@ conn_start(struct accel *a, struct accel_conn *c, int64_t begin, int64_t end)
 	const struct accel_source *s = &a->src[c->src];
 	char range[64];
 	CURLMcode mc;
+	int rc;
 
 	if (conn_easy(a, c) < 0)
 		return a->fatal;
+	if (a->mode == ACCEL_M_RANGES && !c->probe && a->hdrs == NULL &&
+	    (rc = accel__make_headers(a)) < 0) {
+		accel__err(a, rc, a->o->urls[0], "%s", strerror(-rc));
+		return a->fatal;
+	}
 	mark_used(a, c);
 	c->req_begin = begin;
 	c->req_end = end;

@@ -223,6 +223,10 @@ int accel__feed(struct accel *a, struct accel_conn *c, double now);
 /* accel.c: the connections a download starts with: -n N's N, or the
  * count the controller starts at. */
 int accel__start_count(const struct accel *a);
+/* a->hdrs, the headers of every ranged request (If-Range from the probe's
+ * validators): made when the first range after the probe starts, so a
+ * file the probe fetches whole never makes it. Returns 0 or -ENOMEM. */
+int accel__make_headers(struct accel *a);
 /* The probe's reply: mode, size, plan, .part. Returns 0, -EPROTO with the
  * failure recorded on c, or the download's error (a->fatal). */
 int accel__check_probe(struct accel *a, struct accel_conn *c);

@@ -310,8 +310,8 @@ same_file(const struct accel *a, const struct accel_conn *c)
 	return 1;
 }
 
-static int
-make_headers(struct accel *a)
+int
+accel__make_headers(struct accel *a)
 {
 	char h[sizeof("If-Range: ") + ACCEL_VALIDATOR_MAX];
 	const char *v = NULL;
@@ -376,7 +376,7 @@ static int
 probe_meta(struct accel *a, struct accel_conn *c, int64_t size)
 {
 	const char *url = a->o->urls[0];
-	char *bare;
+	size_t off, len, n;
 	int same;
 
 	if (a->saved != NULL) {
@@ -397,14 +397,14 @@ probe_meta(struct accel *a, struct accel_conn *c, int64_t size)
 				   a->part);
 		return a->fatal;
 	}
-	/* No secret is written to disk. */
-	if ((bare = urlname_strip_userinfo(url)) == NULL) {
-		accel__err(a, -ENOMEM, url, "%s", strerror(ENOMEM));
-		return a->fatal;
-	}
+	/* No secret is written to disk: the URL without its user:password@,
+	 * made in place (a list's small files pay for each allocation). */
+	if (!urlname_userinfo(url, &off, &len))
+		off = len = 0;
+	n = off < sizeof(a->meta.url) - 1 ? off : sizeof(a->meta.url) - 1;
+	memcpy(a->meta.url, url, n);
+	copy_str(a->meta.url + n, sizeof(a->meta.url) - n, url + off + len);
 	a->meta.size = size;
-	copy_str(a->meta.url, sizeof(a->meta.url), bare);
-	free(bare);
 	copy_str(a->meta.etag, sizeof(a->meta.etag), c->etag);
 	copy_str(a->meta.lastmod, sizeof(a->meta.lastmod), c->lastmod);
 	return 0;
@@ -422,10 +422,6 @@ start_ranges(struct accel *a, int64_t size)
 	 * the first window a late start to make up at the end. */
 	int ranges = accel__start_count(a);
 
-	if ((rc = make_headers(a)) < 0) {
-		accel__err(a, rc, a->o->urls[0], "%s", strerror(-rc));
-		return a->fatal;
-	}
 	if (resume) {
 		a->plan = a->saved;
 		a->saved = NULL;
