@@ -21,6 +21,10 @@
 #include "mtime.h"
 #include "urlname.h"
 
+#ifndef NT_VERSION
+#define NT_VERSION "unknown"
+#endif
+
 /*
  * One thread drives every connection through libcurl's multi interface:
  * N easy handles, each keeping its connection alive for its next range.
@@ -835,8 +839,9 @@ setup_conn(struct accel_conn *c)
 	curl_easy_setopt(c->easy, CURLOPT_HTTP_VERSION,
 			 (long)CURL_HTTP_VERSION_1_1);
 	curl_easy_setopt(c->easy, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c->easy, CURLOPT_USERAGENT,
-			 "netthreads-download-accelerator");
+	/* product/version, as RFC 9110 (10.1.5) asks and every peer sends;
+	 * libcurl writes it into each request a byte at a time. */
+	curl_easy_setopt(c->easy, CURLOPT_USERAGENT, "netthreads/" NT_VERSION);
 	return 0;
 }
 
