@@ -1336,7 +1336,9 @@ accel_session_run(struct accel_session *s, double max_wait)
 	ms = kick ? 0 : (int)(max_wait * 1000);
 	if (wake > now && (wake - now) * 1000 < ms)
 		ms = (int)((wake - now) * 1000) + 1;
-	if (s->runs != NULL)
+	/* After a change the next pass runs at once: a poll that may not
+	 * wait is a system call for nothing (one a file of a list). */
+	if (s->runs != NULL && ms > 0)
 		curl_multi_poll(s->multi, NULL, 0, ms, NULL);
 }
 
