@@ -11,7 +11,7 @@
 # 2. 200 x 64 KiB from nginx, uncapped, -j 8 and -j 32 (the latter also
 #    with --max-per-host 32, the connections the base build opened): wall
 #    and CPU (runstat), the median of LISTS_SMALL_REPS paired runs
-#    (default 41), which build goes first alternating;
+#    (default 61), which build goes first alternating;
 #    with LISTS_BASE=DIR (another build's bin/) that build's
 #    threaded-download runs beside, as the base of the ratios, and the
 #    median of the run-by-run ratios is given too (a run of 20 ms swings
@@ -32,7 +32,7 @@ bin=${NT_BIN:-$top/build/plain/bin}
 helpers=${NT_HELPERS:-$top/build/plain/helpers}
 BB=${NT_BENCH_BIN:-$(dirname "$bin")/bench}
 reps=${LISTS_REPS:-3}
-sreps=${LISTS_SMALL_REPS:-41}
+sreps=${LISTS_SMALL_REPS:-61}
 base=${LISTS_BASE:-}
 MiB=1048576
 
