@@ -42,14 +42,17 @@ get "http://127.0.0.1:$PORT/f8" -n 3
 is "$rc/$n" 0/3 "-n 3: three, fixed, as before"
 
 fh_start link --link 4M || { notok "fault-httpd --link starts"; exit 1; }
-# As JSON: each change of the count is an event with its reason.
+# As JSON: each change of the count is an event with its reason. The
+# 20 MiB file takes 5 s: the share of bytes below is not left to how fast
+# the first second's trials went (one run in about twenty, on a machine
+# whose other work slowed them, held ten or more for a second of 2).
 t0=$EPOCHREALTIME
-rm -f f8
-timeout 60 "$DA" --json "http://127.0.0.1:$PORT/f8" >"$T_TMP/link.json" \
+rm -f f20
+timeout 60 "$DA" --json "http://127.0.0.1:$PORT/f20" >"$T_TMP/link.json" \
 	2>"$T_TMP/err"
 rc=$?
 secs=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN{printf "%.2f", b-a}')
-[ $rc -eq 0 ] && ! cmp -s f8 "$W/f8" && rc=99
+[ $rc -eq 0 ] && ! cmp -s f20 "$W/f20" && rc=99
 n=$(jq -r 'select(.event == "done") | .connections' "$T_TMP/link.json")
 is "$rc" 0 "a link of 4 MiB/s shared: auto downloads the file"
 jq -c 'select(.event == "connections") | [.connections, .reason]' \
@@ -66,8 +69,8 @@ top=$(awk '{b[$1] += $5; t += $5} END {for (c in b) print b[c] / t}' \
 	"$T_TMP/link.log" | sort -rn | head -n 4 | awk '{s += $1} END {print s}')
 check "and holds few connections (four carried ${top:-0} of the bytes; most at once ${n:-none}, ${secs}s)" \
 	awk -v s="${top:-0}" 'BEGIN{exit !(s >= 0.6)}'
-check "at the link's rate, which nothing beats (${secs}s for 2 s)" \
-	awk -v t="$secs" 'BEGIN{exit !(t >= 1.8)}'
+check "at the link's rate, which nothing beats (${secs}s for 5 s)" \
+	awk -v t="$secs" 'BEGIN{exit !(t >= 4.5)}'
 
 # Four connections per client, 1 MiB/s each: the fifth is answered 503.
 # With --retries 1 a single range counted as failed would end the
