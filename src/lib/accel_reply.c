@@ -175,6 +175,23 @@ name_is(const char *name, size_t n, const char *want)
 	return strlen(want) == n && strncasecmp(name, want, n) == 0;
 }
 
+/* The headers with a short value the engine reads, by name. */
+enum short_header { H_OTHER, H_ENCODING, H_RANGE, H_RETRY, H_LENGTH };
+
+static enum short_header
+short_header(const char *name, size_t n)
+{
+	if (name_is(name, n, "Content-Encoding"))
+		return H_ENCODING;
+	if (name_is(name, n, "Content-Range"))
+		return H_RANGE;
+	if (name_is(name, n, "Retry-After"))
+		return H_RETRY;
+	if (name_is(name, n, "Content-Length"))
+		return H_LENGTH;
+	return H_OTHER;
+}
+
 /* The status line "HTTP/1.1 206 Partial Content" (trimmed, vn bytes and
  * a NUL). */
 static void
@@ -211,6 +228,7 @@ accel__on_header(char *buf, size_t size, size_t nmemb, void *arg)
 	size_t n = size * nmemb, vn, nn;
 	char val[512];
 	const char *colon, *v, *name;
+	enum short_header kind;
 
 	if (n >= 5 && strncmp(buf, "HTTP/", 5) == 0) {
 		/* A new response (after a redirect or a 100): forget the
@@ -268,27 +286,28 @@ accel__on_header(char *buf, size_t size, size_t nmemb, void *arg)
 				to[0] = '\0';
 		return n;
 	}
-	if (!name_is(name, nn, "Content-Encoding") &&
-	    !name_is(name, nn, "Content-Range") &&
-	    !name_is(name, nn, "Retry-After") &&
-	    !name_is(name, nn, "Content-Length"))
+	if ((kind = short_header(name, nn)) == H_OTHER)
 		return n;
 	/* These values are short; a longer one is malformed, and is
 	 * ignored rather than read cut. */
 	if (copy_trimmed(val, sizeof(val), v, vn) < 0)
 		return n;
-	if (name_is(name, nn, "Content-Encoding"))
+	switch (kind) {
+	case H_ENCODING:
 		return on_encoding(c, val) < 0 ? 0 : n;
-	if (name_is(name, nn, "Content-Range"))
+	case H_RANGE:
 		parse_content_range(c, val);
-	else if (name_is(name, nn, "Retry-After"))
+		break;
+	case H_RETRY:
 		parse_retry_after(c, val);
-	else {
+		break;
+	default: {
 		char *end;
 		long long len = strtoll(val, &end, 10);
 
 		if (end != val && *end == '\0' && len >= 0)
 			c->clen = len;
+	}
 	}
 	return n;
 }
@@ -370,7 +389,6 @@ static int
 probe_meta(struct accel *a, struct accel_conn *c, int64_t size)
 {
 	const char *url = a->o->urls[0];
-	size_t off, len, n;
 	int same;
 
 	if (a->saved != NULL) {
@@ -391,13 +409,9 @@ probe_meta(struct accel *a, struct accel_conn *c, int64_t size)
 				   a->part);
 		return a->fatal;
 	}
-	/* No secret is written to disk: the URL without its user:password@,
-	 * made in place (a list's small files pay for each allocation). */
-	if (!urlname_userinfo(url, &off, &len))
-		off = len = 0;
-	n = off < sizeof(a->meta.url) - 1 ? off : sizeof(a->meta.url) - 1;
-	memcpy(a->meta.url, url, n);
-	copy_str(a->meta.url + n, sizeof(a->meta.url) - n, url + off + len);
+	/* No secret is written to disk (and no copy is made to strip it: a
+	 * list's small files pay for each allocation). */
+	urlname_strip_userinfo_to(url, a->meta.url, sizeof(a->meta.url));
 	a->meta.size = size;
 	copy_str(a->meta.etag, sizeof(a->meta.etag), c->etag);
 	copy_str(a->meta.lastmod, sizeof(a->meta.lastmod), c->lastmod);

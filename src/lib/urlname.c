@@ -158,16 +158,30 @@ urlname_userinfo(const char *url, size_t *off, size_t *len)
 char *
 urlname_strip_userinfo(const char *url)
 {
-	size_t off, len, n = strlen(url);
-	char *out;
+	size_t n = urlname_strip_userinfo_to(url, NULL, 0);
+	char *out = malloc(n + 1);
+
+	if (out != NULL)
+		urlname_strip_userinfo_to(url, out, n + 1);
+	return out;
+}
+
+size_t
+urlname_strip_userinfo_to(const char *url, char *out, size_t size)
+{
+	size_t off, len, n = strlen(url), head, tail;
 
 	if (!urlname_userinfo(url, &off, &len))
 		off = len = 0;
-	if ((out = malloc(n - len + 1)) == NULL)
-		return NULL;
-	memcpy(out, url, off);
-	memcpy(out + off, url + off + len, n - off - len + 1);
-	return out;
+	if (size == 0)
+		return n - len;
+	head = off < size - 1 ? off : size - 1;
+	tail = n - off - len < size - 1 - head ? n - off - len :
+						 size - 1 - head;
+	memcpy(out, url, head);
+	memcpy(out + head, url + off + len, tail);
+	out[head + tail] = '\0';
+	return n - len;
 }
 
 /* RFC 9110 token characters. */

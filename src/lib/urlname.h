@@ -57,7 +57,10 @@ int urlname_userinfo(const char *url, size_t *off, size_t *len);
 /*
  * The URL without its credentials, for anything kept or compared on
  * disk. Returns a string the caller frees, or NULL with errno ENOMEM.
+ * urlname_strip_userinfo_to() writes it into out (size bytes, cut to
+ * fit) instead, and returns its whole length.
  */
 char *urlname_strip_userinfo(const char *url);
+size_t urlname_strip_userinfo_to(const char *url, char *out, size_t size);
 
 #endif

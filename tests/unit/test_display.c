@@ -111,6 +111,20 @@ test_urls(void **state)
 	assert_non_null(s);
 	assert_string_equal(s, "http://h/f");
 	free(s);
+	/* Into a buffer: cut to fit, never a byte of the password. */
+	assert_int_equal(
+		urlname_strip_userinfo_to("http://u:p@h/f", out, sizeof(out)),
+		10);
+	assert_string_equal(out, "http://h/f");
+	assert_int_equal(urlname_strip_userinfo_to("http://u:p@h/f", out, 9),
+			 10);
+	assert_string_equal(out, "http://h");
+	assert_int_equal(urlname_strip_userinfo_to("http://u:p@h/f", out, 5),
+			 10);
+	assert_string_equal(out, "http");
+	assert_int_equal(urlname_strip_userinfo_to("http://u:p@h/f", out, 1),
+			 10);
+	assert_string_equal(out, "");
 }
 
 int
