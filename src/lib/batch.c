@@ -480,7 +480,7 @@ skip_or_refuse(const struct batch_runner *r, struct batch_item *it)
 {
 	char part[PATH_MAX];
 	struct stat st;
-	int has_part = 0;
+	int has_part = 0, listed;
 
 	/* The names are made only when asked about: a list of small files
 	 * pays for every step here. */
@@ -498,15 +498,17 @@ skip_or_refuse(const struct batch_runner *r, struct batch_item *it)
 					    "already complete");
 		return 1;
 	}
-	if (r->o->resume || !r->o->keep_parts ||
-	    (r->states_listed && r->nstates == 0 &&
-	     strchr(it->path, '/') == NULL))
+	if (r->o->resume || !r->o->keep_parts)
+		return 0;
+	/* The listing answers for a name in the folder itself (an empty
+	 * one without the name made), a lookup for one in a subfolder. */
+	listed = r->states_listed && strchr(it->path, '/') == NULL;
+	if (listed && r->nstates == 0)
 		return 0;
 	snprintf(part, sizeof(part), "%s.part.state", it->path);
-	if ((r->states_listed && strchr(part, '/') == NULL ?
-		     fsutil_names_has(r->states, r->nstates, part) :
-		     fstatat(r->o->dirfd, part, &st, AT_SYMLINK_NOFOLLOW) ==
-			     0)) {
+	if (listed ?
+		    fsutil_names_has(r->states, r->nstates, part) :
+		    fstatat(r->o->dirfd, part, &st, AT_SYMLINK_NOFOLLOW) == 0) {
 		it->state = BATCH_FAILED;
 		it->res.kept = 1;
 		snprintf(it->res.errmsg, sizeof(it->res.errmsg),
