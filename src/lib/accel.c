@@ -40,6 +40,7 @@ src_url(const struct accel_source *s)
 }
 
 static int conn_easy(struct accel *a, struct accel_conn *c);
+static struct accel_conn *conn_at(struct accel *a, int i);
 
 static void
 mark_used(struct accel *a, const struct accel_conn *c)
@@ -502,7 +503,7 @@ size_buffers(struct accel *a, int want)
 {
 	long buf = recv_buf(want);
 
-	for (int i = 0; i < a->nconns; i++)
+	for (int i = 0; i < a->ninit; i++)
 		if (!a->conns[i].busy && a->conns[i].easy != NULL)
 			curl_easy_setopt(a->conns[i].easy, CURLOPT_BUFFERSIZE,
 					 buf);
@@ -701,14 +702,15 @@ schedule(struct accel *a, double now, double *wake)
 	if (a->mode != ACCEL_M_RANGES)
 		return;
 	for (int i = 0, busy = busy_conns(a); i < a->nconns && !a->fatal; i++) {
-		struct accel_conn *c = &a->conns[i];
+		struct accel_conn *c;
 		double until = 0;
 		int r;
 
-		if (c->busy)
+		if (i < a->ninit && a->conns[i].busy)
 			continue;
 		if (busy >= target(a))
 			return;
+		c = conn_at(a, i);
 		pick_source(a, c);
 		if (conn_slot(a, c) < 0) {
 			*wake = now + SLOT_WAIT;
@@ -899,11 +901,12 @@ if_modified_since(struct accel *a)
 	return 0;
 }
 
-/* a->conns: n connections, all fields zero and strings empty, in the
- * memory an earlier download on the session left when it is large enough.
+/* Room for a->conns: n connections, in the memory an earlier download
+ * on the session left when it is large enough. None is cleared yet: each
+ * is as it is first reached (conn_at), and a small file reaches one.
  * Returns 0 or -ENOMEM. */
 static int
-clear_conns(struct accel *a, int n)
+alloc_conns(struct accel *a, int n)
 {
 	if (a->conn_cap < n) {
 		free(a->conn_mem);
@@ -914,13 +917,26 @@ clear_conns(struct accel *a, int n)
 		a->conn_cap = n;
 	}
 	a->conns = a->conn_mem;
-	for (int i = 0; i < n; i++) {
-		struct accel_conn *c = &a->conns[i];
+	a->ninit = 0;
+	return 0;
+}
+
+/* conns[i], all fields zero and strings empty, given a source in turn,
+ * the first time it is asked for. */
+static struct accel_conn *
+conn_at(struct accel *a, int i)
+{
+	for (; a->ninit <= i; a->ninit++) {
+		struct accel_conn *c = &a->conns[a->ninit];
 
 		memset(c, 0, offsetof(struct accel_conn, reason));
 		c->reason[0] = c->encoding[0] = c->why[0] = c->errbuf[0] = '\0';
+		c->a = a;
+		c->range = -1;
+		c->src = a->ninit % a->nsrc;
+		a->src[c->src].users++;
 	}
-	return 0;
+	return &a->conns[i];
 }
 
 /* The probe's request headers. With none of the caller's and no -N, the
@@ -962,14 +978,13 @@ setup(struct accel *a)
 			   "URL longer than %d bytes", ACCEL_URL_MAX);
 		return a->fatal;
 	}
-	if (clear_conns(a, nconns) < 0 ||
+	if (alloc_conns(a, nconns) < 0 ||
 	    (a->src = calloc((size_t)o->nurls, sizeof(*a->src))) == NULL ||
 	    probe_headers(a) < 0) {
 		accel__err(a, -ENOMEM, o->urls[0], "%s", strerror(ENOMEM));
 		return a->fatal;
 	}
 	a->nconns = nconns;
-	a->nused = 1; /* conns[0]: the probe's, and the caller's slot */
 	a->nsrc = o->nurls;
 	for (int i = 0; i < a->nsrc; i++) {
 		a->src[i].url = o->urls[i];
@@ -990,12 +1005,8 @@ setup(struct accel *a)
 			return a->fatal;
 		}
 	}
-	for (int i = 0; i < a->nconns; i++) {
-		a->conns[i].a = a;
-		a->conns[i].range = -1;
-		a->conns[i].src = i % a->nsrc;
-		a->src[i % a->nsrc].users++;
-	}
+	conn_at(a, 0);
+	a->nused = 1; /* conns[0]: the probe's, and the caller's slot */
 	if (o->first_slot > 0 && o->first_slot <= a->nsrc) {
 		/* The first request's connection, taken by the caller. */
 		a->src[a->conns[0].src].users--;
@@ -1108,7 +1119,7 @@ release(struct accel *a)
 	if (a->first_slot_held && budget_host(a->o->urls[a->o->first_slot - 1],
 					      host, sizeof(host)) == 0)
 		budget_put(a->o->budget, host);
-	for (int i = 0; i < a->nconns; i++) {
+	for (int i = 0; i < a->ninit; i++) {
 		struct accel_conn *c = &a->conns[i];
 
 		if (c->slot)

@@ -182,7 +182,7 @@ accel__save_state(struct accel *a)
 	 * not yet on disk. */
 	int rc;
 
-	for (int i = 0; i < a->nconns; i++)
+	for (int i = 0; i < a->ninit; i++)
 		accel__flush(a, &a->conns[i]);
 	if (a->write_lost)
 		return -EIO;

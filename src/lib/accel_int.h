@@ -130,6 +130,7 @@ struct accel {
 	int nconns;
 	int nused; /* conns[nused..] never took a slot or started: the
 		    * loops over busy ones stop there (a small file uses 1) */
+	int ninit; /* conns[ninit..] not yet cleared (conn_at) */
 	struct accel_source *src;
 	int nsrc;
 	enum accel_mode mode;
