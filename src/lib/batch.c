@@ -519,11 +519,17 @@ skip_or_refuse(const struct batch_runner *r, struct batch_item *it)
 	return 0;
 }
 
-/* The request options of the run, with the item's own headers after. */
+/* The request options of the run, with the item's own headers after.
+ * Without headers of its own an item uses the run's (*use), not a copy of
+ * its kilobyte. */
 static int
 item_req(const struct batch_runner *r, const struct batch_item *it,
-	 struct reqopts *req)
+	 struct reqopts *req, const struct reqopts **use)
 {
+	*use = r->o->req;
+	if (it->nheaders == 0)
+		return 0;
+	*use = req;
 	if (r->o->req != NULL)
 		*req = *r->o->req;
 	else
@@ -615,7 +621,8 @@ start_item(struct batch_runner *r, struct batch_item *it,
 	j->it = it;
 	j->path = NULL;
 	j->subfd = -1;
-	if (item_req(r, it, &j->req) < 0) {
+	memset(&ao, 0, sizeof(ao));
+	if (item_req(r, it, &j->req, &ao.req) < 0) {
 		free(j);
 		put_first(r, it, first);
 		snprintf(it->res.errmsg, sizeof(it->res.errmsg),
@@ -637,7 +644,6 @@ start_item(struct batch_runner *r, struct batch_item *it,
 		item_end(r, it, rc);
 		return;
 	}
-	memset(&ao, 0, sizeof(ao));
 	ao.urls = (const char *const *)it->urls;
 	ao.nurls = it->nurls;
 	ao.path = j->path;
@@ -656,7 +662,6 @@ start_item(struct batch_runner *r, struct batch_item *it,
 	ao.backoff = o->backoff;
 	ao.min_speed = o->min_speed;
 	ao.sha256 = it->has_sha256 ? it->sha256 : NULL;
-	ao.req = &j->req;
 	ao.stop = o->stop;
 	ao.budget = r->budget;
 	ao.first_slot = first;

@@ -55,10 +55,11 @@ json_start(struct jsonout *j, struct batch_item *it)
 void
 batch_json_progress(struct jsonout *j, struct batch_item *it)
 {
-	double now = mtime_now();
+	double now;
 
 	if (j == NULL || it->size < 0)
 		return;
+	now = mtime_now();
 	if (!it->json_started)
 		json_start(j, it);
 	if (it->target > 0 && it->target != it->json_target) {

@@ -254,9 +254,16 @@ budget_wait_room(struct budget *b, const char *const *hosts, int n,
 		 double timeout)
 {
 	struct timespec ts;
-	double until = mtime_now() + timeout;
+	double until;
 	int room;
 
+	/* Room at once (the common case), or no wait asked for: no clock. */
+	pthread_mutex_lock(&b->mu);
+	room = has_room(b, hosts, n);
+	pthread_mutex_unlock(&b->mu);
+	if (room || timeout <= 0)
+		return room;
+	until = mtime_now() + timeout;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	ts.tv_sec += (time_t)timeout;
 	ts.tv_nsec += (long)((timeout - (double)(time_t)timeout) * 1e9);
