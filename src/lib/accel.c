@@ -1157,7 +1157,8 @@ release(struct accel *a)
 	budget_free(a->own_budget);
 	free(a->part); /* and the other names, in the same block */
 	free(a->cd_name);
-	if (a->sess != NULL && a->sess->nspare < SESSION_SPARE) {
+	if (a->sess != NULL && (a->sess->nspare < SESSION_SPARE ||
+				a->sess->nspare < a->sess->peak)) {
 		a->next = a->sess->spare;
 		a->sess->spare = a;
 		a->sess->nspare++;
@@ -1212,6 +1213,7 @@ end(struct accel *a)
 	if (a->next != NULL)
 		a->next->prev = a->prev;
 	s->nconns -= a->nconns;
+	s->nruns--;
 	release(a);
 	done(rc, res, arg);
 }
@@ -1292,17 +1294,15 @@ accel_start(struct accel_session *s, const struct accel_opts *opts,
 	if (s->runs != NULL)
 		s->runs->prev = a;
 	s->runs = a;
+	if (++s->nruns > s->peak && s->nruns <= SESSION_POOL)
+		s->peak = s->nruns;
 	return 0;
 }
 
 int
 accel_session_busy(const struct accel_session *s)
 {
-	int n = 0;
-
-	for (const struct accel *a = s->runs; a != NULL; a = a->next)
-		n++;
-	return n;
+	return s->nruns;
 }
 
 /* The earlier of two wake times (0: none). */

@@ -44,8 +44,11 @@ struct accel_handle {
 	char *etag, *lastmod, *wbuf;
 };
 
-#define SESSION_POOL  64 /* handles a session keeps for later downloads */
-#define SESSION_SPARE 8	 /* and ended downloads' memory */
+/* A session keeps up to SESSION_POOL handles for later downloads, and
+ * the memory of SESSION_SPARE ended ones, or of as many as ran at once
+ * when that is more (up to SESSION_POOL). */
+#define SESSION_POOL  64
+#define SESSION_SPARE 8
 
 struct accel_session {
 	CURLM *multi;	    /* its connection cache outlives each download */
@@ -61,6 +64,7 @@ struct accel_session {
 	 * made malloc sweep its free lists once a file. */
 	struct accel *spare;
 	int nspare;
+	int nruns, peak; /* downloads in progress, and the most at once */
 };
 
 struct accel_source {
