@@ -320,9 +320,10 @@ batch_reserve(struct batch *b)
 struct batch_job {
 	struct batch_runner *r;
 	struct batch_item *it;
-	char *path;	    /* the download's path */
-	int subfd;	    /* its dir= folder, open; -1: none */
-	struct reqopts req; /* the run's request options and the item's */
+	struct reqopts *req; /* the run's request options and the item's
+			      * headers; NULL: the run's serve */
+	int subfd;	     /* its dir= folder, open; -1: none */
+	char path[];	     /* the download's path, "dir/name" */
 };
 
 struct batch_runner {
@@ -458,21 +459,6 @@ out:
 	return rc < 0 ? rc : fd;
 }
 
-/* "dir/name", malloc'd; NULL with errno ENOMEM. */
-static char *
-join_path(const char *dir, const char *name)
-{
-	size_t d = strlen(dir), n = strlen(name);
-	char *p = malloc(d + n + 2);
-
-	if (p != NULL) {
-		memcpy(p, dir, d);
-		p[d] = '/';
-		memcpy(p + d + 1, name, n + 1);
-	}
-	return p;
-}
-
 /* Whether the item should not run: already there (-c, --no-clobber), or a
  * partial download of an earlier run that only -c may touch. */
 static int
@@ -519,26 +505,33 @@ skip_or_refuse(const struct batch_runner *r, struct batch_item *it)
 	return 0;
 }
 
-/* The request options of the run, with the item's own headers after.
- * Without headers of its own an item uses the run's (*use), not a copy of
- * its kilobyte. */
+/* The request options of the run with the item's own headers after, in
+ * *req, allocated; an item without headers of its own uses the run's
+ * (*req NULL), not a copy of their kilobyte. Returns 0, -ENOMEM, or
+ * -E2BIG for too many headers. */
 static int
 item_req(const struct batch_runner *r, const struct batch_item *it,
-	 struct reqopts *req, const struct reqopts **use)
+	 struct reqopts **req)
 {
-	*use = r->o->req;
+	struct reqopts *q;
+
+	*req = NULL;
 	if (it->nheaders == 0)
 		return 0;
-	*use = req;
+	if ((q = malloc(sizeof(*q))) == NULL)
+		return -ENOMEM;
 	if (r->o->req != NULL)
-		*req = *r->o->req;
+		*q = *r->o->req;
 	else
-		memset(req, 0, sizeof(*req));
+		memset(q, 0, sizeof(*q));
 	for (int i = 0; i < it->nheaders; i++) {
-		if (req->nheaders == REQOPTS_MAX_HEADERS)
+		if (q->nheaders == REQOPTS_MAX_HEADERS) {
+			free(q);
 			return -E2BIG;
-		req->headers[req->nheaders++] = it->headers[i];
+		}
+		q->headers[q->nheaders++] = it->headers[i];
 	}
+	*req = q;
 	return 0;
 }
 
@@ -552,9 +545,9 @@ job_done(int rc, struct accel_result *res, void *arg)
 	struct batch_item *it = j->it;
 
 	(void)res;
-	free(j->path);
 	if (j->subfd >= 0)
 		close(j->subfd);
+	free(j->req);
 	free(j);
 	item_end(r, it, rc);
 }
@@ -596,9 +589,10 @@ start_item(struct batch_runner *r, struct batch_item *it,
 	   struct accel_session *session, int first)
 {
 	const struct batch_run_opts *o = r->o;
+	size_t dlen = strlen(o->dir), nlen = strlen(it->path);
 	struct batch_job *j;
 	struct accel_opts ao;
-	int rc = 0;
+	int rc;
 
 	accel_result_clear(&it->res);
 	if (o->on_start != NULL)
@@ -608,42 +602,38 @@ start_item(struct batch_runner *r, struct batch_item *it,
 		item_end(r, it, 0);
 		return;
 	}
-	/* The job lives while the file downloads: freed memory of ended
-	 * ones serves, where an array of one a file took new pages. */
-	if ((j = malloc(sizeof(*j))) == NULL) {
+	/* The job, with its path after it, lives while the file
+	 * downloads: freed memory of ended ones serves, where an array of
+	 * one a file took new pages. */
+	if ((j = malloc(sizeof(*j) + dlen + nlen + 2)) == NULL ||
+	    (rc = item_req(r, it, &j->req)) < 0) {
+		rc = j == NULL ? -ENOMEM : rc;
+		free(j);
 		put_first(r, it, first);
-		snprintf(it->res.errmsg, sizeof(it->res.errmsg), "%s",
-			 strerror(ENOMEM));
-		item_end(r, it, -ENOMEM);
+		if (rc == -E2BIG)
+			snprintf(it->res.errmsg, sizeof(it->res.errmsg),
+				 "more than %d headers", REQOPTS_MAX_HEADERS);
+		else
+			snprintf(it->res.errmsg, sizeof(it->res.errmsg), "%s",
+				 strerror(-rc));
+		item_end(r, it, rc);
 		return;
 	}
 	j->r = r;
 	j->it = it;
-	j->path = NULL;
 	j->subfd = -1;
-	memset(&ao, 0, sizeof(ao));
-	if (item_req(r, it, &j->req, &ao.req) < 0) {
-		free(j);
-		put_first(r, it, first);
-		snprintf(it->res.errmsg, sizeof(it->res.errmsg),
-			 "more than %d headers", REQOPTS_MAX_HEADERS);
-		item_end(r, it, -E2BIG);
-		return;
-	}
-	if ((it->dir != NULL && (rc = j->subfd = make_subdir(r, it)) < 0) ||
-	    (j->path = join_path(o->dir, it->path)) == NULL) {
-		if (rc == 0) {
-			rc = -ENOMEM;
-			snprintf(it->res.errmsg, sizeof(it->res.errmsg), "%s",
-				 strerror(ENOMEM));
-		}
-		if (j->subfd >= 0)
-			close(j->subfd);
+	memcpy(j->path, o->dir, dlen);
+	j->path[dlen] = '/';
+	memcpy(j->path + dlen + 1, it->path, nlen + 1);
+	if (it->dir != NULL && (rc = j->subfd = make_subdir(r, it)) < 0) {
+		free(j->req);
 		free(j);
 		put_first(r, it, first);
 		item_end(r, it, rc);
 		return;
 	}
+	memset(&ao, 0, sizeof(ao));
+	ao.req = j->req != NULL ? j->req : o->req;
 	ao.urls = (const char *const *)it->urls;
 	ao.nurls = it->nurls;
 	ao.path = j->path;
