@@ -66,33 +66,8 @@ else
 	pin_c="taskset -c $CCPU"
 fi
 
-# srv NAME: starts a server mode on CPU 0; sets spid and port.
-srv() {
-	case $1 in
-	blocking) set -- "$NT_BIN/echo-server" -b 127.0.0.1 -p 0 -q ;;
-	poll) set -- "$NT_BIN/echo-server-poll" --backend poll -b 127.0.0.1 -p 0 -q ;;
-	epoll) set -- "$NT_BIN/echo-server-poll" --backend epoll -b 127.0.0.1 -p 0 -q ;;
-	uring) set -- "$NT_BIN/echo-server-poll" --backend uring -b 127.0.0.1 -p 0 -q ;;
-	libuv) set -- "$BB/uv-echo" ;;
-	esac
-	# The reference gets the same descriptor limit the others raise to.
-	(ulimit -n "$(ulimit -Hn)"; exec $pin_s "$@") 2>"$tmp/srv.log" &
-	spid=$!
-	port=
-	i=0
-	while [ -z "$port" ] && [ $i -lt 100 ]; do
-		sleep 0.05
-		port=$(sed -n 's/.*listening on .*:\([0-9][0-9]*\).*/\1/p' "$tmp/srv.log")
-		i=$((i + 1))
-	done
-	[ -n "$port" ] || { echo "bench-echo: $1 did not start" >&2; cat "$tmp/srv.log" >&2; exit 1; }
-}
-
-srv_kill() {
-	kill "$spid" 2>/dev/null || true
-	wait "$spid" 2>/dev/null || true
-	spid=
-}
+who=bench-echo
+. "$(dirname "$0")/echo-servers.sh"
 
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 hwm() { awk '/^VmHWM:/ {printf "%.1f", $2 / 1024}' "/proc/$1/status"; }

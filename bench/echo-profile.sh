@@ -6,8 +6,9 @@
 # client's socket), in the event mechanism (epoll_wait, read and write
 # around the socket calls, or io_uring's own code), and in user space; and
 # how many waits (epoll_wait or io_uring_enter) the server made a round
-# trip. Not part of bench/run: it needs perf (Debian: linux-perf) and
-# root or kernel.perf_event_paranoid <= 1.
+# trip. Not part of bench/run: it needs perf (Debian: linux-perf), the
+# reference server built (make bench builds it), and root or
+# kernel.perf_event_paranoid <= 1.
 #
 #   bench/echo-profile.sh BUILD_DIR [SERVER...]
 #
@@ -29,8 +30,18 @@ command -v perf >/dev/null 2>&1 ||
 CONNS=${PROFILE_CONNS:-1000}
 SIZE=${PROFILE_SIZE:-64}
 SECS=${PROFILE_SECONDS:-3}
+for v in "$CONNS" "$SIZE" "$SECS"; do
+	case $v in
+	'' | *[!0-9]* | 0) echo "echo-profile: not a positive whole number: '$v'" >&2; exit 2 ;;
+	esac
+done
+NT_BIN=$B/bin
+BB=$B/bench
+pin_s="taskset -c 0"
+who=echo-profile
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/echo-profile.XXXXXX")
 spid=
+. "$(dirname "$0")/echo-servers.sh"
 cleanup() {
 	[ -n "$spid" ] && kill -9 "$spid" 2>/dev/null
 	rm -rf "$tmp"
@@ -68,6 +79,8 @@ shares() {
 	{ if (n == 0) top = $0; n++; stk = stk " " $2 }
 	END {
 		flush()
+		if (tot == 0 || c["socket send"] + c["socket receive"] == 0)
+			exit 1
 		sock = (c["socket send"] + c["socket receive"]) / tot
 		printf "%.3f", sock
 		split("socket send|socket receive|io_uring|epoll_wait|" \
@@ -83,47 +96,37 @@ printf '%-7s %8s %7s %7s %8s %6s %7s %6s %6s %8s %11s\n' server rt/s \
 	"send%" "recv%" "uring%" "epoll%" "calls%" "other%" "user%" \
 	waits/rt "expected÷1st"
 first=
-# (The list is read once: the set below does not change it.)
 for m in "$@"; do
-	case $m in
-	poll | epoll | uring)
-		set -- "$B/bin/echo-server-poll" --backend "$m" -b 127.0.0.1 \
-			-p 0 -q ;;
-	libuv) set -- "$B/bench/uv-echo" ;;
-	*) echo "echo-profile: unknown server: $m" >&2; exit 2 ;;
-	esac
-	(ulimit -n "$(ulimit -Hn)"; exec taskset -c 0 "$@") 2>"$tmp/srv.log" &
-	spid=$!
-	port= i=0
-	while [ -z "$port" ] && [ $i -lt 100 ]; do
-		sleep 0.05
-		port=$(sed -n 's/.*listening on .*:\([0-9][0-9]*\).*/\1/p' "$tmp/srv.log")
-		i=$((i + 1))
-	done
-	[ -n "$port" ] || { echo "echo-profile: $m did not start" >&2; exit 1; }
+	srv "$m"
 	taskset -c 1 "$B/bin/echo-bench" -s 127.0.0.1 -p "$port" -c "$CONNS" \
 		-l "$SIZE" -d $((SECS * 2 + 3)) >"$tmp/out" 2>&1 &
 	gen=$!
 	sleep 2 # connected and past the start
 	perf record -q -g -o "$tmp/perf.data" -p "$spid" -- sleep "$SECS" \
-		>/dev/null 2>&1
+		>/dev/null 2>"$tmp/perf.err" || {
+		echo "echo-profile: perf record failed: $(head -n 1 "$tmp/perf.err")" >&2
+		exit 1
+	}
 	ev=
 	for c in epoll_wait epoll_pwait epoll_pwait2 io_uring_enter poll ppoll; do
 		ev="$ev${ev:+,}syscalls:sys_enter_$c"
 	done
+	# Without the syscall tracepoints (no tracefs), waits/rt is "-".
 	perf stat -x, -e "$ev" -p "$spid" -o "$tmp/stat" -- sleep "$SECS" \
-		>/dev/null 2>&1
+		>/dev/null 2>&1 || : >"$tmp/stat"
 	wait "$gen" || true
-	kill "$spid" 2>/dev/null || true
-	wait "$spid" 2>/dev/null || true
-	spid=
+	srv_kill
 	rate=$(awk '$1 == "round-trips/s" {print $2}' "$tmp/out")
-	waits=$(awk -F, '$1 ~ /^[0-9]+$/ {s += $1} END {print s + 0}' "$tmp/stat")
-	shares=$(perf script -i "$tmp/perf.data" 2>/dev/null | shares)
+	waits=$(awk -F, '$1 ~ /^[0-9]+$/ {s += $1; k++}
+		END {if (k) print s; else print "-"}' "$tmp/stat")
+	shares=$(perf script -i "$tmp/perf.data" 2>/dev/null | shares) || {
+		echo "echo-profile: $m: no samples in the socket calls" >&2
+		exit 1
+	}
 	sock=${shares%% *}
 	[ -n "$first" ] || first=$sock
 	echo "$m ${rate:-0} $waits $SECS $shares $first" | awk '{
-		printf "%-7s %8.0f %7s %7s %8s %6s %7s %6s %6s %8.3f %11.3f\n",
-		    $1, $2, $6, $7, $8, $9, $10, $11, $12,
-		    ($2 > 0 ? $3 / ($2 * $4) : 0), $13 / $5 }'
+		w = $3 == "-" || $2 <= 0 ? "-" : sprintf("%.3f", $3 / ($2 * $4))
+		printf "%-7s %8.0f %7s %7s %8s %6s %7s %6s %6s %8s %11.3f\n",
+		    $1, $2, $6, $7, $8, $9, $10, $11, $12, w, $13 / $5 }'
 done
