@@ -22,8 +22,10 @@
 # here; empty: no such row), ECHO_GEN (SIZE:CONNS cells where the
 # generators are compared, default "64:100 64:1000"; empty: none),
 # ECHO_RAW (a folder to keep every run's figures in), ECHO_MODES (the
-# servers, default "poll epoll uring", and blocking at one connection;
-# the libuv reference always runs, as the ratios' base).
+# servers, default "poll epoll uring floor", and blocking at one
+# connection; floor is bench/uring-echo, the least an io_uring echo server
+# does, which shows how much of uring's cost is io_uring's own; the libuv
+# reference always runs, as the ratios' base).
 set -eu
 : "${NT_BIN:?run through bench/run}"
 BB=$NT_BUILD/bench
@@ -38,7 +40,7 @@ else
 fi
 IDLE=${ECHO_IDLE-10000 19000}
 GEN=${ECHO_GEN-64:100 64:1000}
-MODES=${ECHO_MODES:-poll epoll uring}
+MODES=${ECHO_MODES:-poll epoll uring floor}
 SCPU=0
 CCPU=1
 HZ=$(getconf CLK_TCK)
@@ -54,7 +56,7 @@ trap cleanup EXIT
 trap 'exit 143' INT TERM
 
 for p in "$NT_BIN/echo-bench" "$NT_BIN/echo-server-poll" "$NT_BIN/echo-server" \
-	"$BB/uv-echo" "$BB/tcp-stream"; do
+	"$BB/uv-echo" "$BB/uring-echo" "$BB/tcp-stream"; do
 	[ -x "$p" ] || { echo "bench-echo: $p is not built (make bench builds it)" >&2; exit 1; }
 done
 if ! taskset -c $CCPU true 2>/dev/null; then
@@ -193,6 +195,11 @@ group() {
 			"$(pratio uring epoll 3) $(pspread uring epoll 3)" \
 			"$(pratio uring epoll 1) $(pspread uring epoll 1)" >>"$tmp/vsepoll"
 	fi
+	# uring against the floor: what the event loop adds to io_uring.
+	if [ -s "$tmp/uring" ] && [ -s "$tmp/floor" ]; then
+		echo "$size $label $(pratio uring floor 7) $(pspread uring floor 7)" \
+			"$(pratio uring floor 1) $(pspread uring floor 1)" >>"$tmp/vsfloor"
+	fi
 	shares "$modes"
 }
 
@@ -264,6 +271,14 @@ if [ -s "$tmp/vsepoll" ]; then
 	while read -r a b c d e f g h; do
 		printf '%-6s %9s %27s %27s %27s\n' "$a" "$b" "$c $d" "$e $f" "$g $h"
 	done <"$tmp/vsepoll"
+fi
+if [ -s "$tmp/vsfloor" ]; then
+	echo
+	echo "uring against floor (bench/uring-echo), medians of run-by-run ratios:"
+	printf '%-6s %9s %27s %27s\n' size conns "CPU÷floor" "rt/s÷floor"
+	while read -r a b c d e f; do
+		printf '%-6s %9s %27s %27s\n' "$a" "$b" "$c $d" "$e $f"
+	done <"$tmp/vsfloor"
 fi
 if [ -n "$GEN" ]; then
 	echo

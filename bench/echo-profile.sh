@@ -12,7 +12,8 @@
 #
 #   bench/echo-profile.sh BUILD_DIR [SERVER...]
 #
-# SERVER: libuv (the reference), poll, epoll, uring; default "libuv epoll
+# SERVER: libuv (the reference), poll, epoll, uring, floor (bench/uring-echo,
+# the least an io_uring echo server does); default "libuv epoll
 # uring". Environment: PROFILE_CONNS (default 1000), PROFILE_SIZE (64),
 # PROFILE_SECONDS (sampled seconds, default 3). The server runs on CPU 0,
 # echo-bench on CPU 1, as in bench-echo.sh.

@@ -5,8 +5,9 @@
 # pin_s (a command prefix pinning the server to its CPU, or empty) and
 # who (its name, for messages).
 
-# srv NAME: starts a server (blocking, poll, epoll, uring or libuv, the
-# reference); sets spid and port.
+# srv NAME: starts a server (blocking, poll, epoll, uring, libuv, the
+# reference, or floor, the least an io_uring echo server does); sets spid
+# and port.
 srv() {
 	case $1 in
 	blocking) set -- "$NT_BIN/echo-server" -b 127.0.0.1 -p 0 -q ;;
@@ -14,6 +15,7 @@ srv() {
 	epoll) set -- "$NT_BIN/echo-server-poll" --backend epoll -b 127.0.0.1 -p 0 -q ;;
 	uring) set -- "$NT_BIN/echo-server-poll" --backend uring -b 127.0.0.1 -p 0 -q ;;
 	libuv) set -- "$BB/uv-echo" ;;
+	floor) set -- "$BB/uring-echo" ;;
 	*) echo "$who: unknown server: $1" >&2; exit 2 ;;
 	esac
 	# The reference gets the same descriptor limit the others raise to.
