@@ -416,18 +416,58 @@ ur_set(struct evloop *el, int fd, int old, int events)
 	return ur_arm(el, io, OP_POLL);
 }
 
+/* Whether the buffers between the kernel's head of the ring and our tail
+ * may be rewritten: only while the kernel cannot take one. With
+ * DEFER_TASKRUN it takes them only inside this thread's io_uring_enter
+ * (receives run as task work there, or inline as a submission), so
+ * between enters, once every completion is seen (none waiting, none
+ * overflowed), d->stocked is exactly the count the kernel has not taken.
+ * With COOP_TASKRUN task work also runs on the way back from an
+ * interrupt, at any moment. */
+static int
+ur_ring_still(struct evloop_uring *d)
+{
+	return (d->ring.flags & IORING_SETUP_DEFER_TASKRUN) &&
+	       io_uring_cq_ready(&d->ring) == 0 &&
+	       !(IO_URING_READ_ONCE(*d->ring.sq.kflags) &
+		 IORING_SQ_CQ_OVERFLOW);
+}
+
 /* Fills the ring up to d->want from the top of the stack of free
- * buffers, so the ones used last are used again. */
+ * buffers, so the ones used last are used again. The kernel takes from
+ * the ring's head in order, so a buffer added at the tail waits behind
+ * every one stocked before it, and under load the ring would cycle
+ * through all of them (2 MiB of 16 KiB buffers, as much as a core's L2
+ * cache here). So, when the ring is still, each buffer freed since the
+ * last wait takes the place of one not yet taken at the head, and that
+ * one goes to the tail: the next receives land in the buffers used last,
+ * still in the cache. At 16 KiB and 1,000 connections, 0.97 of the CPU
+ * per round trip (15 paired runs). */
 static void
 ur_stock(struct evloop_uring *d)
 {
+	unsigned mask = (unsigned)io_uring_buf_ring_mask(UR_NBUFS);
+	unsigned short head = (unsigned short)(d->br->tail - d->stocked);
+	unsigned front = 0, swap = ur_ring_still(d) ? d->stocked : 0;
 	int n = 0;
 
 	while (d->stocked < d->want && d->nfree > 0) {
 		unsigned bid = d->free[--d->nfree];
+
+		if (front < swap) {
+			struct io_uring_buf *b =
+				&d->br->bufs[(unsigned short)(head + front++) &
+					     mask];
+			unsigned old = b->bid;
+
+			b->addr = (unsigned long)(d->bufs +
+						  (size_t)bid * UR_BUFSZ);
+			b->bid = (unsigned short)bid;
+			bid = old;
+		}
 		io_uring_buf_ring_add(d->br, d->bufs + (size_t)bid * UR_BUFSZ,
-				      UR_BUFSZ, (unsigned short)bid,
-				      io_uring_buf_ring_mask(UR_NBUFS), n++);
+				      UR_BUFSZ, (unsigned short)bid, (int)mask,
+				      n++);
 		d->stocked++;
 	}
 	if (n > 0)
