@@ -139,9 +139,10 @@ int evloop_recv_stop(struct evloop *el, int fd);
  * Sends n bytes from p on fd, after what is queued. The loop copies what
  * it does not send at once (p may be reused when this returns) and sends
  * it in order, calling cb (when not NULL; the latest cb given counts) as
- * the queue drains. uring sends nothing at once: the send goes into the
- * ring and out with the next wait. Returns the bytes sent at once (the
- * rest is queued) or -errno (nothing queued).
+ * the queue drains. uring sends less than 4 KiB nothing at once: the
+ * send goes into the ring and out with the next wait; 4 KiB or more with
+ * nothing before it is sent at once, as on poll and epoll. Returns the
+ * bytes sent at once (the rest is queued) or -errno (nothing queued).
  */
 ssize_t evloop_send(struct evloop *el, int fd, const void *p, size_t n,
 		    evloop_send_cb *cb, void *arg);

@@ -275,18 +275,22 @@ evloop_send(struct evloop *el, int fd, const void *p, size_t n,
 	struct evloop__io *io = io_lookup(el, fd, 1);
 	struct evloop__ioq *q;
 	ssize_t sent = 0;
-	int rc;
+	int rc, now;
 
 	if (io == NULL)
 		return -errno;
 	io->send_cb = cb;
 	io->send_arg = arg;
-	/* Straight from the loop's receive buffer, when the backend can. */
-	if (el->be->send != NULL && evloop__out_len(io) == 0 &&
-	    (rc = el->be->send(el, io, p, n)) != 0)
-		return rc < 0 ? rc : 0;
-	/* Readiness: straight out when nothing waits before it. */
-	if (el->be->start == NULL && evloop__out_len(io) == 0) {
+	/* Straight out when nothing waits before it: always on readiness;
+	 * on completion, for a page or more, which is in the cache now and
+	 * may not be by the time the next wait submits the send (below that
+	 * the send goes into the ring, out with the next wait and the other
+	 * sends: at 64 B a send(2) each was no cheaper). */
+	if (el->be->start == NULL)
+		now = evloop__out_len(io) == 0;
+	else
+		now = n >= EVLOOP__SEND_NOW && evloop_send_pending(el, fd) == 0;
+	if (now) {
 		do
 			sent = send(fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
 		while (sent < 0 && errno == EINTR);
@@ -294,7 +298,15 @@ evloop_send(struct evloop *el, int fd, const void *p, size_t n,
 			return -errno;
 		if (sent < 0)
 			sent = 0;
+		if ((size_t)sent == n)
+			return sent;
 	}
+	/* The rest straight from the loop's receive buffer, when the
+	 * backend can. */
+	if (el->be->send != NULL && evloop__out_len(io) == 0 &&
+	    (rc = el->be->send(el, io, (const char *)p + sent,
+			       n - (size_t)sent)) != 0)
+		return rc < 0 ? rc : sent;
 	if ((size_t)sent == n)
 		return sent;
 	if ((q = evloop__ioq_get(io)) == NULL)

@@ -463,6 +463,15 @@ test_io_send_queue(void **state)
 	for (size_t i = 0; i < LEN; i++)
 		data[i] = (char)(i * 7 + (i >> 10));
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sp), 0);
+	/* Into an empty socket: 4 KiB or more goes out at once on every
+	 * backend; less, only on readiness (uring: with the next wait). */
+	assert_int_equal(evloop_send(el, sp[0], data, 4096, on_sent, &q), 4096);
+	assert_int_equal(evloop_send(el, sp[0], data + 4096, 100, on_sent, &q),
+			 strcmp(*state, "uring") == 0 ? 0 : 100);
+	assert_int_equal(read_while_running(el, sp[1], back, 4196), 4196);
+	assert_memory_equal(back, data, 4196);
+	assert_int_equal(evloop_send_pending(el, sp[0]), 0);
+	q.done = 0;
 	now = evloop_send(el, sp[0], data, LEN / 2, on_sent, &q);
 	assert_true(now >= 0 && now < LEN / 2);
 	assert_int_equal(evloop_send_pending(el, sp[0]), LEN / 2 - now);
@@ -478,6 +487,60 @@ test_io_send_queue(void **state)
 	assert_int_equal(evloop_del(el, sp[0]), 0);
 	close(sp[0]);
 	close(sp[1]);
+	free(data);
+	free(back);
+	evloop_free(el);
+}
+
+/* Echoes of 16 KiB messages to a peer that reads only once it has
+ * written half of them: the server's sends fill the socket, so they go
+ * out in part at once (4 KiB or more), the rest held or queued; every
+ * byte comes back, in order. */
+static void
+test_io_echo_large(void **state)
+{
+	enum { LEN = 2 << 20, CHUNK = 16384 };
+	struct evloop *el = evloop_new(*state, 1024);
+	struct echo_srv s = {.fd = -1};
+	char *data = malloc(LEN), *back = malloc(LEN);
+	size_t put = 0, got = 0;
+	int cfd;
+
+	assert_non_null(el);
+	assert_non_null(data);
+	assert_non_null(back);
+	for (size_t i = 0; i < LEN; i++)
+		data[i] = (char)(i * 7 + (i >> 12));
+	s.lfd = sock_listen("127.0.0.1", 0, 16, SOCKF_NONBLOCK);
+	assert_true(s.lfd >= 0);
+	assert_int_equal(evloop_accept(el, s.lfd, srv_accept, &s), 0);
+	cfd = sock_connect("127.0.0.1", sock_local_port(s.lfd), 0);
+	assert_true(cfd >= 0);
+	for (int k = 0; k < 20000 && got < LEN; k++) {
+		ssize_t w = 0, r = 0;
+
+		if (put < LEN)
+			w = send(cfd, data + put,
+				 LEN - put < CHUNK ? LEN - put : CHUNK,
+				 MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (w > 0)
+			put += (size_t)w;
+		if (put >= LEN / 2)
+			r = recv(cfd, back + got, LEN - got, MSG_DONTWAIT);
+		if (r > 0)
+			got += (size_t)r;
+		evloop_run_once(el, w > 0 || r > 0 ? 0 : 1);
+	}
+	assert_int_equal(got, LEN);
+	assert_memory_equal(back, data, LEN);
+	assert_int_equal(s.got, LEN);
+	assert_int_equal(s.errors, 0);
+	close(cfd);
+	for (int k = 0; k < 200 && !s.eof; k++)
+		evloop_run_once(el, 5);
+	assert_true(s.eof);
+	assert_int_equal(evloop_del(el, s.lfd), 0);
+	close(s.lfd);
 	free(data);
 	free(back);
 	evloop_free(el);
@@ -696,6 +759,7 @@ main(void)
 		BOTH(test_run_stop),
 		BOTH(test_now_in_callback),
 		BOTH(test_io_echo),
+		BOTH(test_io_echo_large),
 		BOTH(test_io_send_queue),
 		BOTH(test_io_recv_stop),
 		BOTH(test_io_del_in_flight),
