@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /* evloop_uring.c -- the io_uring backend: multishot accept and receive into
- * a ring of provided buffers, sends submitted together with the wait. */
+ * a ring of provided buffers, sends submitted together with the wait
+ * (evloop_send sends 4 KiB or more at once by itself). */
 #include <errno.h>
 #include <liburing.h>
 #include <poll.h>
@@ -47,7 +48,8 @@
  * takes a core, of two here. Newer than
  * Debian 12's liburing 2.3 knows: IORING_SETUP_NO_SQARRAY (6.6), bundled
  * receives (6.10) and incrementally consumed buffers (IOU_PBUF_RING_INC,
- * 6.12), which would let small messages share one buffer.
+ * 6.12), which let small messages share one buffer (tried on
+ * bench/uring-echo.c: no cheaper at 64 B).
  *
  * Receive buffers: one ring of UR_NBUFS buffers of UR_BUFSZ bytes for all
  * connections, so the pool is sized to the data in flight, not to the
@@ -57,9 +59,10 @@
  * wait (with DEFER_TASKRUN receives take buffers only inside it). The
  * ring holds UR_STOCK buffers at first and twice as many each time it
  * runs dry, up to all of them, and is refilled from the top of a stack
- * of free buffers: a light load reuses the same few, and the kernel
- * writes to 16 pages (64 KiB), not to 128 (512 KiB at 64 B messages,
- * 2 MiB at 16 KiB) as it did cycling through a ring of all of them. When
+ * of free buffers, those used last going to the ring's head (ur_stock):
+ * a light load reuses the same few, and the kernel writes to 16 pages
+ * (64 KiB), not to 128 (512 KiB at 64 B messages, 2 MiB at 16 KiB) as
+ * it did cycling through a ring of all of them. When
  * the ring runs dry, the kernel ends a multishot receive with ENOBUFS and
  * leaves the data in the socket; the receive is re-armed, and by the time
  * it is submitted (with the next wait) the batch's buffers are back.
