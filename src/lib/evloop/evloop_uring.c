@@ -419,6 +419,13 @@ ur_set(struct evloop *el, int fd, int old, int events)
 	return ur_arm(el, io, OP_POLL);
 }
 
+/* Buffer bid's bytes. */
+static char *
+ur_buf(const struct evloop_uring *d, unsigned bid)
+{
+	return d->bufs + (size_t)bid * UR_BUFSZ;
+}
+
 /* Whether the buffers between the kernel's head of the ring and our tail
  * may be rewritten: only while the kernel cannot take one. With
  * DEFER_TASKRUN it takes them only inside this thread's io_uring_enter
@@ -463,14 +470,12 @@ ur_stock(struct evloop_uring *d)
 					     mask];
 			unsigned old = b->bid;
 
-			b->addr = (unsigned long)(d->bufs +
-						  (size_t)bid * UR_BUFSZ);
+			b->addr = (unsigned long)ur_buf(d, bid);
 			b->bid = (unsigned short)bid;
 			bid = old;
 		}
-		io_uring_buf_ring_add(d->br, d->bufs + (size_t)bid * UR_BUFSZ,
-				      UR_BUFSZ, (unsigned short)bid, (int)mask,
-				      n++);
+		io_uring_buf_ring_add(d->br, ur_buf(d, bid), UR_BUFSZ,
+				      (unsigned short)bid, (int)mask, n++);
 		d->stocked++;
 	}
 	if (n > 0)
@@ -621,7 +626,7 @@ ur_complete(struct evloop *el, const struct io_uring_cqe *cqe)
 	}
 	if (cqe->flags & IORING_CQE_F_BUFFER) {
 		bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
-		p = d->bufs + (size_t)bid * UR_BUFSZ;
+		p = ur_buf(d, bid);
 		d->stocked--;
 	}
 	io->busy++;
